@@ -1,0 +1,97 @@
+//! Browser calls to the JSON API (`/api/v1`). Writes from the pages go through here,
+//! so the browser and scripts use the same, validated, versioned endpoints.
+use crate::error::ApiError;
+#[cfg(feature = "hydrate")]
+use crate::error::ErrorBody;
+use crate::plan::{NewPlan, Plan, PlanPatch};
+use crate::risk::{NewRisk, RiskPatch};
+use crate::stage::{NewStage, StageOrder, StagePatch};
+use serde::{de::DeserializeOwned, Serialize};
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+#[cfg(feature = "hydrate")]
+async fn call<B: Serialize, R: DeserializeOwned>(verb: Verb, url: &str, body: Option<&B>) -> Result<R, ApiError> {
+    use gloo_net::http::{Method, RequestBuilder};
+    let method = match verb {
+        Verb::Post => Method::POST,
+        Verb::Patch => Method::PATCH,
+        Verb::Put => Method::PUT,
+        Verb::Delete => Method::DELETE,
+    };
+    let builder = RequestBuilder::new(url).method(method).header("accept", "application/json");
+    let request = match body {
+        Some(b) => builder.json(b),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::new(0, "client", e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
+    let status = response.status();
+    if response.ok() {
+        return response
+            .json::<R>()
+            .await
+            .map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError { status, ..body.error }),
+        Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+async fn call<B: Serialize, R: DeserializeOwned>(_verb: Verb, _url: &str, _body: Option<&B>) -> Result<R, ApiError> {
+    // Event handlers never run during server rendering.
+    Err(ApiError::new(0, "client", "This action needs the browser."))
+}
+
+pub async fn create_plan(new: &NewPlan) -> Result<Plan, ApiError> {
+    call(Verb::Post, "/api/v1/plans", Some(new)).await
+}
+
+pub async fn update_plan(id: i64, patch: &PlanPatch) -> Result<Plan, ApiError> {
+    call(Verb::Patch, &format!("/api/v1/plans/{id}"), Some(patch)).await
+}
+
+pub async fn archive_plan(id: i64, version: i64) -> Result<Plan, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/plans/{id}?version={version}"), None).await
+}
+
+pub async fn add_stage(plan_id: i64, new: &NewStage) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages"), Some(new)).await
+}
+
+pub async fn update_stage(plan_id: i64, stage_id: i64, patch: &StagePatch) -> Result<Plan, ApiError> {
+    call(Verb::Patch, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}"), Some(patch)).await
+}
+
+pub async fn delete_stage(plan_id: i64, stage_id: i64, version: i64) -> Result<Plan, ApiError> {
+    let url = format!("/api/v1/plans/{plan_id}/stages/{stage_id}?version={version}");
+    call::<(), _>(Verb::Delete, &url, None).await
+}
+
+pub async fn reorder_stages(plan_id: i64, order: &StageOrder) -> Result<Plan, ApiError> {
+    call(Verb::Put, &format!("/api/v1/plans/{plan_id}/stages/order"), Some(order)).await
+}
+
+pub async fn add_risk(plan_id: i64, new: &NewRisk) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/risks"), Some(new)).await
+}
+
+pub async fn update_risk(plan_id: i64, risk_id: i64, patch: &RiskPatch) -> Result<Plan, ApiError> {
+    call(Verb::Patch, &format!("/api/v1/plans/{plan_id}/risks/{risk_id}"), Some(patch)).await
+}
+
+pub async fn delete_risk(plan_id: i64, risk_id: i64, version: i64) -> Result<Plan, ApiError> {
+    let url = format!("/api/v1/plans/{plan_id}/risks/{risk_id}?version={version}");
+    call::<(), _>(Verb::Delete, &url, None).await
+}

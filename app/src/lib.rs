@@ -1,0 +1,76 @@
+//! Runway's pages, components and the types shared by server and browser.
+pub mod api;
+pub mod error;
+pub mod pages;
+pub mod plan;
+pub mod risk;
+pub mod stage;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+#[cfg(feature = "ssr")]
+pub mod markdown;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+use pages::{
+    forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
+    plan_list::PlanList,
+    plan_page::PlanPage,
+    NotFound,
+};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/runway.css"/>
+        <Title text="Runway"/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <header class="topbar">
+                <a class="brand" href="/plans">"Runway"</a>
+                <nav aria-label="Main">
+                    <a href="/plans">"Plans"</a>
+                    <a href="/plans/new">"New plan"</a>
+                </nav>
+            </header>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=PlanList/>
+                    <Route path=path!("/plans") view=PlanList/>
+                    <Route path=path!("/plans/new") view=PlanCreate/>
+                    <Route path=path!("/plans/:id") view=PlanPage/>
+                    <Route path=path!("/plans/:id/edit") view=PlanEdit/>
+                    <Route path=path!("/plans/:id/stages/new") view=StageCreate/>
+                    <Route path=path!("/plans/:id/stages/:stage_id/edit") view=StageEdit/>
+                    <Route path=path!("/plans/:id/risks/new") view=RiskCreate/>
+                    <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,257 @@
+//! A plan: its stages as a timeline, its risks, and its Markdown.
+use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, StageStatusBadge};
+use crate::api;
+use crate::error::ApiError;
+use crate::plan::{get_plan_view, PlanView, StageHtml};
+use crate::stage::{format_minutes, Stage, StageOrder};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+#[component]
+pub fn PlanPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || param_id(&params.read(), "id");
+    // Bumped after each change made from this page, to fetch the plan again.
+    let reload = RwSignal::new(0u32);
+    let plan = Resource::new(move || (id(), reload.get()), |(id, _)| get_plan_view(id));
+    let action_error = RwSignal::new(None::<ApiError>);
+
+    view! {
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the plan…"</p> }>
+            {move || Suspend::new(async move {
+                match plan.await {
+                    Ok(view) => view! { <PlanBody view reload action_error/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let PlanView { plan, description_html, stages_html } = view;
+    let (plan_id, version) = (plan.id, plan.version);
+    let stage_ids = StoredValue::new(plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
+    let stage_count = plan.stages.len();
+    let navigate = use_navigate();
+
+    // Every change below is made against the version this page shows; a stale
+    // page gets the conflict message instead of overwriting someone's change.
+    let run = move |fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<crate::plan::Plan, ApiError>>>>| {
+        action_error.set(None);
+        spawn_local(async move {
+            match fut.await {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => action_error.set(Some(e)),
+            }
+        });
+    };
+    let move_stage = move |from: usize, to: usize| {
+        let mut ids = stage_ids.get_value();
+        let id = ids.remove(from);
+        ids.insert(to, id);
+        let order = StageOrder { version, stage_ids: ids };
+        run(Box::pin(async move { api::reorder_stages(plan_id, &order).await }));
+    };
+    let archive = move |_| {
+        if !confirm("Archive this plan? It leaves the plan list; its history is kept.") {
+            return;
+        }
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::archive_plan(plan_id, version).await {
+                Ok(_) => navigate("/plans", Default::default()),
+                Err(e) => action_error.set(Some(e)),
+            }
+        });
+    };
+
+    let stages = plan
+        .stages
+        .into_iter()
+        .zip(stages_html)
+        .enumerate()
+        .map(|(i, (stage, html))| {
+            view! {
+                <StageItem
+                    stage
+                    html
+                    index=i
+                    count=stage_count
+                    on_move=move_stage
+                    on_remove=move |stage_id: i64| {
+                        if confirm("Remove this stage from the plan?") {
+                            run(Box::pin(async move { api::delete_stage(plan_id, stage_id, version).await }));
+                        }
+                    }
+                />
+            }
+        })
+        .collect_view();
+
+    let risks = plan
+        .risks
+        .into_iter()
+        .map(|r| {
+            let risk_id = r.id;
+            let label = format!("Remove risk: {}", r.risk);
+            view! {
+                <tr class="risk-row">
+                    <td>{r.risk}</td>
+                    <td><span class=format!("level level-{}", r.likelihood.as_str())>{r.likelihood.label()}</span></td>
+                    <td><span class=format!("level level-{}", r.impact.as_str())>{r.impact.label()}</span></td>
+                    <td>{r.mitigation}</td>
+                    <td class="row-actions">
+                        <a href=format!("/plans/{plan_id}/risks/{risk_id}/edit")>"Edit"</a>
+                        <button
+                            type="button"
+                            class="link danger"
+                            aria-label=label
+                            on:click=move |_| {
+                                if confirm("Remove this risk?") {
+                                    run(Box::pin(async move { api::delete_risk(plan_id, risk_id, version).await }));
+                                }
+                            }
+                        >
+                            "Remove"
+                        </button>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let has_risks = !risks.is_empty();
+
+    view! {
+        <Title text=format!("{} · Runway", plan.title)/>
+        <article class="plan" data-plan-id=plan_id data-version=version>
+            <div class="page-head">
+                <div>
+                    <h1>{plan.title.clone()}</h1>
+                    <p class="summary">{plan.summary.clone()}</p>
+                </div>
+                <div class="head-actions">
+                    <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
+                    <button type="button" class="button danger" on:click=archive>"Archive"</button>
+                </div>
+            </div>
+            <dl class="facts">
+                <div><dt>"Status"</dt><dd><PlanStatusBadge status=plan.status/></dd></div>
+                <div><dt>"Owner"</dt><dd>{if plan.owner.is_empty() { "—".to_string() } else { plan.owner.clone() }}</dd></div>
+                <div><dt>"Version"</dt><dd class="plan-version">{version}</dd></div>
+                <div><dt>"Updated"</dt><dd><time datetime=plan.updated_at.clone()>{short_time(&plan.updated_at)}</time></dd></div>
+                {plan.archived_at.clone().map(|a| view! { <div><dt>"Archived"</dt><dd>{short_time(&a)}</dd></div> })}
+            </dl>
+            {move || action_error.get().map(|e| {
+                let conflict = e.is_conflict();
+                view! {
+                    <div class=if conflict { "error-box conflict" } else { "error-box" } role="alert">
+                        <p>{e.message}</p>
+                        {conflict.then(|| view! {
+                            <p><button type="button" class="link" on:click=move |_| { action_error.set(None); reload.update(|n| *n += 1) }>"Load the latest version"</button></p>
+                        })}
+                    </div>
+                }
+            })}
+
+            <section aria-labelledby="stages-heading">
+                <div class="section-head">
+                    <h2 id="stages-heading">{format!("Stages ({stage_count})")}</h2>
+                    <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a>
+                </div>
+                <ol class="timeline">{stages}</ol>
+                {(stage_count == 0).then(|| view! { <p class="empty">"No stages yet."</p> })}
+            </section>
+
+            <section aria-labelledby="risks-heading">
+                <div class="section-head">
+                    <h2 id="risks-heading">"Risks"</h2>
+                    <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a>
+                </div>
+                {if has_risks {
+                    view! {
+                        <table class="risks">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Risk"</th>
+                                    <th scope="col">"Likelihood"</th>
+                                    <th scope="col">"Impact"</th>
+                                    <th scope="col">"Mitigation"</th>
+                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                </tr>
+                            </thead>
+                            <tbody>{risks}</tbody>
+                        </table>
+                    }.into_any()
+                } else {
+                    view! { <p class="empty">"No risks recorded."</p> }.into_any()
+                }}
+            </section>
+
+            <section aria-labelledby="description-heading">
+                <h2 id="description-heading">"Description"</h2>
+                <div class="markdown" inner_html=description_html></div>
+            </section>
+        </article>
+    }
+}
+
+#[component]
+fn StageItem(
+    stage: Stage,
+    html: StageHtml,
+    index: usize,
+    count: usize,
+    on_move: impl Fn(usize, usize) + Copy + 'static,
+    on_remove: impl Fn(i64) + Copy + 'static,
+) -> impl IntoView {
+    let Stage { id, plan_id, name, goal, status, planned_start, planned_duration_minutes, min_soak_minutes, .. } = stage;
+    let heading_id = format!("stage-{id}-name");
+    let up_label = format!("Move {name} up");
+    let down_label = format!("Move {name} down");
+    let remove_label = format!("Remove {name}");
+    view! {
+        <li class=format!("stage stage-{}", status.as_str()) data-stage-id=id aria-labelledby=heading_id.clone()>
+            <div class="stage-marker" aria-hidden="true">{index + 1}</div>
+            <div class="stage-body">
+                <div class="stage-head">
+                    <h3 class="stage-name" id=heading_id.clone()>{name}</h3>
+                    <StageStatusBadge status/>
+                </div>
+                {(!goal.is_empty()).then(|| view! { <p class="goal">{goal}</p> })}
+                <dl class="facts small">
+                    {planned_start.map(|s| view! { <div><dt>"Planned start"</dt><dd><time datetime=s.clone()>{short_time(&s)}</time></dd></div> })}
+                    {planned_duration_minutes.map(|m| view! { <div><dt>"Duration"</dt><dd>{format_minutes(m)}</dd></div> })}
+                    {min_soak_minutes.map(|m| view! { <div><dt>"Minimum soak"</dt><dd>{format_minutes(m)}</dd></div> })}
+                </dl>
+                <MarkdownSection title="Description" html=html.description/>
+                <MarkdownSection title="Forward runbook" html=html.forward_runbook/>
+                <MarkdownSection title="Rollback runbook" html=html.rollback_runbook/>
+                <div class="stage-actions">
+                    <a href=format!("/plans/{plan_id}/stages/{id}/edit")>"Edit"</a>
+                    <button type="button" class="link" aria-label=up_label disabled={index == 0} on:click=move |_| on_move(index, index - 1)>"Move up"</button>
+                    <button type="button" class="link" aria-label=down_label disabled={index + 1 >= count} on:click=move |_| on_move(index, index + 1)>"Move down"</button>
+                    <button type="button" class="link danger" aria-label=remove_label on:click=move |_| on_remove(id)>"Remove"</button>
+                </div>
+            </div>
+        </li>
+    }
+}
+
+/// Collapsible so a long plan stays scannable; `<details>` needs no script.
+#[component]
+fn MarkdownSection(title: &'static str, html: String) -> impl IntoView {
+    if html.trim().is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <details class="md-section">
+            <summary>{title}</summary>
+            <div class="markdown" inner_html=html></div>
+        </details>
+    }
+    .into_any()
+}

@@ -1,0 +1,314 @@
+//! A plan: a migration or rollout with ordered stages and risks.
+use crate::error::ApiError;
+use crate::risk::{NewRisk, Risk};
+use crate::stage::{NewStage, Stage};
+use crate::validate::{check_len, check_required};
+use serde::{Deserialize, Serialize};
+
+pub const TITLE_MAX: usize = 200;
+pub const SUMMARY_MAX: usize = 1_000;
+pub const OWNER_MAX: usize = 200;
+pub const MARKDOWN_MAX: usize = 200_000;
+pub const PER_PAGE_MAX: i64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Draft,
+    InReview,
+    Approved,
+    Executing,
+    Completed,
+    RolledBack,
+    Aborted,
+}
+
+impl PlanStatus {
+    pub const ALL: [PlanStatus; 7] = [
+        PlanStatus::Draft,
+        PlanStatus::InReview,
+        PlanStatus::Approved,
+        PlanStatus::Executing,
+        PlanStatus::Completed,
+        PlanStatus::RolledBack,
+        PlanStatus::Aborted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Draft => "draft",
+            PlanStatus::InReview => "in_review",
+            PlanStatus::Approved => "approved",
+            PlanStatus::Executing => "executing",
+            PlanStatus::Completed => "completed",
+            PlanStatus::RolledBack => "rolled_back",
+            PlanStatus::Aborted => "aborted",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PlanStatus::Draft => "Draft",
+            PlanStatus::InReview => "In review",
+            PlanStatus::Approved => "Approved",
+            PlanStatus::Executing => "Executing",
+            PlanStatus::Completed => "Completed",
+            PlanStatus::RolledBack => "Rolled back",
+            PlanStatus::Aborted => "Aborted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        PlanStatus::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A whole plan, as `GET /api/v1/plans/{id}` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Plan {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    /// Markdown.
+    pub description: String,
+    pub owner: String,
+    pub status: PlanStatus,
+    /// Starts at 1; every change to the plan, its stages or its risks adds one.
+    pub version: i64,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<String>,
+    /// In execution order.
+    pub stages: Vec<Stage>,
+    pub risks: Vec<Risk>,
+}
+
+/// A row of the plan list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PlanSummary {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub owner: String,
+    pub status: PlanStatus,
+    pub version: i64,
+    pub stage_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PlanPage {
+    pub items: Vec<PlanSummary>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PlanPage {
+    pub fn page_count(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+/// Query of the plan list: free-text search over title, summary and owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct PlanQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub status: Option<PlanStatus>,
+    /// 1-based.
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub per_page: Option<i64>,
+    #[serde(default)]
+    pub include_archived: Option<bool>,
+}
+
+impl PlanQuery {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
+    }
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX)
+    }
+}
+
+/// `POST /api/v1/plans`. Stages and risks may come along in one go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub status: Option<PlanStatus>,
+    #[serde(default)]
+    pub stages: Vec<NewStage>,
+    #[serde(default)]
+    pub risks: Vec<NewRisk>,
+}
+
+impl NewPlan {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_plan_fields(Some(&self.title), Some(&self.summary), Some(&self.description), Some(&self.owner))?;
+        for (i, s) in self.stages.iter().enumerate() {
+            s.validate().map_err(|e| prefix_field(e, &format!("stages[{i}]")))?;
+        }
+        for (i, r) in self.risks.iter().enumerate() {
+            r.validate().map_err(|e| prefix_field(e, &format!("risks[{i}]")))?;
+        }
+        Ok(())
+    }
+}
+
+/// `PATCH /api/v1/plans/{id}`: fields left out stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PlanPatch {
+    /// The version this edit was based on.
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PlanStatus>,
+    /// `false` restores an archived plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+impl PlanPatch {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_plan_fields(
+            self.title.as_ref(),
+            self.summary.as_ref(),
+            self.description.as_ref(),
+            self.owner.as_ref(),
+        )
+    }
+}
+
+fn check_plan_fields(
+    title: Option<&String>,
+    summary: Option<&String>,
+    description: Option<&String>,
+    owner: Option<&String>,
+) -> Result<(), ApiError> {
+    if let Some(t) = title {
+        check_required("title", "Title", t)?;
+        check_len("title", "Title", t, TITLE_MAX)?;
+    }
+    if let Some(s) = summary {
+        check_len("summary", "Summary", s, SUMMARY_MAX)?;
+    }
+    if let Some(d) = description {
+        check_len("description", "Description", d, MARKDOWN_MAX)?;
+    }
+    if let Some(o) = owner {
+        check_len("owner", "Owner", o, OWNER_MAX)?;
+    }
+    Ok(())
+}
+
+/// The `?version=N` of the DELETE calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct VersionQuery {
+    /// The plan version this change was based on.
+    pub version: Option<i64>,
+}
+
+pub(crate) fn prefix_field(mut e: ApiError, prefix: &str) -> ApiError {
+    e.field = Some(match e.field.take() {
+        Some(f) => format!("{prefix}.{f}"),
+        None => prefix.to_string(),
+    });
+    e
+}
+
+/// What the plan page shows: the plan, and its Markdown already rendered and sanitised
+/// on the server (the browser never needs a Markdown parser).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub plan: Plan,
+    pub description_html: String,
+    /// One per stage, in the same order as `plan.stages`.
+    pub stages_html: Vec<StageHtml>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageHtml {
+    pub description: String,
+    pub forward_runbook: String,
+    pub rollback_runbook: String,
+}
+
+use leptos::prelude::*;
+
+/// The plan list, for the list page. Empty strings mean "no filter".
+#[server(prefix = "/_fn")]
+pub async fn list_plans(q: String, status: String, page: i64) -> Result<PlanPage, ApiError> {
+    let query = PlanQuery {
+        q: Some(q).filter(|q| !q.trim().is_empty()),
+        status: PlanStatus::parse(&status),
+        page: Some(page),
+        ..Default::default()
+    };
+    crate::backend::backend()?.list_plans(query).await
+}
+
+/// One plan, for the edit forms.
+#[server(prefix = "/_fn")]
+pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
+    let result = crate::backend::backend()?.get_plan(id).await;
+    if let Err(e) = &result {
+        crate::backend::set_page_status(e);
+    }
+    result
+}
+
+/// One plan with rendered Markdown, for the plan page.
+#[server(prefix = "/_fn")]
+pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
+    use crate::markdown::to_html;
+    let plan = match crate::backend::backend()?.get_plan(id).await {
+        Ok(p) => p,
+        Err(e) => {
+            crate::backend::set_page_status(&e);
+            return Err(e);
+        }
+    };
+    let stages_html = plan
+        .stages
+        .iter()
+        .map(|s| StageHtml {
+            description: to_html(&s.description),
+            forward_runbook: to_html(&s.forward_runbook),
+            rollback_runbook: to_html(&s.rollback_runbook),
+        })
+        .collect();
+    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan })
+}

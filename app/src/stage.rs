@@ -1,0 +1,265 @@
+//! A stage: one independently deployable and reversible step of a plan.
+use crate::error::ApiError;
+use crate::plan::MARKDOWN_MAX;
+use crate::validate::{check_len, check_minutes, check_required, check_rfc3339};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub const NAME_MAX: usize = 200;
+pub const GOAL_MAX: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Pending,
+    AwaitingDecision,
+    Active,
+    Passed,
+    RolledBack,
+    Aborted,
+}
+
+impl StageStatus {
+    pub const ALL: [StageStatus; 6] = [
+        StageStatus::Pending,
+        StageStatus::AwaitingDecision,
+        StageStatus::Active,
+        StageStatus::Passed,
+        StageStatus::RolledBack,
+        StageStatus::Aborted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::AwaitingDecision => "awaiting_decision",
+            StageStatus::Active => "active",
+            StageStatus::Passed => "passed",
+            StageStatus::RolledBack => "rolled_back",
+            StageStatus::Aborted => "aborted",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "Pending",
+            StageStatus::AwaitingDecision => "Awaiting decision",
+            StageStatus::Active => "Active",
+            StageStatus::Passed => "Passed",
+            StageStatus::RolledBack => "Rolled back",
+            StageStatus::Aborted => "Aborted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        StageStatus::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Stage {
+    pub id: i64,
+    pub plan_id: i64,
+    /// 0-based place in the plan's order.
+    pub position: i64,
+    pub name: String,
+    pub goal: String,
+    /// Markdown.
+    pub description: String,
+    pub status: StageStatus,
+    /// RFC 3339, UTC.
+    pub planned_start: Option<String>,
+    pub planned_duration_minutes: Option<i64>,
+    /// How long the stage must run before the next gate may open.
+    pub min_soak_minutes: Option<i64>,
+    /// Markdown.
+    pub forward_runbook: String,
+    /// Markdown.
+    pub rollback_runbook: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A stage to add, alone (`POST .../stages`, with `version`) or inside a new plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewStage {
+    /// The plan version this change was based on; required when adding to an existing plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    pub name: String,
+    #[serde(default)]
+    pub goal: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub status: Option<StageStatus>,
+    #[serde(default)]
+    pub planned_start: Option<String>,
+    #[serde(default)]
+    pub planned_duration_minutes: Option<i64>,
+    #[serde(default)]
+    pub min_soak_minutes: Option<i64>,
+    #[serde(default)]
+    pub forward_runbook: String,
+    #[serde(default)]
+    pub rollback_runbook: String,
+    /// 0-based place to insert at; the end when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+}
+
+impl NewStage {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_stage_fields(
+            Some(&self.name),
+            Some(&self.goal),
+            Some(&self.description),
+            self.planned_start.as_ref(),
+            self.planned_duration_minutes,
+            self.min_soak_minutes,
+            Some(&self.forward_runbook),
+            Some(&self.rollback_runbook),
+        )?;
+        if let Some(p) = self.position {
+            if p < 0 {
+                return Err(ApiError::validation("position", "Position must be 0 or more."));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `PATCH .../stages/{stage_id}`: fields left out stay; `null` clears the optional ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StagePatch {
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StageStatus>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub planned_start: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    pub planned_duration_minutes: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    pub min_soak_minutes: Option<Option<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_runbook: Option<String>,
+}
+
+impl StagePatch {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_stage_fields(
+            self.name.as_ref(),
+            self.goal.as_ref(),
+            self.description.as_ref(),
+            self.planned_start.as_ref().and_then(|o| o.as_ref()),
+            self.planned_duration_minutes.flatten(),
+            self.min_soak_minutes.flatten(),
+            self.forward_runbook.as_ref(),
+            self.rollback_runbook.as_ref(),
+        )
+    }
+}
+
+/// `PUT /api/v1/plans/{id}/stages/order`: every stage of the plan, each once, in the new order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StageOrder {
+    pub version: i64,
+    pub stage_ids: Vec<i64>,
+}
+
+/// Present-and-null is `Some(None)`; absent is `None` (with `#[serde(default)]`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_stage_fields(
+    name: Option<&String>,
+    goal: Option<&String>,
+    description: Option<&String>,
+    planned_start: Option<&String>,
+    duration: Option<i64>,
+    soak: Option<i64>,
+    forward: Option<&String>,
+    rollback: Option<&String>,
+) -> Result<(), ApiError> {
+    if let Some(n) = name {
+        check_required("name", "Name", n)?;
+        check_len("name", "Name", n, NAME_MAX)?;
+    }
+    if let Some(g) = goal {
+        check_len("goal", "Goal", g, GOAL_MAX)?;
+    }
+    if let Some(d) = description {
+        check_len("description", "Description", d, MARKDOWN_MAX)?;
+    }
+    if let Some(s) = planned_start {
+        check_rfc3339("planned_start", "Planned start", s)?;
+    }
+    check_minutes("planned_duration_minutes", "Planned duration", duration)?;
+    check_minutes("min_soak_minutes", "Minimum soak time", soak)?;
+    if let Some(f) = forward {
+        check_len("forward_runbook", "Forward runbook", f, MARKDOWN_MAX)?;
+    }
+    if let Some(r) = rollback {
+        check_len("rollback_runbook", "Rollback runbook", r, MARKDOWN_MAX)?;
+    }
+    Ok(())
+}
+
+/// "1 h 30 min", "2 d", "45 min".
+pub fn format_minutes(m: i64) -> String {
+    let (d, h, min) = (m / 1440, (m % 1440) / 60, m % 60);
+    let mut parts = Vec::new();
+    if d > 0 {
+        parts.push(format!("{d} d"));
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if min > 0 || parts.is_empty() {
+        parts.push(format!("{min} min"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_tells_a_cleared_field_from_a_missing_one() {
+        let p: StagePatch = serde_json::from_str(r#"{"version":1,"planned_start":null}"#).unwrap();
+        assert_eq!(p.planned_start, Some(None));
+        assert_eq!(p.min_soak_minutes, None);
+    }
+
+    #[test]
+    fn minutes_read_as_days_hours_and_minutes() {
+        assert_eq!(format_minutes(0), "0 min");
+        assert_eq!(format_minutes(90), "1 h 30 min");
+        assert_eq!(format_minutes(1440), "1 d");
+    }
+}

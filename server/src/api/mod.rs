@@ -1,0 +1,214 @@
+//! The machine API under `/api/v1`: JSON in, JSON out, one error shape.
+pub mod openapi;
+pub mod plan;
+pub mod risk;
+pub mod stage;
+
+use crate::error::{respond, Error};
+use crate::service::Ctx;
+use crate::AppState;
+use app::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use futures::stream::Stream;
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/plans", get(plan::list).post(plan::create))
+        .route("/plans/{id}", get(plan::get).patch(plan::update).delete(plan::archive))
+        .route("/plans/{id}/stages", get(stage::list).post(stage::create))
+        .route("/plans/{id}/stages/order", put(stage::reorder))
+        .route("/plans/{id}/stages/{stage_id}", get(stage::get).patch(stage::update).delete(stage::delete))
+        .route("/plans/{id}/risks", get(risk::list).post(risk::create))
+        .route("/plans/{id}/risks/{risk_id}", get(risk::get).patch(risk::update).delete(risk::delete))
+        .route("/events", get(events))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { respond(ApiError::new(404, "not_found", "No such API endpoint.")) })
+        .method_not_allowed_fallback(|| async {
+            respond(ApiError::new(405, "method_not_allowed", "This endpoint does not take that method."))
+        })
+}
+
+/// Server-sent events: one `change` event per committed change.
+async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = BroadcastStream::new(state.service.events.subscribe()).filter_map(|c| {
+        let change = c.ok()?;
+        Event::default().event("change").json_data(&change).ok().map(Ok)
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// A JSON body whose errors say which field is wrong: `400 malformed_json` when it is
+/// not JSON at all, `422` with the field's path when a field is missing, unknown or of
+/// the wrong type, `415` when it is not sent as JSON.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json") || v.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.").into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status().as_u16();
+            let code = if status == 413 { "too_large" } else { "bad_request" };
+            ApiError::new(status, code, e.body_text())
+        })?;
+        parse_json(&bytes).map(ApiJson).map_err(Error::from)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::new(400, "malformed_json", format!("The body is not valid JSON: {inner}."))
+            }
+            Category::Data => {
+                let message = inner.to_string();
+                let field = field_of(&path, &message);
+                ApiError::new(422, "invalid_field", format!("{field}: {}", strip_position(&message))).with_field(field)
+            }
+        }
+    })?;
+    de.end().map_err(|e| ApiError::new(400, "malformed_json", format!("The body is not valid JSON: {e}.")))?;
+    Ok(value)
+}
+
+/// serde reports a missing or unknown field at its parent; name the field itself.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (".", None) => "body".to_string(),
+        (_, None) => path.to_string(),
+    }
+}
+
+fn strip_position(message: &str) -> &str {
+    message.find(" at line ").map(|i| &message[..i]).unwrap_or(message)
+}
+
+/// Query parameters with the same error shape as bodies.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let field = err.path().to_string();
+            let message = err.into_inner().to_string();
+            let field = field_of(&field, &message);
+            ApiError::new(422, "invalid_query", format!("{field}: {message}")).with_field(field).into()
+        })
+    }
+}
+
+/// The ids in the path: `{id}` and, under it, `{stage_id}` or `{risk_id}`.
+/// Anything that is not a positive number names nothing, so it is a 404.
+pub struct Ids {
+    pub plan: i64,
+    pub sub: i64,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("Resource"))?;
+        let mut ids = Ids { plan: 0, sub: 0 };
+        for (name, value) in &params {
+            let (slot, what) = match name {
+                "id" => (&mut ids.plan, "Plan"),
+                "stage_id" => (&mut ids.sub, "Stage"),
+                "risk_id" => (&mut ids.sub, "Risk"),
+                _ => continue,
+            };
+            *slot = value.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(what))?;
+        }
+        Ok(ids)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(Ctx::anonymous(request_id))
+    }
+}
+
+/// `201 Created` with a `Location`.
+pub fn created<T: serde::Serialize>(location: String, body: T) -> Response {
+    (
+        axum::http::StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location)],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::plan::NewPlan;
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let e = parse_json::<NewPlan>(br#"{"summary":"x"}"#).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (422, Some("title")));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        let e = parse_json::<NewPlan>(br#"{"title":"t","stages":[{"name":5}]}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("stages[0].name"));
+    }
+
+    #[test]
+    fn broken_json_is_a_400() {
+        let e = parse_json::<NewPlan>(br#"{"title":"#).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "malformed_json"));
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let e = parse_json::<NewPlan>(br#"{"title":"t","titel":"x"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("titel"));
+    }
+}

@@ -1,0 +1,55 @@
+use super::{created, ApiJson, ApiQuery, Ids};
+use crate::error::Result;
+use crate::service::Ctx;
+use crate::AppState;
+use app::error::ErrorBody;
+use app::plan::{Plan, VersionQuery};
+use app::stage::{NewStage, Stage, StageOrder, StagePatch};
+use axum::extract::State;
+use axum::response::Response;
+use axum::Json;
+
+/// The stages of a plan, in order.
+#[utoipa::path(get, path = "/api/v1/plans/{id}/stages", tag = "stages", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Stage>), (status = 404, body = ErrorBody)))]
+pub async fn list(State(s): State<AppState>, ids: Ids) -> Result<Json<Vec<Stage>>> {
+    Ok(Json(s.service.get_plan(ids.plan).await?.stages))
+}
+
+/// Add a stage (at `position`, or last). Answers with the whole plan at its new version.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages", tag = "stages", params(("id" = i64, Path)), request_body = NewStage,
+    responses((status = 201, body = Plan), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(new): ApiJson<NewStage>) -> Result<Response> {
+    let plan = s.service.add_stage(&ctx, ids.plan, new).await?;
+    Ok(created(format!("/api/v1/plans/{}", plan.id), plan))
+}
+
+#[utoipa::path(get, path = "/api/v1/plans/{id}/stages/{stage_id}", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)),
+    responses((status = 200, body = Stage), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<AppState>, ids: Ids) -> Result<Json<Stage>> {
+    Ok(Json(s.service.get_stage(ids.plan, ids.sub).await?))
+}
+
+/// Change a stage; `null` clears planned start, duration or soak time.
+#[utoipa::path(patch, path = "/api/v1/plans/{id}/stages/{stage_id}", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StagePatch,
+    responses((status = 200, body = Plan), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(patch): ApiJson<StagePatch>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.update_stage(&ctx, ids.plan, ids.sub, patch).await?))
+}
+
+/// Remove a stage; the stages after it move up.
+#[utoipa::path(delete, path = "/api/v1/plans/{id}/stages/{stage_id}", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path), VersionQuery),
+    responses((status = 200, body = Plan), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn delete(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiQuery(v): ApiQuery<VersionQuery>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.delete_stage(&ctx, ids.plan, ids.sub, v.version).await?))
+}
+
+/// Put the stages in a new order: `stage_ids` lists every stage of the plan exactly once.
+#[utoipa::path(put, path = "/api/v1/plans/{id}/stages/order", tag = "stages", params(("id" = i64, Path)), request_body = StageOrder,
+    responses((status = 200, body = Plan), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reorder(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(order): ApiJson<StageOrder>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.reorder_stages(&ctx, ids.plan, order).await?))
+}

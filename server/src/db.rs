@@ -1,0 +1,194 @@
+//! The database: an embedded SQLite file by default, PostgreSQL for several replicas.
+//! Queries go through sqlx's `Any` driver so one set of SQL serves both.
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+impl Kind {
+    pub fn of(url: &str) -> Result<Kind, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Kind::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Kind::Sqlite)
+        } else {
+            Err(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://...",
+                redact(url)
+            ))
+        }
+    }
+
+    pub fn migrator(self) -> &'static Migrator {
+        match self {
+            Kind::Sqlite => &SQLITE_MIGRATIONS,
+            Kind::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub kind: Kind,
+    /// SQLite allows one writer; taking turns here avoids "database is locked"
+    /// when a transaction that read first later wants to write.
+    write_turn: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction, holding SQLite's write turn until it ends.
+pub struct WriteTx {
+    pub tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Db {
+    /// Connects, creating the SQLite file (and its folder) on first start, and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<Db, String> {
+        let kind = Kind::of(url)?;
+        migrate(url).await?;
+        sqlx::any::install_default_drivers();
+        let url = normalize(url);
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let options = match kind {
+            Kind::Sqlite => options.max_connections(8).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            }),
+            Kind::Postgres => options.max_connections(16),
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| format!("cannot open the database {}: {e}", redact(&url)))?;
+        let write_turn = (kind == Kind::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Db { pool, kind, write_turn })
+    }
+
+    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = match &self.write_turn {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(WriteTx { tx: self.pool.begin().await?, _turn: turn })
+    }
+
+    pub async fn read(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await
+    }
+}
+
+/// `sqlite://data/runway.db` gets `mode=rwc` so the file is created on first start.
+fn normalize(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_string()
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
+/// migrates, so replicas starting together take turns instead of racing.
+pub async fn migrate(url: &str) -> Result<(), String> {
+    let kind = Kind::of(url)?;
+    let url = normalize(url);
+    let fail = |e: &dyn std::fmt::Display| format!("cannot migrate the database {}: {e}", redact(&url));
+    match kind {
+        Kind::Sqlite => {
+            let opts = sqlite_options(&url).map_err(|e| fail(&e))?;
+            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.map_err(|e| fail(&e))?;
+            SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| fail(&e))?;
+            pool.close().await;
+        }
+        Kind::Postgres => {
+            let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.map_err(|e| fail(&e))?;
+            POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| fail(&e))?;
+            pool.close().await;
+        }
+    }
+    Ok(())
+}
+
+pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let opts = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(dir) = opts.get_filename().parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+    }
+    Ok(opts)
+}
+
+/// Database URLs can carry passwords; logs and messages show them without.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}{}{}", &url[..s], user, if userinfo.contains(':') { ":***" } else { "" }, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Now, as the fixed-width RFC 3339 text stored in every time column.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_hidden() {
+        assert_eq!(redact("postgres://runway:s3cret@db:5432/runway"), "postgres://runway:***@db:5432/runway");
+        assert_eq!(redact("sqlite://data/runway.db"), "sqlite://data/runway.db");
+    }
+
+    #[test]
+    fn only_sqlite_and_postgres_urls_are_accepted() {
+        assert_eq!(Kind::of("sqlite://x.db").unwrap(), Kind::Sqlite);
+        assert_eq!(Kind::of("postgresql://h/db").unwrap(), Kind::Postgres);
+        assert!(Kind::of("mysql://h/db").is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! The demo plan a newcomer sees first: the workspace provider migration of
+//! `shared/examples/plans/workspace-provider-migration.md`, as a structured plan.
+use crate::error::Result;
+use crate::service::{Ctx, Service};
+use app::plan::{NewPlan, PlanStatus};
+use app::risk::{Level, NewRisk};
+use app::stage::NewStage;
+
+pub const TITLE: &str = "Migrate workspaces to multi-provider (Claude and Codex)";
+
+/// Loads the demo plan when the database holds no plan at all. Returns its id if loaded.
+pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
+    let mut conn = service.db.read().await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plans").fetch_one(&mut *conn).await?;
+    drop(conn);
+    if count > 0 {
+        return Ok(None);
+    }
+    let plan = service.create_plan(&Ctx::system(), plan()).await?;
+    Ok(Some(plan.id))
+}
+
+fn stage(name: &str, goal: &str, description: &str, forward: &str, rollback: &str) -> NewStage {
+    NewStage {
+        name: name.into(),
+        goal: goal.into(),
+        description: description.trim().into(),
+        forward_runbook: forward.trim().into(),
+        rollback_runbook: rollback.trim().into(),
+        ..Default::default()
+    }
+}
+
+fn risk(risk: &str, likelihood: Level, impact: Level, mitigation: &str) -> NewRisk {
+    NewRisk { version: None, risk: risk.into(), likelihood, impact, mitigation: mitigation.into() }
+}
+
+pub fn plan() -> NewPlan {
+    let mut stages = vec![
+        stage(
+            "Stage 0: DB migration",
+            "Add the provider columns; every workspace defaults to \"claude\". Zero impact, no code changes needed yet.",
+            DB_DESCRIPTION,
+            DB_FORWARD,
+            DB_ROLLBACK,
+        ),
+        stage(
+            "Stage 1: MCP refactoring behind a feature flag",
+            "Deploy the standalone MCP servers alongside the in-process ones with USE_STANDALONE_MCP=false. Zero impact, old code still runs.",
+            MCP_FLAG_DESCRIPTION,
+            MCP_FLAG_FORWARD,
+            MCP_FLAG_ROLLBACK,
+        ),
+        stage(
+            "Stage 2: Enable standalone MCP for Claude",
+            "USE_STANDALONE_MCP=true: Claude users now use stdio MCP servers (behaviour identical, slightly different plumbing).",
+            MCP_ON_DESCRIPTION,
+            MCP_ON_FORWARD,
+            MCP_ON_ROLLBACK,
+        ),
+        stage(
+            "Stage 3: Deploy CodexProvider and provider selection backend",
+            "Codex available via the API, no frontend yet.",
+            CODEX_BACKEND_DESCRIPTION,
+            CODEX_BACKEND_FORWARD,
+            CODEX_BACKEND_ROLLBACK,
+        ),
+        stage(
+            "Stage 4: Frontend provider selector behind ENABLE_CODEX_PROVIDER",
+            "Deploy the provider selector; internal testing with the flag enabled.",
+            SELECTOR_DESCRIPTION,
+            SELECTOR_FORWARD,
+            SELECTOR_ROLLBACK,
+        ),
+        stage(
+            "Stage 5: Enable ENABLE_CODEX_PROVIDER for all users",
+            "General availability.",
+            GA_DESCRIPTION,
+            GA_FORWARD,
+            GA_ROLLBACK,
+        ),
+    ];
+    // "Run for 24h minimum" on staging before production.
+    stages[2].min_soak_minutes = Some(24 * 60);
+    stages[2].planned_duration_minutes = Some(2 * 24 * 60);
+    stages[0].planned_duration_minutes = Some(30);
+    stages[1].planned_duration_minutes = Some(60);
+    stages[3].planned_duration_minutes = Some(60);
+    stages[4].min_soak_minutes = Some(24 * 60);
+    // "Keep old code for 1 week as fallback" before the cleanup.
+    stages[5].min_soak_minutes = Some(7 * 24 * 60);
+
+    NewPlan {
+        title: TITLE.into(),
+        summary: "Add an agent_provider to every workspace, move MCP servers out of process without downtime, \
+                  and let workspaces choose Codex, with a rollback at every step."
+            .into(),
+        description: DESCRIPTION.trim().into(),
+        owner: "Platform team".into(),
+        status: Some(PlanStatus::Draft),
+        stages,
+        risks: vec![
+            risk(
+                "Standalone MCP servers break tool calls (the riskiest change)",
+                Level::Medium,
+                Level::High,
+                "Both implementations co-exist behind USE_STANDALONE_MCP; all 18 tools verified over stdio on staging for 24h; old code kept a week as fallback.",
+            ),
+            risk(
+                "Sessions started with Claude cannot be resumed after a switch to Codex",
+                Level::High,
+                Level::Medium,
+                "A provider switch always starts a new session; messages stay visible (stored in the DB); the stream shows a \"Switched to Codex\" divider.",
+            ),
+            risk(
+                "Adding the check constraint locks the large workspaces table",
+                Level::Low,
+                Level::High,
+                "Add the column with a default first and the constraint in a separate statement; IF NOT EXISTS makes the migration re-runnable.",
+            ),
+            risk(
+                "Tool call latency regresses with stdio MCP servers",
+                Level::Medium,
+                Level::Low,
+                "Compare tool call latency on staging (expect +1-5 ms per call) before enabling in production.",
+            ),
+            risk(
+                "OpenAI API keys stored for Codex leak",
+                Level::Low,
+                Level::High,
+                "Keys live only in the nullable openai_api_key_encrypted column, set only when a user configures Codex.",
+            ),
+        ],
+    }
+}
+
+const DESCRIPTION: &str = r#"
+## Problem
+
+Existing workspaces are all Claude-only. We need to:
+
+1. Add the `agent_provider` column without breaking anything
+2. Migrate MCP servers from in-process to standalone without downtime
+3. Handle sessions that were started with Claude but workspace now switches to Codex
+4. Ensure rollback is possible at every step
+
+Each stage is independently deployable and rollback-able.
+
+## Session continuity
+
+**Scenario: a user switches a workspace from Claude to Codex.** Existing streams have Claude sessions
+(session IDs stored in `/var/lib/claude-sessions/`). Codex can't resume Claude sessions and vice versa.
+
+- Switching provider starts a NEW session for the next query
+- Previous messages are still visible in the stream (they're stored in DB, not session)
+- The "resume" feature only works within the same provider
+- UI shows a divider: "Switched to Codex" when provider changes mid-stream
+
+**Switching back from Codex to Claude** follows the same logic: a new session. Previous Claude sessions may
+still exist and could theoretically be resumed, but for v1, always start fresh after a provider switch.
+
+## Data preservation
+
+- No existing data is modified or deleted at any stage
+- Provider column has a default (`'claude'`): no null handling needed
+- Stream messages are provider-agnostic in storage (raw JSON blobs)
+- Session files remain on disk even after provider switch (cleanup can happen later via cron)
+"#;
+
+const DB_DESCRIPTION: &str = r#"
+Adds the provider column with a default and, separately, its check constraint (safer for large
+tables), plus nullable storage for the Codex API key. No existing data changes.
+
+Migration 3 (provider per stream) is **not in v1** and reserved for future use.
+"#;
+
+const DB_FORWARD: &str = r#"
+1. Migration 1: add the provider column.
+
+   ```sql
+   -- Safe: adds column with default, no existing data changes
+   ALTER TABLE workspaces
+   ADD COLUMN IF NOT EXISTS agent_provider TEXT NOT NULL DEFAULT 'claude';
+
+   -- Add check constraint separately (safer for large tables)
+   ALTER TABLE workspaces
+   ADD CONSTRAINT valid_provider CHECK (agent_provider IN ('claude', 'codex'));
+   ```
+
+2. Migration 2: add API key storage.
+
+   ```sql
+   -- Nullable — only set when user configures Codex
+   ALTER TABLE workspaces
+   ADD COLUMN IF NOT EXISTS openai_api_key_encrypted TEXT;
+   ```
+
+3. Check that every workspace reads `agent_provider = 'claude'`.
+"#;
+
+const DB_ROLLBACK: &str = r#"
+1. Drop the constraint and the new columns.
+
+   ```sql
+   ALTER TABLE workspaces DROP CONSTRAINT IF EXISTS valid_provider;
+   ALTER TABLE workspaces DROP COLUMN IF EXISTS agent_provider;
+   ALTER TABLE workspaces DROP COLUMN IF EXISTS openai_api_key_encrypted;
+   ```
+"#;
+
+const MCP_FLAG_DESCRIPTION: &str = r#"
+Phase 1 of the MCP server migration: build standalone MCP servers alongside the existing ones.
+
+- New package: `packages/mcp-servers/`
+- Existing `createSdkMcpServer` in `packages/tools/src/mcp-server.ts` stays untouched
+- Both co-exist
+"#;
+
+const MCP_FLAG_FORWARD: &str = r#"
+1. Deploy the release containing `packages/mcp-servers/` with the flag off:
+
+   ```env
+   USE_STANDALONE_MCP=false   # default: use existing in-process (Claude only)
+   ```
+
+2. The worker entry chooses the implementation from the flag:
+
+   ```javascript
+   const useStandaloneMcp = process.env.USE_STANDALONE_MCP === "true"
+
+   if (useStandaloneMcp) {
+     // Pass command specs to provider SDK
+     mcpServers = buildStandaloneSpecs(payload)
+   } else {
+     // Use existing createSdkMcpServer objects (Claude only)
+     mcpServers = { ...workspaceInternalMcp, ...toolsInternalMcp, ...optionalMcpServers }
+   }
+   ```
+
+3. Confirm the in-process servers still serve every tool call.
+"#;
+
+const MCP_FLAG_ROLLBACK: &str = r#"
+1. Redeploy the previous release. With `USE_STANDALONE_MCP=false` nothing used the new package.
+"#;
+
+const MCP_ON_DESCRIPTION: &str = r#"
+Phases 3 and 4 of the MCP server migration: test with `USE_STANDALONE_MCP=true` on staging, then
+enable in production. This is the riskiest change of the plan.
+"#;
+
+const MCP_ON_FORWARD: &str = r#"
+1. On staging, set the flag:
+
+   ```env
+   USE_STANDALONE_MCP=true    # new: use standalone stdio servers (multi-provider)
+   ```
+
+2. Verify all 18 tools work via stdio.
+3. Compare tool call latency (expect +1-5ms per call).
+4. Run for 24h minimum.
+5. In production, set `USE_STANDALONE_MCP=true` and monitor for errors.
+6. Keep the old code for 1 week as fallback.
+"#;
+
+const MCP_ON_ROLLBACK: &str = r#"
+1. Set the flag back:
+
+   ```env
+   USE_STANDALONE_MCP=false
+   ```
+
+2. Confirm tool calls go through the in-process servers again.
+"#;
+
+const CODEX_BACKEND_DESCRIPTION: &str = r#"
+Deploys `CodexProvider` and provider selection in the backend. Codex is reachable through the API
+only; there is no frontend yet.
+"#;
+
+const CODEX_BACKEND_FORWARD: &str = r#"
+1. Deploy the backend with `CodexProvider`.
+2. Stream creation and query handling start a fresh session when the provider changed:
+
+   ```typescript
+   // In stream creation / query handling:
+   if (stream.lastProvider !== payload.provider) {
+     // Don't pass resumeSessionId — start fresh
+     payload.resumeSessionId = undefined
+     // Optionally emit a system message: "Provider changed from Claude to Codex"
+   }
+   ```
+
+3. Check that a workspace set to `codex` through the API starts a new session.
+"#;
+
+const CODEX_BACKEND_ROLLBACK: &str = r#"
+1. Redeploy the previous backend release.
+2. Workspaces keep `agent_provider = 'claude'`; nothing else to undo.
+"#;
+
+const SELECTOR_DESCRIPTION: &str = r#"
+The provider selector ships in the frontend, visible only where `ENABLE_CODEX_PROVIDER` is on:
+internal workspaces first.
+"#;
+
+const SELECTOR_FORWARD: &str = r#"
+1. Deploy the frontend with the provider selector.
+2. Enable `ENABLE_CODEX_PROVIDER` for internal workspaces only.
+3. Switch an internal workspace to Codex and back; each switch shows the "Switched to Codex" divider
+   and starts a new session.
+"#;
+
+const SELECTOR_ROLLBACK: &str = r#"
+1. Turn `ENABLE_CODEX_PROVIDER` off: the selector disappears.
+2. Workspaces already on Codex keep their setting until switched back.
+"#;
+
+const GA_DESCRIPTION: &str = r#"
+General availability. After a week on the new path, Phase 5 removes the old MCP code:
+
+- Delete `createSdkMcpServer` usage from `packages/tools/src/mcp-server.ts`
+- Remove the feature flag check
+- Clean up imports
+"#;
+
+const GA_FORWARD: &str = r#"
+1. Enable `ENABLE_CODEX_PROVIDER` for all users.
+2. Watch provider switches and error rates.
+3. After one week, remove the old in-process MCP code (Phase 5).
+"#;
+
+const GA_ROLLBACK: &str = r#"
+1. Turn `ENABLE_CODEX_PROVIDER` off for everyone except internal workspaces.
+2. Sessions restart fresh on the next query; no data is modified or deleted.
+"#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_plan_is_valid_and_has_stages_zero_to_five() {
+        let plan = super::plan();
+        plan.validate().unwrap();
+        let names: Vec<_> = plan.stages.iter().map(|s| s.name.split(':').next().unwrap().to_string()).collect();
+        assert_eq!(names, ["Stage 0", "Stage 1", "Stage 2", "Stage 3", "Stage 4", "Stage 5"]);
+        assert!(plan.stages[0].forward_runbook.contains("ADD COLUMN IF NOT EXISTS agent_provider"));
+        assert!(plan.stages[0].rollback_runbook.contains("DROP COLUMN IF EXISTS agent_provider"));
+    }
+}

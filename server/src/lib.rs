@@ -1,0 +1,40 @@
+//! The `runway` server: command line, HTTP, the service layer and storage.
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod event;
+pub mod http;
+pub mod plan;
+pub mod risk;
+pub mod service;
+pub mod stage;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use service::Service;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(service: Service, site_root: &str) -> AppState {
+        let leptos = LeptosOptions::builder()
+            .output_name("runway")
+            .site_root(site_root)
+            .site_pkg_dir("pkg")
+            .build();
+        AppState { service, leptos }
+    }
+}

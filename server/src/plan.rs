@@ -1,0 +1,200 @@
+//! Plans: storage and the service calls that change them.
+use crate::audit::Entry;
+use crate::db::now;
+use crate::error::Result;
+use crate::risk::{insert_risk, load_risks};
+use crate::service::{decode_enum, Ctx, Service};
+use crate::stage::{insert_stage, load_stages};
+use app::error::ApiError;
+use app::plan::{NewPlan, Plan, PlanPage, PlanPatch, PlanQuery, PlanStatus, PlanSummary};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const COLUMNS: &str = "id, title, summary, description, owner, status, version, created_at, updated_at, archived_at";
+
+fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
+    Ok(Plan {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        summary: r.try_get("summary")?,
+        description: r.try_get("description")?,
+        owner: r.try_get("owner")?,
+        status: decode_enum(r.try_get("status")?, PlanStatus::parse, "status")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        archived_at: r.try_get("archived_at")?,
+        stages: vec![],
+        risks: vec![],
+    })
+}
+
+/// A whole plan with its stages and risks, or `None`.
+pub async fn load_plan(conn: &mut AnyConnection, id: i64) -> Result<Option<Plan>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM plans WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut plan = plan_from_row(&row)?;
+    plan.stages = load_stages(conn, id).await?;
+    plan.risks = load_risks(conn, id).await?;
+    Ok(Some(plan))
+}
+
+/// `%`, `_` and `\` in a search are literal characters, not wildcards.
+fn like_pattern(q: &str) -> String {
+    let mut p = String::from("%");
+    for c in q.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+impl Service {
+    pub async fn list_plans(&self, query: &PlanQuery) -> Result<PlanPage> {
+        let (page, per_page) = (query.page(), query.per_page());
+        let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if let Some(q) = q {
+            app::validate::check_len("q", "Search", q, app::plan::TITLE_MAX)?;
+        }
+        let pattern = q.map(like_pattern).unwrap_or_default();
+        let status = query.status.map(PlanStatus::as_str).unwrap_or("");
+        let archived = i64::from(query.include_archived.unwrap_or(false));
+        let filter = "($1 = 1 OR p.archived_at IS NULL)
+             AND ($2 = '' OR p.status = $2)
+             AND ($3 = '' OR LOWER(p.title) LIKE $3 ESCAPE '\\' OR LOWER(p.summary) LIKE $3 ESCAPE '\\'
+                  OR LOWER(p.owner) LIKE $3 ESCAPE '\\')";
+        let mut conn = self.db.read().await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM plans p WHERE {filter}"))
+            .bind(archived)
+            .bind(status)
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT p.id, p.title, p.summary, p.owner, p.status, p.version, p.created_at, p.updated_at,
+                    p.archived_at, (SELECT COUNT(*) FROM stages s WHERE s.plan_id = p.id) AS stage_count
+             FROM plans p WHERE {filter}
+             ORDER BY p.updated_at DESC, p.id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(archived)
+        .bind(status)
+        .bind(&pattern)
+        .bind(per_page)
+        .bind((page - 1).saturating_mul(per_page))
+        .fetch_all(&mut *conn)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(PlanSummary {
+                    id: r.try_get("id")?,
+                    title: r.try_get("title")?,
+                    summary: r.try_get("summary")?,
+                    owner: r.try_get("owner")?,
+                    status: decode_enum(r.try_get("status")?, PlanStatus::parse, "status")?,
+                    version: r.try_get("version")?,
+                    stage_count: r.try_get("stage_count")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                    archived_at: r.try_get("archived_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(PlanPage { items, total, page, per_page })
+    }
+
+    pub async fn get_plan(&self, id: i64) -> Result<Plan> {
+        let mut conn = self.db.read().await?;
+        Ok(load_plan(&mut conn, id).await?.ok_or_else(|| ApiError::not_found("Plan"))?)
+    }
+
+    pub async fn create_plan(&self, ctx: &Ctx, new: NewPlan) -> Result<Plan> {
+        new.validate()?;
+        let at = now();
+        let mut tx = self.db.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO plans (title, summary, description, owner, status, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id",
+        )
+        .bind(new.title.trim())
+        .bind(new.summary.trim())
+        .bind(&new.description)
+        .bind(new.owner.trim())
+        .bind(new.status.unwrap_or(PlanStatus::Draft).as_str())
+        .bind(&at)
+        .fetch_one(tx.conn())
+        .await?;
+        for (i, stage) in new.stages.iter().enumerate() {
+            insert_stage(tx.conn(), id, i as i64, stage, &at)
+                .await
+                .map_err(|e| crate::stage::prefix(e, &format!("stages[{i}]")))?;
+        }
+        for (i, risk) in new.risks.iter().enumerate() {
+            insert_risk(tx.conn(), id, i as i64, risk).await?;
+        }
+        self.finish_change(tx, ctx, Entry::new("plan.create", format!("plan:{id}"), id)).await
+    }
+
+    pub async fn update_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
+        patch.validate()?;
+        if patch.archived == Some(false) {
+            return self.restore_plan(ctx, id, patch).await;
+        }
+        if patch.archived == Some(true) {
+            return self.archive_plan(ctx, id, Some(patch.version)).await;
+        }
+        let (mut tx, before) = self.begin_change(id, Some(patch.version)).await?;
+        sqlx::query("UPDATE plans SET title = $1, summary = $2, description = $3, owner = $4, status = $5 WHERE id = $6")
+            .bind(patch.title.as_deref().map(str::trim).unwrap_or(&before.title))
+            .bind(patch.summary.as_deref().map(str::trim).unwrap_or(&before.summary))
+            .bind(patch.description.as_deref().unwrap_or(&before.description))
+            .bind(patch.owner.as_deref().map(str::trim).unwrap_or(&before.owner))
+            .bind(patch.status.unwrap_or(before.status).as_str())
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        self.finish_change(tx, ctx, Entry::new("plan.update", format!("plan:{id}"), id).before(&before)).await
+    }
+
+    /// Archived plans leave the list and become read-only; nothing is deleted.
+    pub async fn archive_plan(&self, ctx: &Ctx, id: i64, version: Option<i64>) -> Result<Plan> {
+        let (mut tx, before) = self.begin_change(id, version).await?;
+        sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        self.finish_change(tx, ctx, Entry::new("plan.archive", format!("plan:{id}"), id).before(&before)).await
+    }
+
+    async fn restore_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
+        let mut tx = self.db.write().await?;
+        let before = load_plan(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+        if before.version != patch.version {
+            return Err(ApiError::conflict(before.version).into());
+        }
+        sqlx::query("UPDATE plans SET archived_at = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
+            .bind(now())
+            .bind(id)
+            .bind(patch.version)
+            .execute(tx.conn())
+            .await?;
+        self.finish_change(tx, ctx, Entry::new("plan.restore", format!("plan:{id}"), id).before(&before)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_wildcards_are_taken_literally() {
+        assert_eq!(like_pattern(" 100%_Done "), "%100\\%\\_done%");
+    }
+}

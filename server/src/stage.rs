@@ -1,0 +1,191 @@
+//! Stages: ordered, each with its runbooks. Positions are 0..n-1 with no gaps.
+use crate::audit::Entry;
+use crate::db::now;
+use crate::error::{Error, Result};
+use crate::service::{decode_enum, normalize_time, Ctx, Service};
+use app::error::ApiError;
+use app::plan::Plan;
+use app::stage::{NewStage, Stage, StageOrder, StagePatch, StageStatus};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashSet;
+
+const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, planned_start, \
+    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at";
+
+fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
+    Ok(Stage {
+        id: r.try_get("id")?,
+        plan_id: r.try_get("plan_id")?,
+        position: r.try_get("position")?,
+        name: r.try_get("name")?,
+        goal: r.try_get("goal")?,
+        description: r.try_get("description")?,
+        status: decode_enum(r.try_get("status")?, StageStatus::parse, "status")?,
+        planned_start: r.try_get("planned_start")?,
+        planned_duration_minutes: r.try_get("planned_duration_minutes")?,
+        min_soak_minutes: r.try_get("min_soak_minutes")?,
+        forward_runbook: r.try_get("forward_runbook")?,
+        rollback_runbook: r.try_get("rollback_runbook")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Stage>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM stages WHERE plan_id = $1 ORDER BY position"))
+        .bind(plan_id)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(stage_from_row)
+        .collect()
+}
+
+pub(crate) fn prefix(e: Error, prefix: &str) -> Error {
+    match e {
+        Error::Api(mut a) => {
+            a.field = Some(match a.field.take() {
+                Some(f) => format!("{prefix}.{f}"),
+                None => prefix.to_string(),
+            });
+            Error::Api(a)
+        }
+        other => other,
+    }
+}
+
+pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, position: i64, s: &NewStage, at: &str) -> Result<i64> {
+    let start = s.planned_start.as_deref().map(|t| normalize_time("planned_start", t)).transpose()?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO stages (plan_id, position, name, goal, description, status, planned_start,
+            planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(plan_id)
+    .bind(position)
+    .bind(s.name.trim())
+    .bind(s.goal.trim())
+    .bind(&s.description)
+    .bind(s.status.unwrap_or(StageStatus::Pending).as_str())
+    .bind(start)
+    .bind(s.planned_duration_minutes)
+    .bind(s.min_soak_minutes)
+    .bind(&s.forward_runbook)
+    .bind(&s.rollback_runbook)
+    .bind(at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Gives the stages of a plan the positions 0..n in `ids` order. Moves every stage
+/// out of the way first so the (plan, position) uniqueness holds at each step.
+async fn renumber(conn: &mut AnyConnection, plan_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE stages SET position = -1 - position WHERE plan_id = $1")
+        .bind(plan_id)
+        .execute(&mut *conn)
+        .await?;
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query("UPDATE stages SET position = $1 WHERE id = $2 AND plan_id = $3")
+            .bind(i as i64)
+            .bind(id)
+            .bind(plan_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn find_stage(plan: &Plan, stage_id: i64) -> Result<&Stage, ApiError> {
+    plan.stages.iter().find(|s| s.id == stage_id).ok_or_else(|| ApiError::not_found("Stage"))
+}
+
+impl Service {
+    pub async fn get_stage(&self, plan_id: i64, stage_id: i64) -> Result<Stage> {
+        let plan = self.get_plan(plan_id).await?;
+        Ok(find_stage(&plan, stage_id)?.clone())
+    }
+
+    pub async fn add_stage(&self, ctx: &Ctx, plan_id: i64, new: NewStage) -> Result<Plan> {
+        new.validate()?;
+        let (mut tx, before) = self.begin_change(plan_id, new.version).await?;
+        let count = before.stages.len() as i64;
+        let position = new.position.unwrap_or(count).min(count);
+        let stage_id = insert_stage(tx.conn(), plan_id, count, &new, &now()).await?;
+        if position < count {
+            let mut ids: Vec<i64> = before.stages.iter().map(|s| s.id).collect();
+            ids.insert(position as usize, stage_id);
+            renumber(tx.conn(), plan_id, &ids).await?;
+        }
+        let entry = Entry::new("stage.create", format!("plan:{plan_id}/stage:{stage_id}"), plan_id);
+        self.finish_change(tx, ctx, entry).await
+    }
+
+    pub async fn update_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, patch: StagePatch) -> Result<Plan> {
+        patch.validate()?;
+        let (mut tx, before) = self.begin_change(plan_id, Some(patch.version)).await?;
+        let old = find_stage(&before, stage_id)?.clone();
+        let start = match patch.planned_start {
+            Some(Some(t)) => Some(normalize_time("planned_start", &t)?),
+            Some(None) => None,
+            None => old.planned_start.clone(),
+        };
+        sqlx::query(
+            "UPDATE stages SET name = $1, goal = $2, description = $3, status = $4, planned_start = $5,
+                planned_duration_minutes = $6, min_soak_minutes = $7, forward_runbook = $8,
+                rollback_runbook = $9, updated_at = $10
+             WHERE id = $11",
+        )
+        .bind(patch.name.as_deref().map(str::trim).unwrap_or(&old.name))
+        .bind(patch.goal.as_deref().map(str::trim).unwrap_or(&old.goal))
+        .bind(patch.description.as_deref().unwrap_or(&old.description))
+        .bind(patch.status.unwrap_or(old.status).as_str())
+        .bind(start)
+        .bind(patch.planned_duration_minutes.unwrap_or(old.planned_duration_minutes))
+        .bind(patch.min_soak_minutes.unwrap_or(old.min_soak_minutes))
+        .bind(patch.forward_runbook.as_deref().unwrap_or(&old.forward_runbook))
+        .bind(patch.rollback_runbook.as_deref().unwrap_or(&old.rollback_runbook))
+        .bind(now())
+        .bind(stage_id)
+        .execute(tx.conn())
+        .await?;
+        let entry = Entry::new("stage.update", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
+        self.finish_change(tx, ctx, entry).await
+    }
+
+    pub async fn delete_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, version: Option<i64>) -> Result<Plan> {
+        let (mut tx, before) = self.begin_change(plan_id, version).await?;
+        let old = find_stage(&before, stage_id)?.clone();
+        sqlx::query("DELETE FROM stages WHERE id = $1").bind(stage_id).execute(tx.conn()).await?;
+        let ids: Vec<i64> = before.stages.iter().map(|s| s.id).filter(|id| *id != stage_id).collect();
+        renumber(tx.conn(), plan_id, &ids).await?;
+        let entry = Entry::new("stage.delete", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
+        self.finish_change(tx, ctx, entry).await
+    }
+
+    /// `order.stage_ids` must name every stage of the plan exactly once.
+    pub async fn reorder_stages(&self, ctx: &Ctx, plan_id: i64, order: StageOrder) -> Result<Plan> {
+        let mut seen = HashSet::new();
+        if let Some(dup) = order.stage_ids.iter().find(|id| !seen.insert(**id)) {
+            return Err(ApiError::new(422, "duplicate_stage", format!("Stage {dup} appears twice in the new order."))
+                .with_field("stage_ids")
+                .into());
+        }
+        let (mut tx, before) = self.begin_change(plan_id, Some(order.version)).await?;
+        let current: HashSet<i64> = before.stages.iter().map(|s| s.id).collect();
+        if seen != current {
+            let message = match order.stage_ids.iter().find(|id| !current.contains(id)) {
+                Some(id) => format!("Stage {id} is not a stage of this plan."),
+                None => format!("The new order must list all {} stages of the plan.", current.len()),
+            };
+            return Err(ApiError::validation("stage_ids", message).into());
+        }
+        renumber(tx.conn(), plan_id, &order.stage_ids).await?;
+        let old_order: Vec<i64> = before.stages.iter().map(|s| s.id).collect();
+        let entry = Entry::new("stage.reorder", format!("plan:{plan_id}"), plan_id)
+            .before(&old_order)
+            .after(&order.stage_ids);
+        self.finish_change(tx, ctx, entry).await
+    }
+}
