@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 use pages::{
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
@@ -58,17 +58,19 @@ pub fn App() -> impl IntoView {
                     <a href="/plans/new">"New plan"</a>
                 </nav>
             </header>
+            // Pages wait for their data on the server (SsrMode::Async), so the HTML is
+            // complete without JavaScript and a missing plan is a real 404.
             <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=PlanList/>
-                    <Route path=path!("/plans") view=PlanList/>
-                    <Route path=path!("/plans/new") view=PlanCreate/>
-                    <Route path=path!("/plans/:id") view=PlanPage/>
-                    <Route path=path!("/plans/:id/edit") view=PlanEdit/>
-                    <Route path=path!("/plans/:id/stages/new") view=StageCreate/>
-                    <Route path=path!("/plans/:id/stages/:stage_id/edit") view=StageEdit/>
-                    <Route path=path!("/plans/:id/risks/new") view=RiskCreate/>
-                    <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit/>
+                    <Route path=path!("/") view=PlanList ssr=SsrMode::Async/>
+                    <Route path=path!("/plans") view=PlanList ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/new") view=PlanCreate ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/edit") view=PlanEdit ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/stages/new") view=StageCreate ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/stages/:stage_id/edit") view=StageEdit ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/risks/new") view=RiskCreate ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -283,24 +283,14 @@ pub async fn list_plans(q: String, status: String, page: i64) -> Result<PlanPage
 /// One plan, for the edit forms.
 #[server(prefix = "/_fn")]
 pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
-    let result = crate::backend::backend()?.get_plan(id).await;
-    if let Err(e) = &result {
-        crate::backend::set_page_status(e);
-    }
-    result
+    crate::backend::backend()?.get_plan(id).await
 }
 
 /// One plan with rendered Markdown, for the plan page.
 #[server(prefix = "/_fn")]
 pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     use crate::markdown::to_html;
-    let plan = match crate::backend::backend()?.get_plan(id).await {
-        Ok(p) => p,
-        Err(e) => {
-            crate::backend::set_page_status(&e);
-            return Err(e);
-        }
-    };
+    let plan = crate::backend::backend()?.get_plan(id).await?;
     let stages_html = plan
         .stages
         .iter()

@@ -33,6 +33,8 @@ pub fn StageStatusBadge(status: StageStatus) -> impl IntoView {
 /// An error in place of a page's content.
 #[component]
 pub fn ErrorPanel(error: ApiError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::backend::set_page_status(&error);
     let heading = if error.code == "not_found" { "Not found" } else { "Something went wrong" };
     view! {
         <Title text=format!("{heading} · Runway")/>

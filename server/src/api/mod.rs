@@ -108,6 +108,7 @@ fn field_of(path: &str, message: &str) -> String {
         .and_then(|rest| rest.split('`').next());
     match (path, named) {
         (".", Some(name)) => name.to_string(),
+        (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_string(),
         (_, Some(name)) => format!("{path}.{name}"),
         (".", None) => "body".to_string(),
         (_, None) => path.to_string(),

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runway's two commands for a newcomer:
+#   ./dev.sh start   install what is missing, build, serve http://127.0.0.1:3000 on SQLite with the demo plan
+#   ./dev.sh test    install what is missing, run every test: unit, integration (SQLite and PostgreSQL), browser
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$PWD"
+TOOLS="$ROOT/.tools"
+export PATH="$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.5   # newer releases need rustc 1.96+
+WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen pin in Cargo.toml
+BINARYEN_VERSION=132         # Debian's binaryen 108 produces WASM that fails to hydrate
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_build_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version >/dev/null 2>&1; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (compiles from source: 12-25 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  if ! wasm-opt --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
+    say "installing wasm-opt (binaryen@$BINARYEN_VERSION from npm) into .tools/"
+    npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  fi
+}
+
+build() {
+  say "building the server and the browser bundle (release)"
+  cargo leptos build --release
+}
+
+install_browser() {
+  if ! [ -x /usr/bin/chromium ]; then
+    say "installing Chromium from Debian's packages"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null \
+      || { as_root apt-get update >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+  fi
+  if ! [ -d end2end/node_modules/playwright-core ]; then
+    say "installing playwright-core for the browser tests"
+    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Tests create and drop their own databases on this server.
+export RUNWAY_TEST_POSTGRES_URL="${RUNWAY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+ensure_postgres() {
+  if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if command -v pg_ctlcluster >/dev/null; then
+      say "starting the local PostgreSQL cluster"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+  fi
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  start)
+    install_build_tools
+    build
+    say "Runway is starting at http://127.0.0.1:3000 (Ctrl-C stops it)"
+    exec ./target/release/runway "$@"
+    ;;
+  test)
+    install_build_tools
+    install_browser
+    ensure_postgres
+    say "unit and integration tests (SQLite and PostgreSQL)"
+    cargo test --locked -p app --features ssr
+    cargo test --locked -p runway
+    build
+    say "browser tests (Chromium)"
+    (cd end2end && RUNWAY_BIN="$ROOT/target/release/runway" RUNWAY_SITE_ROOT="$ROOT/target/site" npm test)
+    say "all tests passed"
+    ;;
+  *)
+    echo "usage: ./dev.sh start [runway options...] | ./dev.sh test" >&2
+    exit 2
+    ;;
+esac

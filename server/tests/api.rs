@@ -1,0 +1,444 @@
+//! The JSON API and pages over real HTTP, each test on SQLite and on PostgreSQL.
+mod support;
+
+use serde_json::{json, Value};
+use support::{error_of, ids, names, TestApp};
+
+fn two_stage_plan(title: &str) -> Value {
+    json!({
+        "title": title,
+        "summary": "Move the queue",
+        "owner": "Ada",
+        "stages": [
+            {"name": "Shadow traffic", "min_soak_minutes": 60, "forward_runbook": "```sql\nSELECT 1;\n```"},
+            {"name": "10% of traffic"}
+        ],
+        "risks": [{"risk": "Data loss", "likelihood": "low", "impact": "high", "mitigation": "Backups"}]
+    })
+}
+
+on_both_databases!(
+    health_answers_ok_once_the_database_is_migrated,
+    a_plan_is_created_with_its_stages_and_risks_in_order,
+    an_empty_or_overlong_title_is_rejected_and_nothing_is_written,
+    malformed_json_wrong_types_and_unknown_fields_get_clear_errors,
+    unknown_ids_are_404_with_the_error_body,
+    a_stale_edit_gets_409_with_the_current_version_and_changes_nothing,
+    of_two_simultaneous_edits_from_the_same_version_exactly_one_wins,
+    reordering_stages_persists_the_new_order,
+    a_reorder_with_a_duplicate_or_missing_stage_is_rejected_and_changes_nothing,
+    a_stage_can_be_inserted_edited_and_removed_keeping_positions_contiguous,
+    stage_times_are_stored_as_utc_and_bad_ones_are_rejected,
+    risks_are_added_edited_and_removed,
+    archiving_hides_a_plan_and_makes_it_read_only_until_restored,
+    the_plan_list_searches_filters_and_pages,
+    every_change_appends_one_audit_entry_and_a_failed_one_none,
+    the_openapi_document_describes_every_endpoint,
+    unknown_endpoints_and_methods_answer_in_json,
+    pages_render_fully_on_the_server,
+    the_demo_plan_loads_once_into_an_empty_database,
+);
+
+async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+}
+
+async fn a_plan_is_created_with_its_stages_and_risks_in_order(app: TestApp) {
+    let r = app.http.post(app.url("/api/v1/plans")).json(&two_stage_plan("Queue move")).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(location, format!("/api/v1/plans/{}", created["id"]));
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["status"], "draft");
+
+    let (status, plan) = app.get(&location).await;
+    assert_eq!(status, 200);
+    assert_eq!(plan, created);
+    assert_eq!(names(&plan), ["Shadow traffic", "10% of traffic"]);
+    assert_eq!(plan["stages"][0]["position"], 0);
+    assert_eq!(plan["stages"][0]["min_soak_minutes"], 60);
+    assert_eq!(plan["stages"][0]["status"], "pending");
+    assert_eq!(plan["risks"][0]["impact"], "high");
+
+    let (_, stages) = app.get(&format!("{location}/stages")).await;
+    assert_eq!(stages.as_array().unwrap().len(), 2);
+    let stage_id = ids(&plan)[1];
+    let (status, stage) = app.get(&format!("{location}/stages/{stage_id}")).await;
+    assert_eq!((status, stage["name"].as_str()), (200, Some("10% of traffic")));
+}
+
+async fn an_empty_or_overlong_title_is_rejected_and_nothing_is_written(app: TestApp) {
+    for title in [json!(""), json!("   "), json!("x".repeat(201))] {
+        let (status, body) = app.send("POST", "/api/v1/plans", json!({ "title": title })).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(error_of(&body), ("validation", Some("title")));
+    }
+    // A bad stage inside a good plan rejects the whole plan: nothing half-written.
+    let (status, body) = app
+        .send("POST", "/api/v1/plans", json!({"title": "ok", "stages": [{"name": "a"}, {"name": ""}]}))
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(error_of(&body), ("validation", Some("stages[1].name")));
+    assert_eq!(app.count("SELECT COUNT(*) FROM plans").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM stages").await, 0);
+
+    let (status, _) = app.send("POST", "/api/v1/plans", json!({ "title": "x".repeat(200) })).await;
+    assert_eq!(status, 201, "200 characters is the limit, not over it");
+}
+
+async fn malformed_json_wrong_types_and_unknown_fields_get_clear_errors(app: TestApp) {
+    let (status, body) = app.send_raw("POST", "/api/v1/plans", "application/json", "{\"title\": ").await;
+    assert_eq!((status, error_of(&body).0), (400, "malformed_json"));
+
+    let (status, body) = app.send("POST", "/api/v1/plans", json!({"title": 5})).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_of(&body), ("invalid_field", Some("title")));
+
+    let (status, body) = app.send("POST", "/api/v1/plans", json!({"title": "t", "stages": [{"name": "s", "min_soak_minutes": "long"}]})).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_of(&body).1, Some("stages[0].min_soak_minutes"));
+
+    let (status, body) = app.send("POST", "/api/v1/plans", json!({"title": "t", "titel": "typo"})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("titel")));
+
+    let (status, body) = app.send("POST", "/api/v1/plans", json!({"summary": "no title"})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("title")));
+
+    let (status, body) = app.send("POST", "/api/v1/plans", json!({"title": "t", "status": "finished"})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("status")));
+
+    let (status, body) = app.send_raw("POST", "/api/v1/plans", "text/plain", "{\"title\":\"t\"}").await;
+    assert_eq!((status, error_of(&body).0), (415, "unsupported_media_type"));
+
+    let (status, body) = app.get("/api/v1/plans?page=first").await;
+    assert_eq!((status, error_of(&body).1), (422, Some("page")));
+    assert_eq!(app.count("SELECT COUNT(*) FROM plans").await, 0);
+}
+
+async fn unknown_ids_are_404_with_the_error_body(app: TestApp) {
+    let plan = app.plan(two_stage_plan("p")).await;
+    let id = plan["id"].as_i64().unwrap();
+    for path in [
+        "/api/v1/plans/999999".to_string(),
+        "/api/v1/plans/abc".to_string(),
+        "/api/v1/plans/-1".to_string(),
+        format!("/api/v1/plans/{id}/stages/999999"),
+        format!("/api/v1/plans/{id}/risks/999999"),
+        "/api/v1/plans/999999/stages".to_string(),
+    ] {
+        let (status, body) = app.get(&path).await;
+        assert_eq!((status, error_of(&body).0), (404, "not_found"), "{path}");
+    }
+    let (status, _) = app.send("PATCH", "/api/v1/plans/999999", json!({"version": 1, "title": "x"})).await;
+    assert_eq!(status, 404);
+    // A stage of another plan is not found under this one.
+    let other = app.plan(two_stage_plan("other")).await;
+    let foreign = ids(&other)[0];
+    let (status, _) = app.send("PATCH", &format!("/api/v1/plans/{id}/stages/{foreign}"), json!({"version": 1, "name": "x"})).await;
+    assert_eq!(status, 404);
+    let (_, other_now) = app.get(&format!("/api/v1/plans/{}", other["id"])).await;
+    assert_eq!(other_now["stages"][0]["name"], "Shadow traffic");
+}
+
+async fn a_stale_edit_gets_409_with_the_current_version_and_changes_nothing(app: TestApp) {
+    let plan = app.plan(two_stage_plan("Before")).await;
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let (status, first) = app.send("PATCH", &path, json!({"version": 1, "title": "First edit"})).await;
+    assert_eq!((status, first["version"].as_i64()), (200, Some(2)));
+
+    for (method, p, body) in [
+        ("PATCH", path.clone(), json!({"version": 1, "title": "Stale edit"})),
+        ("POST", format!("{path}/stages"), json!({"version": 1, "name": "Stale stage"})),
+        ("PATCH", format!("{path}/stages/{}", ids(&plan)[0]), json!({"version": 1, "name": "Stale"})),
+        ("PUT", format!("{path}/stages/order"), json!({"version": 1, "stage_ids": [ids(&plan)[1], ids(&plan)[0]]})),
+        ("POST", format!("{path}/risks"), json!({"version": 1, "risk": "r", "likelihood": "low", "impact": "low"})),
+    ] {
+        let (status, body) = app.send(method, &p, body).await;
+        assert_eq!(status, 409, "{method} {p}: {body}");
+        assert_eq!(error_of(&body), ("version_conflict", Some("version")));
+        assert_eq!(body["error"]["current_version"], 2);
+    }
+    let (status, body) = app.delete(&format!("{path}/stages/{}?version=1", ids(&plan)[0])).await;
+    assert_eq!((status, body["error"]["current_version"].as_i64()), (409, Some(2)));
+
+    let (_, now) = app.get(&path).await;
+    assert_eq!(now, first, "no stale change left a trace");
+}
+
+async fn of_two_simultaneous_edits_from_the_same_version_exactly_one_wins(app: TestApp) {
+    let plan = app.plan(json!({"title": "race"})).await;
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let (a, b) = tokio::join!(
+        app.send("PATCH", &path, json!({"version": 1, "title": "A"})),
+        app.send("PATCH", &path, json!({"version": 1, "title": "B"})),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let winner = if a.0 == 200 { "A" } else { "B" };
+    let (_, now) = app.get(&path).await;
+    assert_eq!((now["title"].as_str(), now["version"].as_i64()), (Some(winner), Some(2)));
+}
+
+async fn reordering_stages_persists_the_new_order(app: TestApp) {
+    let plan = app.plan(json!({"title": "order", "stages": [{"name": "A"}, {"name": "B"}, {"name": "C"}]})).await;
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let [a, b, c] = ids(&plan)[..] else { panic!() };
+    let (status, moved) = app.send("PUT", &format!("{path}/stages/order"), json!({"version": 1, "stage_ids": [c, a, b]})).await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(names(&moved), ["C", "A", "B"]);
+    assert_eq!(moved["version"], 2);
+    let (_, again) = app.get(&path).await;
+    assert_eq!(names(&again), ["C", "A", "B"]);
+    let positions: Vec<i64> = again["stages"].as_array().unwrap().iter().map(|s| s["position"].as_i64().unwrap()).collect();
+    assert_eq!(positions, [0, 1, 2]);
+}
+
+async fn a_reorder_with_a_duplicate_or_missing_stage_is_rejected_and_changes_nothing(app: TestApp) {
+    let plan = app.plan(json!({"title": "order", "stages": [{"name": "A"}, {"name": "B"}]})).await;
+    let path = format!("/api/v1/plans/{}/stages/order", plan["id"]);
+    let [a, b] = ids(&plan)[..] else { panic!() };
+    let (status, body) = app.send("PUT", &path, json!({"version": 1, "stage_ids": [a, a]})).await;
+    assert_eq!((status, error_of(&body)), (422, ("duplicate_stage", Some("stage_ids"))));
+    let (status, body) = app.send("PUT", &path, json!({"version": 1, "stage_ids": [b]})).await;
+    assert_eq!((status, error_of(&body)), (422, ("validation", Some("stage_ids"))));
+    let (status, body) = app.send("PUT", &path, json!({"version": 1, "stage_ids": [b, a, 999999]})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("stage_ids")));
+    let (status, body) = app.send("PUT", &path, json!({"stage_ids": [b, a]})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("version")));
+    let (_, now) = app.get(&format!("/api/v1/plans/{}", plan["id"])).await;
+    assert_eq!((names(&now), now["version"].as_i64()), (vec!["A".to_string(), "B".to_string()], Some(1)));
+}
+
+async fn a_stage_can_be_inserted_edited_and_removed_keeping_positions_contiguous(app: TestApp) {
+    let plan = app.plan(json!({"title": "stages", "stages": [{"name": "A"}, {"name": "C"}]})).await;
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let (status, p) = app.send("POST", &format!("{path}/stages"), json!({"version": 1, "name": "B", "position": 1})).await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(names(&p), ["A", "B", "C"]);
+    let (status, p) = app.send("POST", &format!("{path}/stages"), json!({"version": 2, "name": "D"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(names(&p), ["A", "B", "C", "D"]);
+
+    let b = ids(&p)[1];
+    let (status, p) = app
+        .send("PATCH", &format!("{path}/stages/{b}"), json!({"version": 3, "goal": "Half the traffic", "status": "active", "rollback_runbook": "1. Flip back"}))
+        .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["stages"][1]["name"], "B", "fields left out stay");
+    assert_eq!(p["stages"][1]["goal"], "Half the traffic");
+    assert_eq!(p["stages"][1]["status"], "active");
+
+    let (status, body) = app.send("PATCH", &format!("{path}/stages/{b}"), json!({"version": 4, "name": ""})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("name")));
+
+    let (status, p) = app.delete(&format!("{path}/stages/{b}?version=4")).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(names(&p), ["A", "C", "D"]);
+    let positions: Vec<i64> = p["stages"].as_array().unwrap().iter().map(|s| s["position"].as_i64().unwrap()).collect();
+    assert_eq!(positions, [0, 1, 2]);
+    let (status, body) = app.delete(&format!("{path}/stages/{}", ids(&p)[0])).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("version")), "a delete must say which version it is based on");
+}
+
+async fn stage_times_are_stored_as_utc_and_bad_ones_are_rejected(app: TestApp) {
+    let plan = app.plan(json!({"title": "t", "stages": [{"name": "A", "planned_start": "2026-12-01T10:00:00+01:00", "planned_duration_minutes": 90}]})).await;
+    assert_eq!(plan["stages"][0]["planned_start"], "2026-12-01T09:00:00Z");
+    let path = format!("/api/v1/plans/{}/stages/{}", plan["id"], ids(&plan)[0]);
+    for (body, field) in [
+        (json!({"version": 1, "planned_start": "tomorrow"}), "planned_start"),
+        (json!({"version": 1, "planned_start": "2026-13-01T10:00:00Z"}), "planned_start"),
+        (json!({"version": 1, "min_soak_minutes": -5}), "min_soak_minutes"),
+        (json!({"version": 1, "planned_duration_minutes": 10_000_000}), "planned_duration_minutes"),
+    ] {
+        let (status, err) = app.send("PATCH", &path, body).await;
+        assert_eq!((status, error_of(&err).1), (422, Some(field)), "{err}");
+    }
+    let (status, p) = app.send("PATCH", &path, json!({"version": 1, "planned_start": null, "planned_duration_minutes": null})).await;
+    assert_eq!(status, 200);
+    assert_eq!((p["stages"][0]["planned_start"].clone(), p["stages"][0]["planned_duration_minutes"].clone()), (Value::Null, Value::Null));
+}
+
+async fn risks_are_added_edited_and_removed(app: TestApp) {
+    let plan = app.plan(json!({"title": "risky"})).await;
+    let path = format!("/api/v1/plans/{}/risks", plan["id"]);
+    let (status, p) = app.send("POST", &path, json!({"version": 1, "risk": "Lock on a large table", "likelihood": "medium", "impact": "high"})).await;
+    assert_eq!(status, 201, "{p}");
+    let risk_id = p["risks"][0]["id"].as_i64().unwrap();
+    let (status, body) = app.send("POST", &path, json!({"version": 2, "risk": "x", "likelihood": "certain", "impact": "high"})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("likelihood")));
+    let (status, p) = app.send("PATCH", &format!("{path}/{risk_id}"), json!({"version": 2, "mitigation": "Constraint added separately"})).await;
+    assert_eq!(status, 200);
+    assert_eq!((p["risks"][0]["mitigation"].as_str(), p["risks"][0]["likelihood"].as_str()), (Some("Constraint added separately"), Some("medium")));
+    let (status, r) = app.get(&format!("{path}/{risk_id}")).await;
+    assert_eq!((status, r["risk"].as_str()), (200, Some("Lock on a large table")));
+    let (status, p) = app.delete(&format!("{path}/{risk_id}?version=3")).await;
+    assert_eq!((status, p["risks"].as_array().unwrap().len()), (200, 0));
+}
+
+async fn archiving_hides_a_plan_and_makes_it_read_only_until_restored(app: TestApp) {
+    let plan = app.plan(json!({"title": "Old plan"})).await;
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let (status, archived) = app.delete(&format!("{path}?version=1")).await;
+    assert_eq!(status, 200);
+    assert!(archived["archived_at"].is_string());
+    let (_, list) = app.get("/api/v1/plans").await;
+    assert_eq!(list["total"], 0);
+    let (_, list) = app.get("/api/v1/plans?include_archived=true").await;
+    assert_eq!(list["total"], 1);
+    let (status, body) = app.send("PATCH", &path, json!({"version": 2, "title": "Edited"})).await;
+    assert_eq!((status, error_of(&body).0), (409, "plan_archived"));
+    let (status, restored) = app.send("PATCH", &path, json!({"version": 2, "archived": false})).await;
+    assert_eq!(status, 200, "{restored}");
+    assert!(restored.get("archived_at").is_none());
+    let (_, list) = app.get("/api/v1/plans").await;
+    assert_eq!(list["total"], 1);
+}
+
+async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
+    for i in 0..5 {
+        app.plan(json!({"title": format!("Queue migration {i}"), "owner": "Ada"})).await;
+    }
+    app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "approved"})).await;
+    app.plan(json!({"title": "100% literal_match"})).await;
+
+    let (_, page) = app.get("/api/v1/plans?q=queue&per_page=2").await;
+    assert_eq!((page["total"].as_i64(), page["items"].as_array().unwrap().len()), (Some(5), 2));
+    let (_, last) = app.get("/api/v1/plans?q=QUEUE&per_page=2&page=3").await;
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    let (_, by_owner) = app.get("/api/v1/plans?q=grace").await;
+    assert_eq!(by_owner["items"][0]["title"], "Provider rollout");
+    let (_, approved) = app.get("/api/v1/plans?status=approved").await;
+    assert_eq!(approved["total"], 1);
+    let (_, literal) = app.get("/api/v1/plans?q=%25").await;
+    assert_eq!(literal["total"], 1, "% is searched for, not a wildcard");
+    let (_, first) = app.get("/api/v1/plans").await;
+    assert_eq!(first["items"][0]["title"], "100% literal_match", "most recently updated first");
+}
+
+async fn every_change_appends_one_audit_entry_and_a_failed_one_none(app: TestApp) {
+    let audit = || app.count("SELECT COUNT(*) FROM audit_log");
+    let plan = app.plan(two_stage_plan("audited")).await;
+    assert_eq!(audit().await, 1);
+    let path = format!("/api/v1/plans/{}", plan["id"]);
+    let [a, b] = ids(&plan)[..] else { panic!() };
+    let risk = plan["risks"][0]["id"].as_i64().unwrap();
+    let mut version = 1;
+    let mut change = |method: &'static str, p: String, mut body: Value| {
+        body["version"] = json!(version);
+        version += 1;
+        (method, p, body)
+    };
+    let steps = [
+        change("PATCH", path.clone(), json!({"title": "t2"})),
+        change("POST", format!("{path}/stages"), json!({"name": "c"})),
+        change("PATCH", format!("{path}/stages/{a}"), json!({"goal": "g"})),
+        change("PUT", format!("{path}/stages/order"), json!({"stage_ids": [b, a]})),
+        change("POST", format!("{path}/risks"), json!({"risk": "r", "likelihood": "low", "impact": "low"})),
+        change("PATCH", format!("{path}/risks/{risk}"), json!({"impact": "medium"})),
+    ];
+    for (i, (method, p, mut body)) in steps.into_iter().enumerate() {
+        if method == "PUT" {
+            // The order must list the stage added a step earlier too.
+            let added = ids(&app.get(&path).await.1)[2];
+            body["stage_ids"].as_array_mut().unwrap().push(json!(added));
+        }
+        let (status, out) = app.send(method, &p, body).await;
+        assert!(status < 300, "{method} {p}: {out}");
+        assert_eq!(audit().await, 2 + i as i64, "{method} {p}");
+    }
+    for p in [format!("{path}/risks/{risk}?version=7"), format!("{path}/stages/{a}?version=8"), format!("{path}?version=9")] {
+        let before = audit().await;
+        let (status, out) = app.delete(&p).await;
+        assert_eq!(status, 200, "{p}: {out}");
+        assert_eq!(audit().await, before + 1);
+    }
+    let before = audit().await;
+    app.send("PATCH", &path, json!({"version": 1, "title": "stale"})).await;
+    app.send("POST", "/api/v1/plans", json!({"title": ""})).await;
+    app.send("PUT", &format!("{path}/stages/order"), json!({"version": 10, "stage_ids": [a, a]})).await;
+    assert_eq!(audit().await, before, "failed requests leave no entry");
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(&app.service.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(actions.first().map(String::as_str), Some("plan.create"));
+    assert_eq!(actions.last().map(String::as_str), Some("plan.archive"));
+}
+
+async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("/api/v1/plans", vec!["get", "post"]),
+        ("/api/v1/plans/{id}", vec!["get", "patch", "delete"]),
+        ("/api/v1/plans/{id}/stages", vec!["get", "post"]),
+        ("/api/v1/plans/{id}/stages/order", vec!["put"]),
+        ("/api/v1/plans/{id}/stages/{stage_id}", vec!["get", "patch", "delete"]),
+        ("/api/v1/plans/{id}/risks", vec!["get", "post"]),
+        ("/api/v1/plans/{id}/risks/{risk_id}", vec!["get", "patch", "delete"]),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    for (path, methods) in expected {
+        for m in methods {
+            assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from the OpenAPI document");
+        }
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+async fn unknown_endpoints_and_methods_answer_in_json(app: TestApp) {
+    let (status, body) = app.get("/api/v1/nothing-here").await;
+    assert_eq!((status, error_of(&body).0), (404, "not_found"));
+    let (status, body) = app.send("PUT", "/api/v1/plans", json!({})).await;
+    assert_eq!((status, error_of(&body).0), (405, "method_not_allowed"));
+}
+
+async fn pages_render_fully_on_the_server(app: TestApp) {
+    let plan = app.plan(json!({
+        "title": "Rendered <b>plan</b>",
+        "description": "Intro <script>alert(1)</script>\n\n```sql\nALTER TABLE t ADD COLUMN c TEXT;\n```",
+        "stages": [{"name": "Stage one"}, {"name": "Stage two", "rollback_runbook": "- [ ] flip the flag back"}],
+        "risks": [{"risk": "Table lock", "likelihood": "low", "impact": "high"}]
+    }))
+    .await;
+    let (status, html) = app.get_text(&format!("/plans/{}", plan["id"])).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Rendered &lt;b&gt;plan&lt;/b&gt;"), "titles are text, not HTML");
+    let one = html.find("Stage one").unwrap();
+    let two = html.find("Stage two").unwrap();
+    assert!(one < two, "stages in order");
+    assert!(html.contains(r#"<code class="language-sql">"#));
+    assert!(html.contains("Table lock"));
+    assert!(!html.contains("<script>alert(1)"), "HTML in Markdown is sanitised");
+
+    let (status, list) = app.get_text("/plans?q=rendered").await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!("href=\"/plans/{}\"", plan["id"])));
+    let (status, edit) = app.get_text(&format!("/plans/{}/edit", plan["id"])).await;
+    assert_eq!(status, 200);
+    assert!(edit.contains("field-title"));
+
+    let (status, html) = app.get_text("/plans/999999").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Plan not found"));
+    let (status, _) = app.get_text("/no/such/page").await;
+    assert_eq!(status, 404);
+}
+
+async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
+    let id = runway::demo::load_if_empty(&app.service).await.unwrap().expect("loaded into an empty database");
+    assert_eq!(runway::demo::load_if_empty(&app.service).await.unwrap(), None, "not twice");
+    let (_, plan) = app.get(&format!("/api/v1/plans/{id}")).await;
+    let stage_names = names(&plan);
+    assert_eq!(stage_names.len(), 6);
+    for (i, name) in stage_names.iter().enumerate() {
+        assert!(name.starts_with(&format!("Stage {i}:")), "{name}");
+    }
+    assert!(plan["stages"][0]["forward_runbook"].as_str().unwrap().contains("```sql"));
+    assert!(!plan["risks"].as_array().unwrap().is_empty());
+}
