@@ -241,7 +241,8 @@ pub struct VersionQuery {
     pub version: Option<i64>,
 }
 
-pub(crate) fn prefix_field(mut e: ApiError, prefix: &str) -> ApiError {
+/// Puts a field path under `prefix`: `name` in `stages[1]` becomes `stages[1].name`.
+pub fn prefix_field(mut e: ApiError, prefix: &str) -> ApiError {
     e.field = Some(match e.field.take() {
         Some(f) => format!("{prefix}.{f}"),
         None => prefix.to_string(),

@@ -44,13 +44,7 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
 
 pub(crate) fn prefix(e: Error, prefix: &str) -> Error {
     match e {
-        Error::Api(mut a) => {
-            a.field = Some(match a.field.take() {
-                Some(f) => format!("{prefix}.{f}"),
-                None => prefix.to_string(),
-            });
-            Error::Api(a)
-        }
+        Error::Api(a) => Error::Api(app::plan::prefix_field(a, prefix)),
         other => other,
     }
 }

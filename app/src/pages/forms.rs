@@ -1,7 +1,7 @@
 //! Create and edit forms for plans, stages and risks. The same validation as the
 //! server runs as you submit; server errors land next to their field; a stale
 //! edit shows the conflict instead of overwriting.
-use super::{param_id, ErrorPanel};
+use super::{param_id, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::plan::{get_plan, NewPlan, Plan, PlanPatch, PlanStatus};
@@ -197,6 +197,7 @@ fn Actions(form: FormState, label: &'static str, cancel: String) -> impl IntoVie
             <a class="button" href=cancel>"Cancel"</a>
         </div>
         <noscript><p class="hint">"Saving needs JavaScript; everything else on Runway reads without it."</p></noscript>
+        <Ready/>
     }
 }
 

@@ -9,6 +9,18 @@ use crate::stage::StageStatus;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// Marks `<body data-hydrated="true">` once this page's content is interactive.
+/// Effects run only in the browser, after the content around them has hydrated.
+#[component]
+pub fn Ready() -> impl IntoView {
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -17,6 +29,7 @@ pub fn NotFound() -> impl IntoView {
         <Title text="Not found · Runway"/>
         <h1>"Not found"</h1>
         <p>"There is nothing at this address. " <a href="/plans">"Back to the plans"</a></p>
+        <Ready/>
     }
 }
 
@@ -43,6 +56,7 @@ pub fn ErrorPanel(error: ApiError) -> impl IntoView {
             <p>{error.message}</p>
             <p><a href="/plans">"Back to the plans"</a></p>
         </div>
+        <Ready/>
     }
 }
 

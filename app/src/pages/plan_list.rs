@@ -1,6 +1,6 @@
 //! The plan list: status badges, search, paging. Search and paging are plain links
 //! and a GET form, so they work before (and without) the WASM.
-use super::{short_time, ErrorPanel, PlanStatusBadge};
+use super::{short_time, ErrorPanel, PlanStatusBadge, Ready};
 use crate::plan::{list_plans, PlanPage, PlanStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -48,7 +48,7 @@ pub fn PlanList() -> impl IntoView {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading plans…"</p> }>
             {move || Suspend::new(async move {
                 match plans.await {
-                    Ok(page) => view! { <PlanTable page q=q() status=status()/> }.into_any(),
+                    Ok(page) => view! { <PlanTable page q=q() status=status()/><Ready/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}

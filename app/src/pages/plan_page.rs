@@ -1,5 +1,5 @@
 //! A plan: its stages as a timeline, its risks, and its Markdown.
-use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, StageStatusBadge};
+use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, Ready, StageStatusBadge};
 use crate::api;
 use crate::error::ApiError;
 use crate::plan::{get_plan_view, PlanView, StageHtml};
@@ -22,7 +22,7 @@ pub fn PlanPage() -> impl IntoView {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the plan…"</p> }>
             {move || Suspend::new(async move {
                 match plan.await {
-                    Ok(view) => view! { <PlanBody view reload action_error/> }.into_any(),
+                    Ok(view) => view! { <PlanBody view reload action_error/><Ready/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
