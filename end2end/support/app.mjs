@@ -168,8 +168,9 @@ export function useApp({ demo = true } = {}) {
         const shots = await screenshots(context, t.name, app.database);
         if (shots.length) report.push('--- screenshots ---', ...shots);
         const text = report.join('\n');
-        console.error(text);
+        // The runner prints the error message, so the report lands next to the failure.
         if (error instanceof Error) error.message += `\n${text}`;
+        else console.error(text);
         throw error;
       } finally {
         await context.close().catch(() => {});

@@ -10,7 +10,7 @@
 //                              (default postgres://postgres@127.0.0.1:5432/postgres)
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,14 +114,22 @@ export async function startServer({ demo = true } = {}) {
   const bin = resolveFromEnv('RUNWAY_BIN', '../target/release/runway');
   const siteRoot = resolveFromEnv('RUNWAY_SITE_ROOT', '../target/site');
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: build it with "cargo leptos build --release" or set RUNWAY_BIN`);
-  if (!existsSync(path.join(siteRoot, 'pkg'))) throw new Error(`no built assets in ${siteRoot}/pkg: build them with "cargo leptos build --release" or set RUNWAY_SITE_ROOT`);
+  const pkg = path.join(siteRoot, 'pkg');
+  if (!existsSync(pkg) || !readdirSync(pkg).some((f) => f.endsWith('.wasm'))) {
+    throw new Error(`no browser bundle (.wasm) in ${pkg}: build it with "cargo leptos build --release" or set RUNWAY_SITE_ROOT`);
+  }
 
   const kind = databaseKind();
   const tmp = await mkdtemp(path.join(tmpdir(), 'runway-e2e-'));
   let pg = null;
   let databaseUrl;
   if (kind === 'postgres') {
-    pg = await createPostgresDatabase();
+    try {
+      pg = await createPostgresDatabase();
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
     databaseUrl = pg.url;
   } else {
     databaseUrl = `sqlite://${path.join(tmp, 'runway.db')}`;
@@ -133,7 +141,9 @@ export async function startServer({ demo = true } = {}) {
   };
 
   // Options come from the command line only: drop RUNWAY_* settings of the caller.
+  // Plain log lines (no colour codes) read better in failure reports.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RUNWAY_')));
+  env.NO_COLOR = '1';
 
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {

@@ -1,5 +1,8 @@
 //! The browser entry point: hydrates the server-rendered page. Each page marks
 //! `<body data-hydrated="true">` itself once its content is interactive (see `app::pages::Ready`).
+// The plan page's view type is deep; rustc's default query depth is not enough for it.
+#![recursion_limit = "256"]
+
 use wasm_bindgen::prelude::wasm_bindgen;
 
 #[wasm_bindgen]
