@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="$PWD"
 TOOLS="$ROOT/.tools"
-export PATH="$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$TOOLS/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.5   # newer releases need rustc 1.96+
 WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen pin in Cargo.toml
