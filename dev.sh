@@ -12,7 +12,7 @@ CARGO_LEPTOS_VERSION=0.3.5   # newer releases need rustc 1.96+
 WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen pin in Cargo.toml
 BINARYEN_VERSION=132         # Debian's binaryen 108 produces WASM that fails to hydrate
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+say() { printf '\033[1m==> [%s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

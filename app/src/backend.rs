@@ -16,7 +16,8 @@ pub fn backend() -> Result<SharedBackend, ApiError> {
     leptos::prelude::use_context::<SharedBackend>().ok_or_else(ApiError::internal)
 }
 
-/// Give a page the status its error deserves (a missing plan is a 404 page, not a 200).
+/// Gives a page, or a server function's answer, the status its error deserves:
+/// a missing plan is a 404, not a 200 page or a 500.
 pub fn set_page_status(e: &ApiError) {
     if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(code) = http::StatusCode::from_u16(e.status) {

@@ -284,14 +284,18 @@ pub async fn list_plans(q: String, status: String, page: i64) -> Result<PlanPage
 /// One plan, for the edit forms.
 #[server(prefix = "/_fn")]
 pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
-    crate::backend::backend()?.get_plan(id).await
+    let result = crate::backend::backend()?.get_plan(id).await;
+    if let Err(e) = &result {
+        crate::backend::set_page_status(e);
+    }
+    result
 }
 
 /// One plan with rendered Markdown, for the plan page.
 #[server(prefix = "/_fn")]
 pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     use crate::markdown::to_html;
-    let plan = crate::backend::backend()?.get_plan(id).await?;
+    let plan = crate::backend::backend()?.get_plan(id).await.inspect_err(crate::backend::set_page_status)?;
     let stages_html = plan
         .stages
         .iter()

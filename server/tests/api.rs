@@ -37,6 +37,7 @@ on_both_databases!(
     unknown_endpoints_and_methods_answer_in_json,
     pages_render_fully_on_the_server,
     the_demo_plan_loads_once_into_an_empty_database,
+    each_committed_change_is_published_as_a_server_sent_event,
 );
 
 async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
@@ -441,4 +442,24 @@ async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
     }
     assert!(plan["stages"][0]["forward_runbook"].as_str().unwrap().contains("```sql"));
     assert!(!plan["risks"].as_array().unwrap().is_empty());
+}
+
+async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp) {
+    let mut events = app.http.get(app.url("/api/v1/events")).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    // A failed change publishes nothing; the first event must be the created plan's.
+    app.send("POST", "/api/v1/plans", json!({"title": ""})).await;
+    let plan = app.plan(json!({"title": "watched"})).await;
+    let mut received = String::new();
+    let wait = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !received.contains("\n\n") {
+            let chunk = events.chunk().await.unwrap().expect("the stream stays open");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+    wait.await.expect("an event arrives");
+    assert!(received.starts_with("event: change"), "{received}");
+    let data: Value = serde_json::from_str(received.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    assert_eq!(data, json!({"action": "plan.create", "plan_id": plan["id"], "version": 1}));
 }

@@ -43,7 +43,10 @@ impl FormState {
     /// Puts an error next to its field when this form has that field, else above the form.
     fn show(self, e: ApiError) {
         match e.field.clone() {
-            Some(f) if !e.is_conflict() && f != "version" => self.field_errors.set(vec![(f, e.message)]),
+            Some(f) if !e.is_conflict() && f != "version" => {
+                focus_field(&f);
+                self.field_errors.set(vec![(f, e.message)]);
+            }
             _ => self.error.set(Some(e)),
         }
         self.busy.set(false);
@@ -66,6 +69,23 @@ impl FormState {
             }
         });
     }
+}
+
+/// Keyboard and screen-reader users land on the field that needs fixing.
+fn focus_field(name: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let input = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(&format!("field-{name}")))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(input) = input {
+            let _ = input.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = name;
 }
 
 #[derive(Clone, Copy, Default, PartialEq)]

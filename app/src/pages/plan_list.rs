@@ -115,7 +115,7 @@ fn PlanTable(page: PlanPage, q: String, status: String) -> impl IntoView {
         </table>
         <nav class="pager" aria-label="Pages">
             {(current > 1).then(|| view! { <a rel="prev" href=link(current - 1)>"← Previous"</a> })}
-            <span>{format!("Page {current} of {pages} · {total} plans")}</span>
+            <span>{format!("Page {current} of {pages} · {total} plan{}", if total == 1 { "" } else { "s" })}</span>
             {(current < pages).then(|| view! { <a rel="next" href=link(current + 1)>"Next →"</a> })}
         </nav>
     }

@@ -56,6 +56,11 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         let order = StageOrder { version, stage_ids: ids };
         run(Box::pin(async move { api::reorder_stages(plan_id, &order).await }));
     };
+    let archived = plan.archived_at.is_some();
+    let restore = move |_| {
+        let patch = crate::plan::PlanPatch { version, archived: Some(false), ..Default::default() };
+        run(Box::pin(async move { api::update_plan(plan_id, &patch).await }));
+    };
     let archive = move |_| {
         if !confirm("Archive this plan? It leaves the plan list; its history is kept.") {
             return;
@@ -133,11 +138,24 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     <h1>{plan.title.clone()}</h1>
                     <p class="summary">{plan.summary.clone()}</p>
                 </div>
-                <div class="head-actions">
-                    <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
-                    <button type="button" class="button danger" on:click=archive>"Archive"</button>
-                </div>
+                {if archived {
+                    view! {
+                        <div class="head-actions">
+                            <button type="button" class="button" on:click=restore>"Restore"</button>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <div class="head-actions">
+                            <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
+                            <button type="button" class="button danger" on:click=archive>"Archive"</button>
+                        </div>
+                    }.into_any()
+                }}
             </div>
+            {archived.then(|| view! {
+                <p class="error-box archived" role="status">"This plan is archived: it is read-only and hidden from the plan list. Restore it to change it."</p>
+            })}
             <dl class="facts">
                 <div><dt>"Status"</dt><dd><PlanStatusBadge status=plan.status/></dd></div>
                 <div><dt>"Owner"</dt><dd>{if plan.owner.is_empty() { "—".to_string() } else { plan.owner.clone() }}</dd></div>
