@@ -1,6 +1,7 @@
 //! What server functions need from the server's service layer. The server crate
 //! implements this and provides it as context, so `app` never depends on storage.
 use crate::error::ApiError;
+use crate::audit::{AuditPage, AuditQuery};
 use crate::plan::{Plan, PlanPage, PlanQuery};
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 pub trait Backend: Send + Sync + 'static {
     async fn list_plans(&self, query: PlanQuery) -> Result<PlanPage, ApiError>;
     async fn get_plan(&self, id: i64) -> Result<Plan, ApiError>;
+    async fn list_audit(&self, query: AuditQuery) -> Result<AuditPage, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -1,5 +1,6 @@
 //! Runway's pages, components and the types shared by server and browser.
 pub mod api;
+pub mod audit;
 pub mod error;
 pub mod pages;
 pub mod plan;
@@ -19,6 +20,7 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
+    audit::AuditLog,
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
     plan_page::PlanPage,
@@ -57,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/plans">"Plans"</a>
                     <a href="/plans/new">"New plan"</a>
+                    <a href="/audit">"Audit log"</a>
                 </nav>
             </header>
             // Pages wait for their data on the server (SsrMode::Async), so the HTML is
@@ -72,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/plans/:id/stages/:stage_id/edit") view=StageEdit ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id/risks/new") view=RiskCreate ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditLog ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

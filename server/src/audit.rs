@@ -1,7 +1,12 @@
 //! The audit log: one entry per change, written in the change's own transaction.
+//! Entries are only ever appended; nothing here updates or deletes them.
 use crate::db::now;
-use crate::service::Ctx;
-use sqlx::AnyConnection;
+use crate::error::Result;
+use crate::service::{Ctx, Service};
+use app::audit::{AuditEntry, AuditPage, AuditQuery};
+use app::error::ApiError;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 pub struct Entry {
     pub action: &'static str,
@@ -44,4 +49,199 @@ pub async fn append(conn: &mut AnyConnection, ctx: &Ctx, e: &Entry) -> Result<()
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Exports stop here; narrower filters get the rest.
+pub const EXPORT_MAX: i64 = 100_000;
+
+const FILTER: &str = "($1 = 0 OR plan_id = $1)
+    AND ($2 = '' OR actor = $2)
+    AND ($3 = '' OR action = $3)
+    AND ($4 = '' OR action LIKE $4 ESCAPE '\\')
+    AND ($5 = '' OR at >= $5)
+    AND ($6 = '' OR at < $6)";
+
+/// The values bound to `FILTER`'s parameters, checked.
+struct Filter {
+    plan_id: i64,
+    actor: String,
+    exact: String,
+    prefix: String,
+    since: String,
+    until: String,
+}
+
+impl Filter {
+    fn of(q: &AuditQuery) -> Result<Filter, ApiError> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
+        let action = text(&q.action);
+        app::validate::check_len("action", "Action", &action, 100)?;
+        let actor = text(&q.actor);
+        app::validate::check_len("actor", "Actor", &actor, 200)?;
+        let (exact, prefix) = match action.strip_suffix('.') {
+            Some(kind) => (String::new(), format!("{}.%", kind.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
+            None => (action, String::new()),
+        };
+        Ok(Filter {
+            plan_id: q.plan_id.unwrap_or(0),
+            actor,
+            exact,
+            prefix,
+            since: bound("since", &q.since)?,
+            until: bound("until", &q.until)?,
+        })
+    }
+}
+
+/// A time bound as stored text (RFC 3339 UTC with milliseconds). A browser's
+/// `datetime-local` value (`2026-11-21T10:00`) is taken as UTC.
+fn bound(field: &str, value: &Option<String>) -> Result<String, ApiError> {
+    let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else { return Ok(String::new()) };
+    let parsed = chrono::DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&chrono::Utc)).or_else(|_| {
+        chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").map(|t| t.and_utc())
+    });
+    parsed
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .map_err(|_| ApiError::validation(field, format!("{v:?} is not a date and time such as 2026-12-01T09:00:00Z.")))
+}
+
+fn entry_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    let json = |col: &str| -> Result<Option<serde_json::Value>, sqlx::Error> {
+        let text: Option<String> = r.try_get(col)?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t))))
+    };
+    Ok(AuditEntry {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        target: r.try_get("target")?,
+        plan_id: r.try_get("plan_id")?,
+        before: json("before_json")?,
+        after: json("after_json")?,
+        request_id: r.try_get("request_id")?,
+    })
+}
+
+impl Service {
+    pub async fn list_audit(&self, q: &AuditQuery) -> Result<AuditPage> {
+        let (page, per_page) = (q.page(), q.per_page());
+        let f = Filter::of(q)?;
+        let mut conn = self.db.read().await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}"))
+            .bind(f.plan_id)
+            .bind(&f.actor)
+            .bind(&f.exact)
+            .bind(&f.prefix)
+            .bind(&f.since)
+            .bind(&f.until)
+            .fetch_one(&mut *conn)
+            .await?;
+        let items = select(&mut conn, &f, per_page, (page - 1).saturating_mul(per_page)).await?;
+        Ok(AuditPage { items, total, page, per_page })
+    }
+
+    /// Every matching entry (up to `EXPORT_MAX`), newest first.
+    pub async fn export_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let f = Filter::of(q)?;
+        let mut conn = self.db.read().await?;
+        Ok(select(&mut conn, &f, EXPORT_MAX, 0).await?)
+    }
+}
+
+async fn select(conn: &mut AnyConnection, f: &Filter, limit: i64, offset: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT id, at, actor, action, target, plan_id, before_json, after_json, request_id
+         FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $7 OFFSET $8"
+    ))
+    .bind(f.plan_id)
+    .bind(&f.actor)
+    .bind(&f.exact)
+    .bind(&f.prefix)
+    .bind(&f.since)
+    .bind(&f.until)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(entry_from_row)
+    .collect()
+}
+
+/// RFC 4180 CSV; before and after are JSON text in their cells.
+pub fn to_csv(entries: &[AuditEntry]) -> String {
+    fn cell(out: &mut String, v: &str) {
+        if v.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&v.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(v);
+        }
+    }
+    let mut out = String::from("id,at,actor,action,target,plan_id,request_id,before,after\r\n");
+    for e in entries {
+        let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        let cells = [
+            e.id.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.action.clone(),
+            e.target.clone(),
+            e.plan_id.map(|p| p.to_string()).unwrap_or_default(),
+            e.request_id.clone().unwrap_or_default(),
+            json(&e.before),
+            json(&e.after),
+        ];
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            cell(&mut out, c);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One JSON object per line.
+pub fn to_json_lines(entries: &[AuditEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&serde_json::to_string(e).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_with_commas_quotes_and_newlines_are_quoted() {
+        let e = AuditEntry {
+            id: 1,
+            at: "2026-11-21T10:00:00.000Z".into(),
+            actor: "ada".into(),
+            action: "plan.update".into(),
+            target: "plan:1".into(),
+            plan_id: Some(1),
+            before: Some(serde_json::json!({"title": "a, \"b\"\nc"})),
+            after: None,
+            request_id: None,
+        };
+        let csv = to_csv(&[e]);
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with("1,2026-11-21T10:00:00.000Z,ada,plan.update,plan:1,1,,\"{"), "{csv}");
+        assert!(csv.contains(r#"""title"":"#), "{csv}");
+    }
+
+    #[test]
+    fn browser_times_are_taken_as_utc() {
+        assert_eq!(bound("since", &Some("2026-11-21T10:00".into())).unwrap(), "2026-11-21T10:00:00.000Z");
+        assert_eq!(bound("since", &Some("2026-11-21T11:00:00+01:00".into())).unwrap(), "2026-11-21T10:00:00.000Z");
+        assert!(bound("since", &Some("yesterday".into())).is_err());
+    }
 }

@@ -2,6 +2,7 @@
 use crate::error::Error;
 use crate::service::Service;
 use crate::AppState;
+use app::audit::{AuditPage, AuditQuery};
 use app::backend::{Backend, SharedBackend};
 use app::error::ApiError;
 use app::plan::{Plan, PlanPage, PlanQuery};
@@ -71,5 +72,9 @@ impl Backend for Service {
 
     async fn get_plan(&self, id: i64) -> Result<Plan, ApiError> {
         Service::get_plan(self, id).await.map_err(Error::into_api)
+    }
+
+    async fn list_audit(&self, query: AuditQuery) -> Result<AuditPage, ApiError> {
+        Service::list_audit(self, &query).await.map_err(Error::into_api)
     }
 }

@@ -38,6 +38,9 @@ on_both_databases!(
     pages_render_fully_on_the_server,
     the_demo_plan_loads_once_into_an_empty_database,
     each_committed_change_is_published_as_a_server_sent_event,
+    the_audit_log_filters_by_plan_actor_action_and_time_newest_first,
+    the_audit_log_exports_csv_and_json_lines_with_the_same_filters,
+    the_audit_log_cannot_be_changed_over_http,
 );
 
 async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
@@ -381,6 +384,9 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/plans/{id}/stages/{stage_id}", vec!["get", "patch", "delete"]),
         ("/api/v1/plans/{id}/risks", vec!["get", "post"]),
         ("/api/v1/plans/{id}/risks/{risk_id}", vec!["get", "patch", "delete"]),
+        ("/api/v1/audit", vec!["get"]),
+        ("/api/v1/audit/export.csv", vec!["get"]),
+        ("/api/v1/audit/export.jsonl", vec!["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
@@ -462,4 +468,87 @@ async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp)
     assert!(received.starts_with("event: change"), "{received}");
     let data: Value = serde_json::from_str(received.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
     assert_eq!(data, json!({"action": "plan.create", "plan_id": plan["id"], "version": 1}));
+}
+
+async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: TestApp) {
+    let a = app.plan(two_stage_plan("Plan A")).await;
+    let b = app.plan(json!({"title": "Plan B"})).await;
+    let path = format!("/api/v1/plans/{}", a["id"]);
+    app.send("PATCH", &path, json!({"version": 1, "title": "Plan A2"})).await;
+    let [s1, s2] = ids(&a)[..] else { panic!() };
+    app.send("PUT", &format!("{path}/stages/order"), json!({"version": 2, "stage_ids": [s2, s1]})).await;
+
+    let (status, all) = app.get("/api/v1/audit").await;
+    assert_eq!((status, all["total"].as_i64()), (200, Some(4)));
+    let actions: Vec<&str> = all["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["stage.reorder", "plan.update", "plan.create", "plan.create"]);
+
+    let (_, of_a) = app.get(&format!("/api/v1/audit?plan_id={}", a["id"])).await;
+    assert_eq!(of_a["total"], 3);
+    let (_, of_b) = app.get(&format!("/api/v1/audit?plan_id={}", b["id"])).await;
+    assert_eq!((of_b["total"].as_i64(), of_b["items"][0]["target"].as_str()), (Some(1), Some(format!("plan:{}", b["id"]).as_str())));
+
+    let (_, update) = app.get("/api/v1/audit?action=plan.update").await;
+    assert_eq!(update["total"], 1);
+    assert_eq!(update["items"][0]["before"]["title"], "Plan A");
+    assert_eq!(update["items"][0]["after"]["title"], "Plan A2");
+    assert_eq!(update["items"][0]["actor"], "anonymous");
+    let (_, plan_kind) = app.get("/api/v1/audit?action=plan.").await;
+    assert_eq!(plan_kind["total"], 3, "a trailing dot matches every action of that kind");
+
+    let (_, nobody) = app.get("/api/v1/audit?actor=nobody").await;
+    assert_eq!(nobody["total"], 0);
+    let (_, future) = app.get("/api/v1/audit?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(future["total"], 0);
+    let (_, before_future) = app.get("/api/v1/audit?until=2999-01-01T00:00").await;
+    assert_eq!(before_future["total"], 4);
+
+    let (_, second) = app.get("/api/v1/audit?per_page=1&page=2").await;
+    assert_eq!((second["items"].as_array().unwrap().len(), second["items"][0]["action"].as_str()), (1, Some("plan.update")));
+
+    let (status, body) = app.get("/api/v1/audit?since=yesterday").await;
+    assert_eq!((status, error_of(&body).1), (422, Some("since")));
+    let (status, body) = app.get("/api/v1/audit?plan=1").await;
+    assert_eq!((status, error_of(&body).1), (422, Some("plan")));
+
+    let (status, html) = app.get_text(&format!("/audit?plan_id={}&action=plan.update", a["id"])).await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("class=\"audit-row\"").count(), 1, "the page shows the filtered entries");
+}
+
+async fn the_audit_log_exports_csv_and_json_lines_with_the_same_filters(app: TestApp) {
+    let plan = app.plan(json!({"title": "Comma, \"quoted\" title"})).await;
+    app.send("PATCH", &format!("/api/v1/plans/{}", plan["id"]), json!({"version": 1, "owner": "Grace"})).await;
+
+    let r = app.http.get(app.url("/api/v1/audit/export.csv?action=plan.update")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let csv = r.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "id,at,actor,action,target,plan_id,request_id,before,after");
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[1].contains(",anonymous,plan.update,"), "{csv}");
+    assert!(rows[1].contains(r#"Comma, \""quoted\"" title"#), "quotes are doubled inside a quoted cell: {csv}");
+
+    let r = app.http.get(app.url("/api/v1/audit/export.jsonl")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["action"].as_str(), lines[1]["action"].as_str()), (Some("plan.update"), Some("plan.create")));
+
+    let (status, body) = app.get("/api/v1/audit/export.csv?until=soon").await;
+    assert_eq!((status, error_of(&body).1), (422, Some("until")));
+}
+
+async fn the_audit_log_cannot_be_changed_over_http(app: TestApp) {
+    app.plan(json!({"title": "p"})).await;
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let (status, _) = app.send(method, "/api/v1/audit", json!({})).await;
+        assert_eq!(status, 405, "{method}");
+    }
+    let (status, _) = app.delete("/api/v1/audit/1").await;
+    assert_eq!(status, 404);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, 1);
 }

@@ -1,4 +1,5 @@
 //! Pages and the small components they share.
+pub mod audit;
 pub mod forms;
 pub mod plan_list;
 pub mod plan_page;
@@ -87,4 +88,16 @@ pub fn short_time(rfc3339: &str) -> String {
     } else {
         rfc3339.to_string()
     }
+}
+
+/// Percent-encodes a query value (no extra crate for the browser bundle).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }

@@ -1,6 +1,6 @@
 //! The plan list: status badges, search, paging. Search and paging are plain links
 //! and a GET form, so they work before (and without) the WASM.
-use super::{short_time, ErrorPanel, PlanStatusBadge, Ready};
+use super::{encode, short_time, ErrorPanel, PlanStatusBadge, Ready};
 use crate::plan::{list_plans, PlanPage, PlanStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -120,16 +120,4 @@ fn PlanTable(page: PlanPage, q: String, status: String) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-/// Percent-encodes a query value (no extra crate for the browser bundle).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -1,4 +1,5 @@
 //! The machine API under `/api/v1`: JSON in, JSON out, one error shape.
+pub mod audit;
 pub mod openapi;
 pub mod plan;
 pub mod risk;
@@ -31,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/plans/{id}/stages/{stage_id}", get(stage::get).patch(stage::update).delete(stage::delete))
         .route("/plans/{id}/risks", get(risk::list).post(risk::create))
         .route("/plans/{id}/risks/{risk_id}", get(risk::get).patch(risk::update).delete(risk::delete))
+        .route("/audit", get(audit::list))
+        .route("/audit/export.csv", get(audit::csv))
+        .route("/audit/export.jsonl", get(audit::jsonl))
         .route("/events", get(events))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { respond(ApiError::new(404, "not_found", "No such API endpoint.")) })

@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{plan, risk, stage};
+use super::{audit, plan, risk, stage};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -17,8 +17,9 @@ use utoipa::OpenApi;
         plan::list, plan::create, plan::get, plan::update, plan::archive,
         stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder,
         risk::list, risk::create, risk::get, risk::update, risk::delete,
+        audit::list, audit::csv, audit::jsonl,
     ),
-    tags((name = "plans"), (name = "stages"), (name = "risks"))
+    tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "audit"))
 )]
 pub struct ApiDoc;
 

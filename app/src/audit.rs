@@ -1,0 +1,121 @@
+//! The audit log as readers see it: who did what to which target, before and after.
+use serde::{Deserialize, Serialize};
+
+pub const PER_PAGE_MAX: i64 = 200;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    /// RFC 3339, UTC, milliseconds.
+    pub at: String,
+    /// Who acted: a person, a token, or `runway` itself.
+    pub actor: String,
+    /// `plan.create`, `stage.reorder`, ...
+    pub action: String,
+    /// `plan:1`, `plan:1/stage:5`, ...
+    pub target: String,
+    pub plan_id: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub before: Option<serde_json::Value>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    /// Newest first.
+    pub items: Vec<AuditEntry>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl AuditPage {
+    pub fn page_count(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+/// Filters of the audit log; every one is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub plan_id: Option<i64>,
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` such as `stage.`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// RFC 3339; entries at or after.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// RFC 3339; entries before.
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub per_page: Option<i64>,
+}
+
+impl AuditQuery {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
+    }
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(50).clamp(1, PER_PAGE_MAX)
+    }
+}
+
+/// Choices of the action filter: a value ending in `.` matches every action of that kind.
+pub const ACTION_CHOICES: [(&str, &str); 14] = [
+    ("plan.", "Any plan change"),
+    ("plan.create", "Plan created"),
+    ("plan.update", "Plan edited"),
+    ("plan.archive", "Plan archived"),
+    ("plan.restore", "Plan restored"),
+    ("stage.", "Any stage change"),
+    ("stage.create", "Stage added"),
+    ("stage.update", "Stage edited"),
+    ("stage.delete", "Stage removed"),
+    ("stage.reorder", "Stages reordered"),
+    ("risk.", "Any risk change"),
+    ("risk.create", "Risk added"),
+    ("risk.update", "Risk edited"),
+    ("risk.delete", "Risk removed"),
+];
+
+use crate::error::ApiError;
+use leptos::prelude::*;
+
+/// One page of the audit log, for the audit page. Empty strings mean "no filter".
+#[server(prefix = "/_fn")]
+pub async fn list_audit(
+    plan_id: String,
+    actor: String,
+    action: String,
+    since: String,
+    until: String,
+    page: i64,
+) -> Result<AuditPage, ApiError> {
+    let text = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let plan_id = match text(plan_id) {
+        Some(p) => Some(p.trim().parse::<i64>().map_err(|_| ApiError::validation("plan_id", "Plan must be a plan number."))?),
+        None => None,
+    };
+    let query = AuditQuery {
+        plan_id,
+        actor: text(actor),
+        action: text(action),
+        since: text(since),
+        until: text(until),
+        page: Some(page),
+        per_page: None,
+    };
+    crate::backend::backend()?.list_audit(query).await
+}

@@ -1,0 +1,141 @@
+//! The audit log page: filter by plan, actor, action and time; page through; export.
+//! Filters are a GET form and paging is links, so it all works without the WASM.
+use super::{short_time, ErrorPanel, Ready};
+use crate::audit::{list_audit, AuditEntry, AuditPage, ACTION_CHOICES};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+const FILTERS: [&str; 5] = ["plan_id", "actor", "action", "since", "until"];
+
+#[component]
+pub fn AuditLog() -> impl IntoView {
+    let query = use_query_map();
+    let value = move |k: &str| query.read().get(k).unwrap_or_default();
+    let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let filters = move || FILTERS.map(|k| value(k));
+    let entries = Resource::new(
+        move || (filters(), page()),
+        |([plan_id, actor, action, since, until], page)| list_audit(plan_id, actor, action, since, until, page),
+    );
+    // The same filters, as a query string for paging and export links.
+    let query_string = move |extra: Option<i64>| {
+        let mut parts: Vec<String> = FILTERS
+            .iter()
+            .zip(filters())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", super::encode(&v)))
+            .collect();
+        if let Some(p) = extra {
+            parts.push(format!("page={p}"));
+        }
+        parts.join("&")
+    };
+
+    view! {
+        <Title text="Audit log · Runway"/>
+        <div class="page-head">
+            <h1>"Audit log"</h1>
+            <div class="head-actions">
+                <a class="button" href=move || format!("/api/v1/audit/export.csv?{}", query_string(None)) download>"Export CSV"</a>
+                <a class="button" href=move || format!("/api/v1/audit/export.jsonl?{}", query_string(None)) download>"Export JSON Lines"</a>
+            </div>
+        </div>
+        <form class="search" method="get" action="/audit" aria-label="Filter the audit log">
+            <div class="field inline">
+                <label for="audit-plan">"Plan number"</label>
+                <input id="audit-plan" name="plan_id" type="number" min="1" value=move || value("plan_id")/>
+            </div>
+            <div class="field inline">
+                <label for="audit-actor">"Actor"</label>
+                <input id="audit-actor" name="actor" type="text" value=move || value("actor")/>
+            </div>
+            <div class="field inline">
+                <label for="audit-action">"Action"</label>
+                <select id="audit-action" name="action">
+                    <option value="" selected=move || value("action").is_empty()>"Any"</option>
+                    {ACTION_CHOICES
+                        .into_iter()
+                        .map(|(v, l)| view! { <option value=v selected=move || value("action") == v>{l}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field inline">
+                <label for="audit-since">"From (UTC)"</label>
+                <input id="audit-since" name="since" type="datetime-local" value=move || value("since")/>
+            </div>
+            <div class="field inline">
+                <label for="audit-until">"Until (UTC)"</label>
+                <input id="audit-until" name="until" type="datetime-local" value=move || value("until")/>
+            </div>
+            <button type="submit">"Filter"</button>
+        </form>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match entries.await {
+                    Ok(page) => view! { <AuditTable page link=move |p| format!("/audit?{}", query_string(Some(p)))/><Ready/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AuditTable(page: AuditPage, link: impl Fn(i64) -> String + 'static) -> impl IntoView {
+    if page.items.is_empty() {
+        return view! { <p class="empty">"No entry matches these filters."</p> }.into_any();
+    }
+    let (current, pages, total) = (page.page, page.page_count(), page.total);
+    view! {
+        <table class="audit">
+            <caption class="visually-hidden">"Audit entries, newest first"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Actor"</th>
+                    <th scope="col">"Action"</th>
+                    <th scope="col">"Target"</th>
+                    <th scope="col">"Change"</th>
+                </tr>
+            </thead>
+            <tbody>{page.items.into_iter().map(|e| view! { <AuditRow entry=e/> }).collect_view()}</tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {(current > 1).then(|| view! { <a rel="prev" href=link(current - 1)>"← Newer"</a> })}
+            <span>{format!("Page {current} of {pages} · {total} entr{}", if total == 1 { "y" } else { "ies" })}</span>
+            {(current < pages).then(|| view! { <a rel="next" href=link(current + 1)>"Older →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn AuditRow(entry: AuditEntry) -> impl IntoView {
+    let pretty = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| serde_json::to_string_pretty(v).ok());
+    let (before, after) = (pretty(&entry.before), pretty(&entry.after));
+    let target = match entry.plan_id {
+        Some(id) => view! { <a href=format!("/plans/{id}")>{entry.target}</a> }.into_any(),
+        None => entry.target.into_any(),
+    };
+    let AuditEntry { at, actor, action, .. } = entry;
+    let when = short_time(&at);
+    let data_action = action.clone();
+    view! {
+        <tr class="audit-row" data-action=data_action>
+            <td><time datetime=at>{when}</time></td>
+            <td>{actor}</td>
+            <td><code>{action}</code></td>
+            <td>{target}</td>
+            <td>
+                {(before.is_some() || after.is_some()).then(|| view! {
+                    <details>
+                        <summary>"Before and after"</summary>
+                        {before.map(|b| view! { <p class="muted">"Before"</p><pre class="json">{b}</pre> })}
+                        {after.map(|a| view! { <p class="muted">"After"</p><pre class="json">{a}</pre> })}
+                    </details>
+                })}
+            </td>
+        </tr>
+    }
+}
