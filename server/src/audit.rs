@@ -5,8 +5,9 @@ use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::audit::{AuditEntry, AuditPage, AuditQuery};
 use app::error::ApiError;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 pub struct Entry {
     pub action: &'static str,
@@ -105,6 +106,19 @@ fn bound(field: &str, value: &Option<String>) -> Result<String, ApiError> {
         .map_err(|_| ApiError::validation(field, format!("{v:?} is not a date and time such as 2026-12-01T09:00:00Z.")))
 }
 
+impl Filter {
+    /// Binds `FILTER`'s parameters `$1`..`$6`.
+    fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+        query
+            .bind(self.plan_id)
+            .bind(&self.actor)
+            .bind(&self.exact)
+            .bind(&self.prefix)
+            .bind(&self.since)
+            .bind(&self.until)
+    }
+}
+
 fn entry_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     let json = |col: &str| -> Result<Option<serde_json::Value>, sqlx::Error> {
         let text: Option<String> = r.try_get(col)?;
@@ -128,15 +142,8 @@ impl Service {
         let (page, per_page) = (q.page(), q.per_page());
         let f = Filter::of(q)?;
         let mut conn = self.db.read().await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}"))
-            .bind(f.plan_id)
-            .bind(&f.actor)
-            .bind(&f.exact)
-            .bind(&f.prefix)
-            .bind(&f.since)
-            .bind(&f.until)
-            .fetch_one(&mut *conn)
-            .await?;
+        let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
+        let total: i64 = f.bind(sqlx::query(&count)).fetch_one(&mut *conn).await?.try_get(0)?;
         let items = select(&mut conn, &f, per_page, (page - 1).saturating_mul(per_page)).await?;
         Ok(AuditPage { items, total, page, per_page })
     }
@@ -150,23 +157,18 @@ impl Service {
 }
 
 async fn select(conn: &mut AnyConnection, f: &Filter, limit: i64, offset: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query(&format!(
+    let sql = format!(
         "SELECT id, at, actor, action, target, plan_id, before_json, after_json, request_id
          FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $7 OFFSET $8"
-    ))
-    .bind(f.plan_id)
-    .bind(&f.actor)
-    .bind(&f.exact)
-    .bind(&f.prefix)
-    .bind(&f.since)
-    .bind(&f.until)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?
-    .iter()
-    .map(entry_from_row)
-    .collect()
+    );
+    f.bind(sqlx::query(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
 }
 
 /// RFC 4180 CSV; before and after are JSON text in their cells.
