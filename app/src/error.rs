@@ -86,6 +86,16 @@ impl leptos::server_fn::error::FromServerFnError for ApiError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        ApiError::new(500, "server_fn", value.to_string())
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        let e = match &value {
+            // The caller sent something the function cannot take: their mistake, not ours.
+            E::Args(_) | E::MissingArg(_) | E::Deserialization(_) => ApiError::new(400, "bad_request", value.to_string()),
+            E::Registration(_) => ApiError::new(404, "not_found", value.to_string()),
+            E::UnsupportedRequestMethod(_) => ApiError::new(405, "method_not_allowed", value.to_string()),
+            _ => ApiError::new(500, "server_fn", value.to_string()),
+        };
+        #[cfg(feature = "ssr")]
+        crate::backend::set_page_status(&e);
+        e
     }
 }

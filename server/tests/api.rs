@@ -41,6 +41,7 @@ on_both_databases!(
     the_audit_log_filters_by_plan_actor_action_and_time_newest_first,
     the_audit_log_exports_csv_and_json_lines_with_the_same_filters,
     the_audit_log_cannot_be_changed_over_http,
+    server_functions_answer_bad_arguments_with_4xx,
 );
 
 async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
@@ -551,4 +552,25 @@ async fn the_audit_log_cannot_be_changed_over_http(app: TestApp) {
     let (status, _) = app.delete("/api/v1/audit/1").await;
     assert_eq!(status, 404);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, 1);
+}
+
+async fn server_functions_answer_bad_arguments_with_4xx(app: TestApp) {
+    use leptos::server_fn::ServerFn;
+    let path = app::plan::GetPlanView::PATH;
+    let call = |body: &'static str| {
+        app.http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    for (body, status) in [("id=abc", 400), ("", 400), ("id=999999", 404)] {
+        let r = call(body).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{body:?}: {}", r.text().await.unwrap());
+    }
+    let plan = app.plan(json!({"title": "served"})).await;
+    let r = app.http.post(app.url(path)).form(&[("id", plan["id"].to_string())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["plan"]["title"], "served");
 }
