@@ -35,7 +35,7 @@ pub struct AuditPage {
 
 impl AuditPage {
     pub fn page_count(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
+        crate::validate::page_count(self.total, self.per_page)
     }
 }
 

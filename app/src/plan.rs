@@ -115,7 +115,7 @@ pub struct PlanPage {
 
 impl PlanPage {
     pub fn page_count(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
+        crate::validate::page_count(self.total, self.per_page)
     }
 }
 

@@ -174,17 +174,8 @@ impl Service {
     }
 
     async fn restore_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
-        let mut tx = self.db.write().await?;
-        let before = load_plan(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        if before.version != patch.version {
-            return Err(ApiError::conflict(before.version).into());
-        }
-        sqlx::query("UPDATE plans SET archived_at = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
-            .bind(now())
-            .bind(id)
-            .bind(patch.version)
-            .execute(tx.conn())
-            .await?;
+        let (mut tx, before) = self.open_change(id, Some(patch.version), true).await?;
+        sqlx::query("UPDATE plans SET archived_at = NULL WHERE id = $1").bind(id).execute(tx.conn()).await?;
         self.finish_change(tx, ctx, Entry::new("plan.restore", format!("plan:{id}"), id).before(&before)).await
     }
 }

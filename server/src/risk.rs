@@ -54,6 +54,11 @@ fn find_risk(plan: &Plan, risk_id: i64) -> Result<&Risk, ApiError> {
 }
 
 impl Service {
+    pub async fn get_risk(&self, plan_id: i64, risk_id: i64) -> Result<Risk> {
+        let plan = self.get_plan(plan_id).await?;
+        Ok(find_risk(&plan, risk_id)?.clone())
+    }
+
     pub async fn add_risk(&self, ctx: &Ctx, plan_id: i64, new: NewRisk) -> Result<Plan> {
         new.validate()?;
         let (mut tx, before) = self.begin_change(plan_id, new.version).await?;

@@ -43,6 +43,11 @@ impl Service {
     /// plan, 409 when someone changed it since (or it is archived), else bumps its
     /// version and returns the plan as it was.
     pub(crate) async fn begin_change(&self, id: i64, version: Option<i64>) -> Result<(WriteTx, Plan)> {
+        self.open_change(id, version, false).await
+    }
+
+    /// `begin_change`, but an archived plan may be changed too (to restore it).
+    pub(crate) async fn open_change(&self, id: i64, version: Option<i64>, archived_ok: bool) -> Result<(WriteTx, Plan)> {
         let version = version.ok_or_else(|| {
             ApiError::validation("version", "Send the plan version this change is based on.")
         })?;
@@ -51,7 +56,7 @@ impl Service {
         if before.version != version {
             return Err(ApiError::conflict(before.version).into());
         }
-        if before.archived_at.is_some() {
+        if before.archived_at.is_some() && !archived_ok {
             return Err(ApiError::new(409, "plan_archived", "This plan is archived; restore it before changing it.")
                 .with_field("archived")
                 .into());

@@ -2,7 +2,7 @@ use super::{created, ApiJson, ApiQuery, Ids};
 use crate::error::Result;
 use crate::service::Ctx;
 use crate::AppState;
-use app::error::{ApiError, ErrorBody};
+use app::error::ErrorBody;
 use app::plan::{Plan, VersionQuery};
 use app::risk::{NewRisk, Risk, RiskPatch};
 use axum::extract::State;
@@ -27,9 +27,7 @@ pub async fn create(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(new):
     params(("id" = i64, Path), ("risk_id" = i64, Path)),
     responses((status = 200, body = Risk), (status = 404, body = ErrorBody)))]
 pub async fn get(State(s): State<AppState>, ids: Ids) -> Result<Json<Risk>> {
-    let plan = s.service.get_plan(ids.plan).await?;
-    let risk = plan.risks.into_iter().find(|r| r.id == ids.sub).ok_or_else(|| ApiError::not_found("Risk"))?;
-    Ok(Json(risk))
+    Ok(Json(s.service.get_risk(ids.plan, ids.sub).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/plans/{id}/risks/{risk_id}", tag = "risks",
