@@ -117,5 +117,5 @@ pub async fn list_audit(
         page: Some(page),
         per_page: None,
     };
-    crate::backend::backend()?.list_audit(query).await
+    crate::backend::answer(crate::backend::backend()?.list_audit(&crate::backend::request(), query).await)
 }

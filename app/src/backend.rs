@@ -1,21 +1,37 @@
 //! What server functions need from the server's service layer. The server crate
 //! implements this and provides it as context, so `app` never depends on storage.
-use crate::error::ApiError;
+//! Every call carries the request's headers: the server works out who is asking
+//! (session cookie or bearer token) and checks their permission.
 use crate::audit::{AuditPage, AuditQuery};
-use crate::plan::{Plan, PlanPage, PlanQuery};
+use crate::error::ApiError;
+use crate::person::{Person, Viewer};
+use crate::plan::{Abilities, Plan, PlanPage, PlanQuery};
+use crate::review::Comment;
+use crate::token::Token;
+use http::HeaderMap;
 use std::sync::Arc;
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    async fn list_plans(&self, query: PlanQuery) -> Result<PlanPage, ApiError>;
-    async fn get_plan(&self, id: i64) -> Result<Plan, ApiError>;
-    async fn list_audit(&self, query: AuditQuery) -> Result<AuditPage, ApiError>;
+    async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError>;
+    async fn list_people(&self, headers: &HeaderMap) -> Result<Vec<Person>, ApiError>;
+    async fn list_tokens(&self, headers: &HeaderMap) -> Result<Vec<Token>, ApiError>;
+    async fn list_plans(&self, headers: &HeaderMap, query: PlanQuery) -> Result<PlanPage, ApiError>;
+    async fn get_plan(&self, headers: &HeaderMap, id: i64) -> Result<Plan, ApiError>;
+    async fn list_comments(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<Comment>, ApiError>;
+    async fn abilities(&self, headers: &HeaderMap, plan_id: i64) -> Result<Abilities, ApiError>;
+    async fn list_audit(&self, headers: &HeaderMap, query: AuditQuery) -> Result<AuditPage, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
 
 pub fn backend() -> Result<SharedBackend, ApiError> {
     leptos::prelude::use_context::<SharedBackend>().ok_or_else(ApiError::internal)
+}
+
+/// The headers of the request being served (a page render or a server function call).
+pub fn request() -> HeaderMap {
+    leptos::prelude::use_context::<http::request::Parts>().map(|p| p.headers).unwrap_or_default()
 }
 
 /// Gives a page, or a server function's answer, the status its error deserves:
@@ -26,4 +42,13 @@ pub fn set_page_status(e: &ApiError) {
             opts.set_status(code);
         }
     }
+}
+
+/// A server function's result, with its error's status on the response (a 401 stays a
+/// 401, not leptos' default 500).
+pub fn answer<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        set_page_status(e);
+    }
+    result
 }

@@ -3,9 +3,13 @@ pub mod api;
 pub mod audit;
 pub mod error;
 pub mod pages;
+pub mod person;
 pub mod plan;
+pub mod review;
 pub mod risk;
+pub mod role;
 pub mod stage;
+pub mod token;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

@@ -1,6 +1,9 @@
 //! A plan: a migration or rollout with ordered stages and risks.
 use crate::error::ApiError;
+use crate::person::Person;
+use crate::review::{Comment, SignOff};
 use crate::risk::{NewRisk, Risk};
+use crate::role::{PlanRole, RoleAssignment};
 use crate::stage::{NewStage, Stage};
 use crate::validate::{check_len, check_required};
 use serde::{Deserialize, Serialize};
@@ -85,6 +88,22 @@ pub struct Plan {
     /// In execution order.
     pub stages: Vec<Stage>,
     pub risks: Vec<Risk>,
+    /// Who holds which role on this plan.
+    #[serde(default)]
+    pub roles: Vec<RoleAssignment>,
+    /// Sign-offs given on this plan since it last changed.
+    #[serde(default)]
+    pub signoffs: Vec<SignOff>,
+    /// Why the plan went back to review (what changed after it was approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_note: Option<String>,
+}
+
+impl Plan {
+    /// The people holding `role` on this plan.
+    pub fn holders(&self, role: PlanRole) -> impl Iterator<Item = &Person> {
+        self.roles.iter().filter(move |a| a.role == role).map(|a| &a.person)
+    }
 }
 
 /// A row of the plan list.
@@ -255,9 +274,22 @@ pub fn prefix_field(mut e: ApiError, prefix: &str) -> ApiError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanView {
     pub plan: Plan,
+    pub comments: Vec<Comment>,
+    /// What the signed-in person may do here; the server checks each action again.
+    pub can: Abilities,
     pub description_html: String,
     /// One per stage, in the same order as `plan.stages`.
     pub stages_html: Vec<StageHtml>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Abilities {
+    /// Edit the plan, its stages and risks, and send it for review.
+    pub edit: bool,
+    /// Give and take plan roles.
+    pub assign: bool,
+    pub comment: bool,
+    pub sign_off: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,13 +310,13 @@ pub async fn list_plans(q: String, status: String, page: i64) -> Result<PlanPage
         page: Some(page),
         ..Default::default()
     };
-    crate::backend::backend()?.list_plans(query).await
+    crate::backend::answer(crate::backend::backend()?.list_plans(&crate::backend::request(), query).await)
 }
 
 /// One plan, for the edit forms.
 #[server(prefix = "/_fn")]
 pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
-    let result = crate::backend::backend()?.get_plan(id).await;
+    let result = crate::backend::backend()?.get_plan(&crate::backend::request(), id).await;
     if let Err(e) = &result {
         crate::backend::set_page_status(e);
     }
@@ -295,7 +327,10 @@ pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
 #[server(prefix = "/_fn")]
 pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     use crate::markdown::to_html;
-    let plan = crate::backend::backend()?.get_plan(id).await.inspect_err(crate::backend::set_page_status)?;
+    let (backend, headers) = (crate::backend::backend()?, crate::backend::request());
+    let plan = backend.get_plan(&headers, id).await.inspect_err(crate::backend::set_page_status)?;
+    let comments = crate::backend::answer(backend.list_comments(&headers, id).await)?;
+    let can = crate::backend::answer(backend.abilities(&headers, id).await)?;
     let stages_html = plan
         .stages
         .iter()
@@ -305,5 +340,5 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
             rollback_runbook: to_html(&s.rollback_runbook),
         })
         .collect();
-    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan })
+    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan, comments, can })
 }

@@ -13,14 +13,20 @@ pub struct Entry {
     pub action: &'static str,
     /// `plan:1`, `plan:1/stage:5`, ...
     pub target: String,
-    pub plan_id: i64,
+    /// `None` for changes outside any plan (people, tokens).
+    pub plan_id: Option<i64>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
 
 impl Entry {
     pub fn new(action: &'static str, target: String, plan_id: i64) -> Entry {
-        Entry { action, target, plan_id, before: None, after: None }
+        Entry { action, target, plan_id: Some(plan_id), before: None, after: None }
+    }
+
+    /// A change that belongs to no plan: people, tokens.
+    pub fn global(action: &'static str, target: String) -> Entry {
+        Entry { action, target, plan_id: None, before: None, after: None }
     }
 
     pub fn before<T: serde::Serialize>(mut self, v: &T) -> Entry {
@@ -40,7 +46,7 @@ pub async fn append(conn: &mut AnyConnection, ctx: &Ctx, e: &Entry) -> Result<()
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(now())
-    .bind(&ctx.actor)
+    .bind(ctx.actor())
     .bind(e.action)
     .bind(&e.target)
     .bind(e.plan_id)
@@ -138,7 +144,9 @@ fn entry_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 }
 
 impl Service {
-    pub async fn list_audit(&self, q: &AuditQuery) -> Result<AuditPage> {
+    /// Admins only: the log shows every change by everyone.
+    pub async fn list_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<AuditPage> {
+        ctx.require_admin()?;
         let (page, per_page) = (q.page(), q.per_page());
         let f = Filter::of(q)?;
         let mut conn = self.db.read().await?;
@@ -149,7 +157,8 @@ impl Service {
     }
 
     /// Every matching entry (up to `EXPORT_MAX`), newest first.
-    pub async fn export_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    pub async fn export_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        ctx.require_admin()?;
         let f = Filter::of(q)?;
         let mut conn = self.db.read().await?;
         Ok(select(&mut conn, &f, EXPORT_MAX, 0).await?)

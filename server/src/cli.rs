@@ -1,6 +1,6 @@
 //! The command line: `runway` serves the console; options also come from `RUNWAY_*`.
 use crate::db::{redact, Db};
-use crate::service::Service;
+use crate::service::{Ctx, Service};
 use crate::{demo, http, AppState};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -34,12 +34,58 @@ pub struct Cli {
     pub site_root: String,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve the console and the API (the default).
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Manage people's accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for services and scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a person. The password is read from stdin when it is not a terminal, else asked for.
+    Add {
+        username: String,
+        /// Make them an admin (manages people, tokens and every plan).
+        #[arg(long)]
+        admin: bool,
+        /// Name shown on pages.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Email, phone or chat handle shown on the plans where they hold a role.
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+    /// List everyone with an account.
+    List,
+    /// Set a new password (read like `user add`); their sessions end.
+    ResetPassword { username: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token. It is printed once, alone on the last line.
+    Create {
+        name: String,
+        /// Comma-separated: plans:read, plans:write, flags:read, flags:write, metrics:write,
+        /// workspaces:read, workspaces:write.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// The environment a flags:read token evaluates flags in.
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// List tokens with their last use (never the secrets).
+    List,
+    /// Revoke a token by its id: it stops working at once.
+    Revoke { id: i64 },
 }
 
 pub fn init_tracing() {
@@ -49,14 +95,98 @@ pub fn init_tracing() {
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Migrate => {
             crate::db::migrate(&cli.database_url).await?;
             tracing::info!(database = %redact(&cli.database_url), "migrations applied");
             Ok(())
         }
         Command::Serve => serve(cli).await,
+        Command::User(cmd) => user(&cli.database_url, cmd).await,
+        Command::Token(cmd) => token(&cli.database_url, cmd).await,
     }
+}
+
+async fn open_service(url: &str) -> Result<Service, String> {
+    Ok(Service::new(Db::open(url).await?))
+}
+
+fn failed(e: crate::error::Error) -> String {
+    e.into_api().message
+}
+
+/// A password from stdin (one line) when piped, else asked for twice without echo.
+fn read_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| format!("reading the password: {e}"))?;
+    let again = rpassword::prompt_password("Password again: ").map_err(|e| format!("reading the password: {e}"))?;
+    if first != again {
+        return Err("the two passwords differ".into());
+    }
+    Ok(first)
+}
+
+async fn user(url: &str, cmd: UserCommand) -> Result<(), String> {
+    let service = open_service(url).await?;
+    let ctx = Ctx::cli();
+    match cmd {
+        UserCommand::Add { username, admin, display_name, contact } => {
+            let password = read_password()?;
+            let new = app::person::NewPerson { username, password, display_name, contact, admin };
+            let p = service.add_person(&ctx, new).await.map_err(failed)?;
+            println!("added {} ({})", p.username, p.role.as_str());
+        }
+        UserCommand::List => {
+            for p in service.list_people(&ctx).await.map_err(failed)? {
+                println!("{}\t{}\t{}\t{}", p.username, p.role.as_str(), p.display_name, p.contact);
+            }
+        }
+        UserCommand::ResetPassword { username } => {
+            let password = read_password()?;
+            let p = service.reset_password(&ctx, &username, password).await.map_err(failed)?;
+            println!("password set for {}; their sessions have ended", p.username);
+        }
+    }
+    Ok(())
+}
+
+async fn token(url: &str, cmd: TokenCommand) -> Result<(), String> {
+    let service = open_service(url).await?;
+    let ctx = Ctx::cli();
+    match cmd {
+        TokenCommand::Create { name, scopes, environment } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| app::token::Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let made = service
+                .create_token(&ctx, app::token::NewToken { name, scopes, environment })
+                .await
+                .map_err(failed)?;
+            let scopes: Vec<&str> = made.token.scopes.iter().map(|s| s.as_str()).collect();
+            println!("created token {} (id {}) with scopes {}", made.token.name, made.token.id, scopes.join(","));
+            println!("it is shown only now; send it as Authorization: Bearer <token>");
+            println!("{}", made.secret);
+        }
+        TokenCommand::List => {
+            for t in service.list_tokens(&ctx).await.map_err(failed)? {
+                let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                let used = t.last_used_at.as_deref().unwrap_or("never used");
+                println!("{}\t{}\t{}…\t{}\t{state}\t{used}", t.id, t.name, t.prefix, scopes.join(","));
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let t = service.revoke_token(&ctx, id).await.map_err(failed)?;
+            println!("revoked token {} (id {})", t.name, t.id);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
@@ -65,8 +195,11 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let service = Service::new(db);
     if !cli.no_demo {
         if let Some(id) = demo::load_if_empty(&service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
-            tracing::info!(plan = id, "loaded the demo plan");
+            tracing::info!(plan = id, "loaded the demo plan and its demo people");
         }
+    }
+    if service.count_people().await.map_err(failed)? == 0 {
+        tracing::warn!("nobody can sign in yet: add an admin with `runway user add NAME --admin`");
     }
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)

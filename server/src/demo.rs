@@ -2,7 +2,9 @@
 //! `shared/examples/plans/workspace-provider-migration.md`, as a structured plan.
 use crate::error::Result;
 use crate::service::{Ctx, Service};
+use app::person::NewPerson;
 use app::plan::{NewPlan, PlanStatus};
+use app::role::{NewRoleAssignment, PlanRole};
 use app::risk::{Level, NewRisk};
 use app::stage::NewStage;
 
@@ -16,9 +18,50 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
     if count > 0 {
         return Ok(None);
     }
-    let plan = service.create_plan(&Ctx::system(), plan()).await?;
+    let ctx = Ctx::system();
+    let plan = service.create_plan(&ctx, plan()).await?;
+    let mut lines = vec![];
+    for (username, display_name, admin, role) in PEOPLE {
+        // Someone added with `runway user add` before the first start keeps their account.
+        let taken = {
+            let mut conn = service.db.read().await?;
+            crate::person::find_by_username(&mut conn, username).await?.is_some()
+        };
+        if taken {
+            continue;
+        }
+        let password = crate::session::random_hex(8);
+        let new = NewPerson {
+            username: username.to_string(),
+            password: password.clone(),
+            display_name: display_name.to_string(),
+            contact: format!("{username}@example.com"),
+            admin: *admin,
+        };
+        service.add_person(&ctx, new).await?;
+        let what = match role {
+            Some(role) => {
+                let assignment = NewRoleAssignment { username: username.to_string(), role: *role };
+                service.assign_role(&ctx, plan.id, assignment).await?;
+                role.label()
+            }
+            None => "admin",
+        };
+        lines.push(format!("  {username:<12} {password}   {what}"));
+    }
+    // Printed, never logged: the one time these passwords are shown.
+    println!("Demo people, one per role (their passwords are shown only now):\n{}", lines.join("\n"));
     Ok(Some(plan.id))
 }
+
+/// Username, display name, admin, and role on the demo plan.
+const PEOPLE: &[(&str, &str, bool, Option<PlanRole>)] = &[
+    ("admin", "Ada Admin", true, None),
+    ("lead", "Lee Lead", false, Some(PlanRole::MigrationLead)),
+    ("oncall", "Oli On-call", false, Some(PlanRole::OnCall)),
+    ("authority", "Ari Authority", false, Some(PlanRole::RollbackAuthority)),
+    ("stakeholder", "Sam Stakeholder", false, Some(PlanRole::Stakeholder)),
+];
 
 fn stage(name: &str, goal: &str, description: &str, forward: &str, rollback: &str) -> NewStage {
     NewStage {

@@ -6,8 +6,10 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     pub action: String,
-    pub plan_id: i64,
-    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 #[derive(Clone)]

@@ -5,13 +5,24 @@ use crate::AppState;
 use app::audit::{AuditPage, AuditQuery};
 use app::backend::{Backend, SharedBackend};
 use app::error::ApiError;
-use app::plan::{Plan, PlanPage, PlanQuery};
+use app::person::{Person, Viewer};
+use app::plan::{Abilities, Plan, PlanPage, PlanQuery};
+use app::review::Comment;
+use app::token::Token;
+use crate::service::{Caller, Ctx};
+use crate::session::{clear_cookie, is_https, session_cookie};
+use axum::extract::Form;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::middleware::Next;
+use axum::response::Redirect;
+use serde::Deserialize;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, Response, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -37,12 +48,15 @@ pub fn router(state: AppState) -> Router {
         .on_failure(());
     Router::new()
         .route("/healthz", get(healthz))
-        .nest("/api/v1", crate::api::routes())
+        .route("/auth/sign-in", post(sign_in_form))
+        .route("/auth/sign-out", post(sign_out_form))
+        .nest("/api/v1", crate::api::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pages_need_sign_in))
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::respond(ApiError::internal())
         }))
@@ -63,18 +77,149 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// What the pages' server functions read, from the same service the API uses.
+/// Anonymous visitors see the sign-in page and nothing else: every other page sends
+/// them there, and comes back after signing in.
+async fn pages_need_sign_in(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response<Body> {
+    let path = req.uri().path();
+    let open = path == "/login"
+        || ["/api/", "/_fn/", "/auth/", "/pkg/", "/healthz"].iter().any(|p| path.starts_with(p))
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.'));
+    if open || req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    match state.service.resolve(req.headers()).await {
+        Ok(r) if matches!(r.caller, Caller::Person(_)) => next.run(req).await,
+        outcome => {
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let expired = if matches!(outcome, Err(_)) { "&expired=1" } else { "" };
+            Redirect::to(&format!("/login?next={}{expired}", app::pages::encode(target))).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// The sign-in page's form, which works without JavaScript: success goes on to `next`
+/// (only a path on this site), failure back to the form with the reason.
+async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap, uri: Uri, Form(form): Form<SignInForm>) -> Response<Body> {
+    let next = if form.next.starts_with('/') && !form.next.starts_with("//") { form.next.clone() } else { "/plans".into() };
+    if let Err(e) = same_origin(&headers) {
+        return crate::error::respond(e);
+    }
+    let ctx = Ctx::anonymous(headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string));
+    let sign_in = app::person::SignIn { username: form.username.clone(), password: form.password };
+    match state.service.sign_in(&ctx, sign_in).await {
+        Ok(session) => {
+            let cookie = session_cookie(&session.secret, is_https(&headers, &uri));
+            ([(SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Err(e) => {
+            let e = e.into_api();
+            let back = format!(
+                "/login?error={}&username={}&next={}",
+                app::pages::encode(&e.code),
+                app::pages::encode(&form.username),
+                app::pages::encode(&next)
+            );
+            Redirect::to(&back).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The header's sign-out button: a form carrying the session's CSRF token.
+async fn sign_out_form(State(state): State<AppState>, headers: HeaderMap, uri: Uri, Form(form): Form<SignOutForm>) -> Response<Body> {
+    let resolved = match state.service.resolve(&headers).await {
+        Ok(r) => r,
+        Err(_) => return Redirect::to("/login").into_response(),
+    };
+    let mut with_token = headers.clone();
+    if let Ok(v) = form.csrf.parse() {
+        with_token.insert("x-csrf-token", v);
+    }
+    if let Some(expected) = &resolved.csrf {
+        if let Err(e) = crate::api::check_csrf(&Method::POST, &with_token, expected) {
+            return crate::error::respond(e);
+        }
+    }
+    let ctx = Ctx::new(resolved.caller, None);
+    if let Err(e) = state.service.sign_out(&ctx, &headers).await {
+        return e.into_response();
+    }
+    ([(SET_COOKIE, clear_cookie(is_https(&headers, &uri)))], Redirect::to("/login?signed_out=1")).into_response()
+}
+
+/// Refuses a form posted from another site (browsers send `Origin` with form posts).
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or("");
+    if origin == "null" || origin_host != host {
+        return Err(ApiError::new(403, "cross_origin", "Sign in from Runway's own sign-in page."));
+    }
+    Ok(())
+}
+
+/// What the pages' server functions read, from the same service the API uses. Each call
+/// works out the caller from the request's headers; the service checks permissions.
 #[async_trait::async_trait]
 impl Backend for Service {
-    async fn list_plans(&self, query: PlanQuery) -> Result<PlanPage, ApiError> {
-        Service::list_plans(self, &query).await.map_err(Error::into_api)
+    async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError> {
+        Service::viewer(self, headers).await.map_err(Error::into_api)
     }
 
-    async fn get_plan(&self, id: i64) -> Result<Plan, ApiError> {
-        Service::get_plan(self, id).await.map_err(Error::into_api)
+    async fn list_people(&self, headers: &HeaderMap) -> Result<Vec<Person>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_people(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn list_audit(&self, query: AuditQuery) -> Result<AuditPage, ApiError> {
-        Service::list_audit(self, &query).await.map_err(Error::into_api)
+    async fn list_tokens(&self, headers: &HeaderMap) -> Result<Vec<Token>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_tokens(self, &ctx).await.map_err(Error::into_api)
     }
+
+    async fn list_plans(&self, headers: &HeaderMap, query: PlanQuery) -> Result<PlanPage, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_plans(self, &ctx, &query).await.map_err(Error::into_api)
+    }
+
+    async fn get_plan(&self, headers: &HeaderMap, id: i64) -> Result<Plan, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::get_plan(self, &ctx, id).await.map_err(Error::into_api)
+    }
+
+    async fn list_comments(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<Comment>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_comments(self, &ctx, plan_id).await.map_err(Error::into_api)
+    }
+
+    async fn abilities(&self, headers: &HeaderMap, plan_id: i64) -> Result<Abilities, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        ctx.require_signed_in()?;
+        let mut conn = self.db.read().await.map_err(|e| Error::from(e).into_api())?;
+        ctx.abilities(&mut conn, plan_id).await.map_err(|e| Error::from(e).into_api())
+    }
+
+    async fn list_audit(&self, headers: &HeaderMap, query: AuditQuery) -> Result<AuditPage, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_audit(self, &ctx, &query).await.map_err(Error::into_api)
+    }
+}
+
+/// Server functions only read, so they need no CSRF token; credentials are checked as for the API.
+async fn ctx_of(service: &Service, headers: &HeaderMap) -> Result<Ctx, ApiError> {
+    let resolved = service.resolve(headers).await.map_err(Error::into_api)?;
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    Ok(Ctx::new(resolved.caller, request_id))
 }

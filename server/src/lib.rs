@@ -7,10 +7,15 @@ pub mod demo;
 pub mod error;
 pub mod event;
 pub mod http;
+pub mod person;
 pub mod plan;
+pub mod review;
 pub mod risk;
+pub mod role;
 pub mod service;
+pub mod session;
 pub mod stage;
+pub mod token;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;

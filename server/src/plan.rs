@@ -6,11 +6,14 @@ use crate::risk::{insert_risk, load_risks};
 use crate::service::{decode_enum, Ctx, Service};
 use crate::stage::{insert_stage, load_stages};
 use app::error::ApiError;
+use app::role::PlanRole;
+use app::token::Scope;
 use app::plan::{NewPlan, Plan, PlanPage, PlanPatch, PlanQuery, PlanStatus, PlanSummary};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-const COLUMNS: &str = "id, title, summary, description, owner, status, version, created_at, updated_at, archived_at";
+const COLUMNS: &str =
+    "id, title, summary, description, owner, status, version, created_at, updated_at, archived_at, review_note";
 
 fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
     Ok(Plan {
@@ -26,6 +29,9 @@ fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
         archived_at: r.try_get("archived_at")?,
         stages: vec![],
         risks: vec![],
+        roles: vec![],
+        signoffs: vec![],
+        review_note: r.try_get("review_note")?,
     })
 }
 
@@ -39,7 +45,20 @@ pub async fn load_plan(conn: &mut AnyConnection, id: i64) -> Result<Option<Plan>
     let mut plan = plan_from_row(&row)?;
     plan.stages = load_stages(conn, id).await?;
     plan.risks = load_risks(conn, id).await?;
+    plan.roles = crate::role::load_roles(conn, id).await?;
+    plan.signoffs = crate::review::load_sign_offs(conn, id).await?;
     Ok(Some(plan))
+}
+
+/// Review states are reached through review and sign-off, not set by hand.
+fn check_status_choice(wanted: Option<PlanStatus>, current: PlanStatus) -> Result<(), ApiError> {
+    match wanted {
+        Some(s) if s != current && matches!(s, PlanStatus::InReview | PlanStatus::Approved) => Err(ApiError::validation(
+            "status",
+            "A plan goes to review with \"Send for review\" and is approved by its stakeholders' sign-offs.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `%`, `_` and `\` in a search are literal characters, not wildcards.
@@ -56,7 +75,8 @@ fn like_pattern(q: &str) -> String {
 }
 
 impl Service {
-    pub async fn list_plans(&self, query: &PlanQuery) -> Result<PlanPage> {
+    pub async fn list_plans(&self, ctx: &Ctx, query: &PlanQuery) -> Result<PlanPage> {
+        ctx.require_read(Scope::PlansRead)?;
         let (page, per_page) = (query.page(), query.per_page());
         let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if let Some(q) = q {
@@ -109,13 +129,21 @@ impl Service {
         Ok(PlanPage { items, total, page, per_page })
     }
 
-    pub async fn get_plan(&self, id: i64) -> Result<Plan> {
+    pub async fn get_plan(&self, ctx: &Ctx, id: i64) -> Result<Plan> {
+        ctx.require_read(Scope::PlansRead)?;
         let mut conn = self.db.read().await?;
         Ok(load_plan(&mut conn, id).await?.ok_or_else(|| ApiError::not_found("Plan"))?)
     }
 
+    /// People and `plans:write` tokens create plans; a person creating one becomes its
+    /// migration lead.
     pub async fn create_plan(&self, ctx: &Ctx, new: NewPlan) -> Result<Plan> {
+        ctx.require_signed_in()?;
+        if ctx.person().is_none() && !ctx.is_admin() {
+            ctx.require_read(Scope::PlansWrite)?;
+        }
         new.validate()?;
+        check_status_choice(new.status, PlanStatus::Draft)?;
         let at = now();
         let mut tx = self.db.write().await?;
         let id: i64 = sqlx::query_scalar(
@@ -138,6 +166,9 @@ impl Service {
         for (i, risk) in new.risks.iter().enumerate() {
             insert_risk(tx.conn(), id, i as i64, risk).await?;
         }
+        if let Some(person) = ctx.person() {
+            crate::role::insert_role(tx.conn(), id, person.id, PlanRole::MigrationLead).await?;
+        }
         self.finish_change(tx, ctx, Entry::new("plan.create", format!("plan:{id}"), id)).await
     }
 
@@ -149,7 +180,8 @@ impl Service {
         if patch.archived == Some(true) {
             return self.archive_plan(ctx, id, Some(patch.version)).await;
         }
-        let (mut tx, before) = self.begin_change(id, Some(patch.version)).await?;
+        let (mut tx, before) = self.begin_change(ctx, id, Some(patch.version)).await?;
+        check_status_choice(patch.status, before.status)?;
         sqlx::query("UPDATE plans SET title = $1, summary = $2, description = $3, owner = $4, status = $5 WHERE id = $6")
             .bind(patch.title.as_deref().map(str::trim).unwrap_or(&before.title))
             .bind(patch.summary.as_deref().map(str::trim).unwrap_or(&before.summary))
@@ -164,7 +196,7 @@ impl Service {
 
     /// Archived plans leave the list and become read-only; nothing is deleted.
     pub async fn archive_plan(&self, ctx: &Ctx, id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(id, version).await?;
+        let (mut tx, before) = self.begin_change(ctx, id, version).await?;
         sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id)
@@ -174,7 +206,7 @@ impl Service {
     }
 
     async fn restore_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
-        let (mut tx, before) = self.open_change(id, Some(patch.version), true).await?;
+        let (mut tx, before) = self.open_change(ctx, id, Some(patch.version), true).await?;
         sqlx::query("UPDATE plans SET archived_at = NULL WHERE id = $1").bind(id).execute(tx.conn()).await?;
         self.finish_change(tx, ctx, Entry::new("plan.restore", format!("plan:{id}"), id).before(&before)).await
     }

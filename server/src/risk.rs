@@ -54,14 +54,14 @@ fn find_risk(plan: &Plan, risk_id: i64) -> Result<&Risk, ApiError> {
 }
 
 impl Service {
-    pub async fn get_risk(&self, plan_id: i64, risk_id: i64) -> Result<Risk> {
-        let plan = self.get_plan(plan_id).await?;
+    pub async fn get_risk(&self, ctx: &Ctx, plan_id: i64, risk_id: i64) -> Result<Risk> {
+        let plan = self.get_plan(ctx, plan_id).await?;
         Ok(find_risk(&plan, risk_id)?.clone())
     }
 
     pub async fn add_risk(&self, ctx: &Ctx, plan_id: i64, new: NewRisk) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(plan_id, new.version).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, new.version).await?;
         let next = before.risks.iter().map(|r| r.position + 1).max().unwrap_or(0);
         let risk_id = insert_risk(tx.conn(), plan_id, next, &new).await?;
         let entry = Entry::new("risk.create", format!("plan:{plan_id}/risk:{risk_id}"), plan_id);
@@ -70,7 +70,7 @@ impl Service {
 
     pub async fn update_risk(&self, ctx: &Ctx, plan_id: i64, risk_id: i64, patch: RiskPatch) -> Result<Plan> {
         patch.validate()?;
-        let (mut tx, before) = self.begin_change(plan_id, Some(patch.version)).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(patch.version)).await?;
         let old = find_risk(&before, risk_id)?.clone();
         sqlx::query("UPDATE risks SET risk = $1, likelihood = $2, impact = $3, mitigation = $4 WHERE id = $5")
             .bind(patch.risk.as_deref().map(str::trim).unwrap_or(&old.risk))
@@ -85,7 +85,7 @@ impl Service {
     }
 
     pub async fn delete_risk(&self, ctx: &Ctx, plan_id: i64, risk_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(plan_id, version).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
         let old = find_risk(&before, risk_id)?.clone();
         sqlx::query("DELETE FROM risks WHERE id = $1").bind(risk_id).execute(tx.conn()).await?;
         let entry = Entry::new("risk.delete", format!("plan:{plan_id}/risk:{risk_id}"), plan_id).before(&old);

@@ -3,56 +3,219 @@
 //! transaction, commits, then publishes the change event.
 use crate::audit::{self, Entry};
 use crate::db::{Db, WriteTx};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::{Change, Events};
 use crate::plan::load_plan;
 use app::error::ApiError;
-use app::plan::Plan;
+use app::person::{GlobalRole, Person};
+use app::plan::{Abilities, Plan};
+use app::role::PlanRole;
+use app::token::Scope;
+use sqlx::AnyConnection;
 
 #[derive(Clone)]
 pub struct Service {
     pub db: Db,
     pub events: Events,
+    pub sign_in_limit: crate::session::SignInLimit,
+}
+
+/// Who is asking: a signed-in person, a service holding an API token, nobody, or
+/// Runway itself (the demo loader and the command line).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    Person(Person),
+    Token(TokenCaller),
+    System(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenCaller {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub environment: Option<String>,
 }
 
 /// Who is acting and on which request; recorded with every change.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub actor: String,
+    pub caller: Caller,
     pub request_id: Option<String>,
 }
 
 impl Ctx {
-    /// Until accounts exist every browser and API caller is "anonymous".
+    pub fn new(caller: Caller, request_id: Option<String>) -> Ctx {
+        Ctx { caller, request_id }
+    }
+
     pub fn anonymous(request_id: Option<String>) -> Ctx {
-        Ctx { actor: "anonymous".into(), request_id }
+        Ctx::new(Caller::Anonymous, request_id)
     }
 
     /// Runway itself, e.g. loading the demo plan.
     pub fn system() -> Ctx {
-        Ctx { actor: "runway".into(), request_id: None }
+        Ctx::new(Caller::System("runway"), None)
     }
+
+    /// The command line, run by whoever can reach the database.
+    pub fn cli() -> Ctx {
+        Ctx::new(Caller::System("runway-cli"), None)
+    }
+
+    /// As the audit log names the actor: `alice`, `token:deploy-bot`, `runway`.
+    pub fn actor(&self) -> String {
+        match &self.caller {
+            Caller::Anonymous => "anonymous".into(),
+            Caller::Person(p) => p.username.clone(),
+            Caller::Token(t) => format!("token:{}", t.name),
+            Caller::System(name) => (*name).into(),
+        }
+    }
+
+    pub fn person(&self) -> Option<&Person> {
+        match &self.caller {
+            Caller::Person(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        match &self.caller {
+            Caller::Person(p) => p.role == GlobalRole::Admin,
+            Caller::System(_) => true,
+            _ => false,
+        }
+    }
+
+    fn has_scope(&self, scope: Scope) -> bool {
+        matches!(&self.caller, Caller::Token(t) if t.scopes.iter().any(|s| s.covers(scope)))
+    }
+
+    /// 401 for nobody; everyone else goes on to the permission check.
+    pub fn require_signed_in(&self) -> Result<(), ApiError> {
+        match self.caller {
+            Caller::Anonymous => Err(unauthenticated()),
+            _ => Ok(()),
+        }
+    }
+
+    /// A person (not a token) must do this.
+    pub fn require_person(&self) -> Result<&Person, ApiError> {
+        self.require_signed_in()?;
+        self.person().ok_or_else(|| forbidden("This needs a person signed in; API tokens cannot do it."))
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require_signed_in()?;
+        if self.is_admin() {
+            return Ok(());
+        }
+        Err(forbidden("Only admins may do this."))
+    }
+
+    /// People may read; a token needs the scope.
+    pub fn require_read(&self, scope: Scope) -> Result<(), ApiError> {
+        self.require_signed_in()?;
+        match &self.caller {
+            Caller::Token(_) if !self.has_scope(scope) => Err(missing_scope(scope)),
+            _ => Ok(()),
+        }
+    }
+
+    /// What the caller may do on one plan, from their plan roles.
+    pub async fn abilities(&self, conn: &mut AnyConnection, plan_id: i64) -> Result<Abilities, sqlx::Error> {
+        let roles = match &self.caller {
+            Caller::Person(p) => roles_of(conn, plan_id, p.id).await?,
+            _ => vec![],
+        };
+        let lead = roles.contains(&PlanRole::MigrationLead);
+        let write = self.is_admin() || lead || self.has_scope(Scope::PlansWrite);
+        Ok(Abilities {
+            edit: write,
+            assign: write,
+            comment: self.person().is_some() && (self.is_admin() || !roles.is_empty()),
+            sign_off: roles.contains(&PlanRole::Stakeholder),
+        })
+    }
+
+    /// Checks one ability on one plan: 401 for nobody, 403 with the reason otherwise.
+    pub async fn require_on_plan(&self, conn: &mut AnyConnection, plan_id: i64, need: Need) -> Result<(), Error> {
+        self.require_signed_in()?;
+        let can = self.abilities(conn, plan_id).await?;
+        let (ok, why) = match need {
+            Need::Edit => (can.edit, "Only the plan's migration leads and admins may change it."),
+            Need::Assign => (can.assign, "Only the plan's migration leads and admins may give plan roles."),
+            Need::Comment => (can.comment, "Only people holding a role on this plan, and admins, may comment."),
+            Need::SignOff => (can.sign_off, "Only the plan's stakeholders may sign it off."),
+        };
+        if ok {
+            Ok(())
+        } else if matches!(self.caller, Caller::Token(_)) && need == Need::Edit {
+            Err(missing_scope(Scope::PlansWrite).into())
+        } else {
+            Err(forbidden(why).into())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Edit,
+    Assign,
+    Comment,
+    SignOff,
+}
+
+pub fn unauthenticated() -> ApiError {
+    ApiError::new(401, "unauthenticated", "Sign in, or send an API token as Authorization: Bearer <token>.")
+}
+
+pub fn forbidden(message: &str) -> ApiError {
+    ApiError::new(403, "forbidden", message)
+}
+
+fn missing_scope(scope: Scope) -> ApiError {
+    ApiError::new(403, "missing_scope", format!("This token lacks the {} scope.", scope.as_str()))
+}
+
+pub async fn roles_of(conn: &mut AnyConnection, plan_id: i64, user_id: i64) -> Result<Vec<PlanRole>, sqlx::Error> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT role FROM plan_roles WHERE plan_id = $1 AND user_id = $2")
+        .bind(plan_id)
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(names.iter().filter_map(|n| PlanRole::parse(n)).collect())
 }
 
 impl Service {
     pub fn new(db: Db) -> Service {
-        Service { db, events: Events::new() }
+        Service { db, events: Events::new(), sign_in_limit: Default::default() }
     }
 
     /// Opens a change to plan `id` made against `version`: 404 when there is no such
     /// plan, 409 when someone changed it since (or it is archived), else bumps its
     /// version and returns the plan as it was.
-    pub(crate) async fn begin_change(&self, id: i64, version: Option<i64>) -> Result<(WriteTx, Plan)> {
-        self.open_change(id, version, false).await
+    pub(crate) async fn begin_change(&self, ctx: &Ctx, id: i64, version: Option<i64>) -> Result<(WriteTx, Plan)> {
+        self.open_change(ctx, id, version, false).await
     }
 
     /// `begin_change`, but an archived plan may be changed too (to restore it).
-    pub(crate) async fn open_change(&self, id: i64, version: Option<i64>, archived_ok: bool) -> Result<(WriteTx, Plan)> {
+    pub(crate) async fn open_change(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        version: Option<i64>,
+        archived_ok: bool,
+    ) -> Result<(WriteTx, Plan)> {
+        ctx.require_signed_in()?;
         let version = version.ok_or_else(|| {
             ApiError::validation("version", "Send the plan version this change is based on.")
         })?;
         let mut tx = self.db.write().await?;
         let before = load_plan(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+        ctx.require_on_plan(tx.conn(), id, Need::Edit).await?;
         if before.version != version {
             return Err(ApiError::conflict(before.version).into());
         }
@@ -66,14 +229,32 @@ impl Service {
     }
 
     /// Appends the audit entry, commits, and tells watchers. Returns the plan as it is now.
+    /// A change to what stakeholders reviewed (the plan, its stages or risks) voids their
+    /// sign-offs and sends an approved plan back to review, saying why.
     pub(crate) async fn finish_change(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry) -> Result<Plan> {
-        let plan_id = entry.plan_id;
+        let plan_id = entry.plan_id.ok_or_else(ApiError::internal)?;
+        if crate::review::is_content_change(entry.action) {
+            let current = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+            crate::review::void_sign_offs(tx.conn(), ctx, &current, &entry).await?;
+        }
         let after = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
         let entry = if entry.after.is_none() { entry.after(&after) } else { entry };
         audit::append(tx.conn(), ctx, &entry).await?;
         tx.commit().await?;
-        self.events.publish(Change { action: entry.action.to_string(), plan_id, version: after.version });
+        self.events.publish(Change {
+            action: entry.action.to_string(),
+            plan_id: Some(plan_id),
+            version: Some(after.version),
+        });
         Ok(after)
+    }
+
+    /// For changes outside plans (people, tokens): audit entry, commit, event.
+    pub(crate) async fn record(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry) -> Result<()> {
+        audit::append(tx.conn(), ctx, &entry).await?;
+        tx.commit().await?;
+        self.events.publish(Change { action: entry.action.to_string(), plan_id: entry.plan_id, version: None });
+        Ok(())
     }
 }
 

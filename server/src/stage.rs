@@ -96,14 +96,14 @@ fn find_stage(plan: &Plan, stage_id: i64) -> Result<&Stage, ApiError> {
 }
 
 impl Service {
-    pub async fn get_stage(&self, plan_id: i64, stage_id: i64) -> Result<Stage> {
-        let plan = self.get_plan(plan_id).await?;
+    pub async fn get_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64) -> Result<Stage> {
+        let plan = self.get_plan(ctx, plan_id).await?;
         Ok(find_stage(&plan, stage_id)?.clone())
     }
 
     pub async fn add_stage(&self, ctx: &Ctx, plan_id: i64, new: NewStage) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(plan_id, new.version).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, new.version).await?;
         let count = before.stages.len() as i64;
         let position = new.position.unwrap_or(count).min(count);
         let stage_id = insert_stage(tx.conn(), plan_id, count, &new, &now()).await?;
@@ -118,7 +118,7 @@ impl Service {
 
     pub async fn update_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, patch: StagePatch) -> Result<Plan> {
         patch.validate()?;
-        let (mut tx, before) = self.begin_change(plan_id, Some(patch.version)).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(patch.version)).await?;
         let old = find_stage(&before, stage_id)?.clone();
         let start = match patch.planned_start {
             Some(Some(t)) => Some(normalize_time("planned_start", &t)?),
@@ -149,7 +149,7 @@ impl Service {
     }
 
     pub async fn delete_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(plan_id, version).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
         let old = find_stage(&before, stage_id)?.clone();
         sqlx::query("DELETE FROM stages WHERE id = $1").bind(stage_id).execute(tx.conn()).await?;
         let ids: Vec<i64> = before.stages.iter().map(|s| s.id).filter(|id| *id != stage_id).collect();
@@ -166,7 +166,7 @@ impl Service {
                 .with_field("stage_ids")
                 .into());
         }
-        let (mut tx, before) = self.begin_change(plan_id, Some(order.version)).await?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(order.version)).await?;
         let current: HashSet<i64> = before.stages.iter().map(|s| s.id).collect();
         if seen != current {
             let message = match order.stage_ids.iter().find(|id| !current.contains(id)) {

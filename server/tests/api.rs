@@ -50,7 +50,7 @@ async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
 }
 
 async fn a_plan_is_created_with_its_stages_and_risks_in_order(app: TestApp) {
-    let r = app.http.post(app.url("/api/v1/plans")).json(&two_stage_plan("Queue move")).send().await.unwrap();
+    let r = app.request("POST", "/api/v1/plans").json(&two_stage_plan("Queue move")).send().await.unwrap();
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let created: Value = r.json().await.unwrap();
@@ -306,7 +306,7 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
     for i in 0..5 {
         app.plan(json!({"title": format!("Queue migration {i}"), "owner": "Ada"})).await;
     }
-    app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "approved"})).await;
+    app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "completed"})).await;
     app.plan(json!({"title": "100% literal_match"})).await;
 
     let (_, page) = app.get("/api/v1/plans?q=queue&per_page=2").await;
@@ -315,8 +315,8 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
     assert_eq!(last["items"].as_array().unwrap().len(), 1);
     let (_, by_owner) = app.get("/api/v1/plans?q=grace").await;
     assert_eq!(by_owner["items"][0]["title"], "Provider rollout");
-    let (_, approved) = app.get("/api/v1/plans?status=approved").await;
-    assert_eq!(approved["total"], 1);
+    let (_, completed) = app.get("/api/v1/plans?status=completed").await;
+    assert_eq!(completed["total"], 1);
     let (_, literal) = app.get("/api/v1/plans?q=%25").await;
     assert_eq!(literal["total"], 1, "% is searched for, not a wildcard");
     let (_, first) = app.get("/api/v1/plans").await;
@@ -324,7 +324,7 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
 }
 
 async fn every_change_appends_one_audit_entry_and_a_failed_one_none(app: TestApp) {
-    let audit = || app.count("SELECT COUNT(*) FROM audit_log");
+    let audit = || app.count("SELECT COUNT(*) FROM audit_log WHERE plan_id IS NOT NULL");
     let plan = app.plan(two_stage_plan("audited")).await;
     assert_eq!(audit().await, 1);
     let path = format!("/api/v1/plans/{}", plan["id"]);
@@ -365,7 +365,7 @@ async fn every_change_appends_one_audit_entry_and_a_failed_one_none(app: TestApp
     app.send("POST", "/api/v1/plans", json!({"title": ""})).await;
     app.send("PUT", &format!("{path}/stages/order"), json!({"version": 10, "stage_ids": [a, a]})).await;
     assert_eq!(audit().await, before, "failed requests leave no entry");
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE plan_id IS NOT NULL ORDER BY id")
         .fetch_all(&app.service.db.pool)
         .await
         .unwrap();
@@ -385,6 +385,16 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/plans/{id}/stages/{stage_id}", vec!["get", "patch", "delete"]),
         ("/api/v1/plans/{id}/risks", vec!["get", "post"]),
         ("/api/v1/plans/{id}/risks/{risk_id}", vec!["get", "patch", "delete"]),
+        ("/api/v1/plans/{id}/roles", vec!["get", "post"]),
+        ("/api/v1/plans/{id}/roles/{role_id}", vec!["delete"]),
+        ("/api/v1/plans/{id}/review", vec!["post"]),
+        ("/api/v1/plans/{id}/signoffs", vec!["post"]),
+        ("/api/v1/plans/{id}/comments", vec!["get", "post"]),
+        ("/api/v1/session", vec!["get", "post", "delete"]),
+        ("/api/v1/users", vec!["get", "post"]),
+        ("/api/v1/users/{username}/password", vec!["put"]),
+        ("/api/v1/tokens", vec!["get", "post"]),
+        ("/api/v1/tokens/{token_id}", vec!["delete"]),
         ("/api/v1/audit", vec!["get"]),
         ("/api/v1/audit/export.csv", vec!["get"]),
         ("/api/v1/audit/export.jsonl", vec!["get"]),
@@ -452,7 +462,7 @@ async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
 }
 
 async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp) {
-    let mut events = app.http.get(app.url("/api/v1/events")).send().await.unwrap();
+    let mut events = app.request("GET", "/api/v1/events").send().await.unwrap();
     assert_eq!(events.status(), 200);
     assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     // A failed change publishes nothing; the first event must be the created plan's.
@@ -480,9 +490,9 @@ async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: T
     app.send("PUT", &format!("{path}/stages/order"), json!({"version": 2, "stage_ids": [s2, s1]})).await;
 
     let (status, all) = app.get("/api/v1/audit").await;
-    assert_eq!((status, all["total"].as_i64()), (200, Some(4)));
+    assert_eq!((status, all["total"].as_i64()), (200, Some(6)));
     let actions: Vec<&str> = all["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["stage.reorder", "plan.update", "plan.create", "plan.create"]);
+    assert_eq!(actions, ["stage.reorder", "plan.update", "plan.create", "plan.create", "session.sign_in", "person.create"]);
 
     let (_, of_a) = app.get(&format!("/api/v1/audit?plan_id={}", a["id"])).await;
     assert_eq!(of_a["total"], 3);
@@ -493,7 +503,7 @@ async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: T
     assert_eq!(update["total"], 1);
     assert_eq!(update["items"][0]["before"]["title"], "Plan A");
     assert_eq!(update["items"][0]["after"]["title"], "Plan A2");
-    assert_eq!(update["items"][0]["actor"], "anonymous");
+    assert_eq!(update["items"][0]["actor"], "admin", "the signed-in person is the actor");
     let (_, plan_kind) = app.get("/api/v1/audit?action=plan.").await;
     assert_eq!(plan_kind["total"], 3, "a trailing dot matches every action of that kind");
 
@@ -502,7 +512,7 @@ async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: T
     let (_, future) = app.get("/api/v1/audit?since=2999-01-01T00:00:00Z").await;
     assert_eq!(future["total"], 0);
     let (_, before_future) = app.get("/api/v1/audit?until=2999-01-01T00:00").await;
-    assert_eq!(before_future["total"], 4);
+    assert_eq!(before_future["total"], 6);
 
     let (_, second) = app.get("/api/v1/audit?per_page=1&page=2").await;
     assert_eq!((second["items"].as_array().unwrap().len(), second["items"][0]["action"].as_str()), (1, Some("plan.update")));
@@ -521,7 +531,7 @@ async fn the_audit_log_exports_csv_and_json_lines_with_the_same_filters(app: Tes
     let plan = app.plan(json!({"title": "Comma, \"quoted\" title"})).await;
     app.send("PATCH", &format!("/api/v1/plans/{}", plan["id"]), json!({"version": 1, "owner": "Grace"})).await;
 
-    let r = app.http.get(app.url("/api/v1/audit/export.csv?action=plan.update")).send().await.unwrap();
+    let r = app.request("GET", "/api/v1/audit/export.csv?action=plan.update").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
@@ -529,10 +539,10 @@ async fn the_audit_log_exports_csv_and_json_lines_with_the_same_filters(app: Tes
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "id,at,actor,action,target,plan_id,request_id,before,after");
     assert_eq!(rows.len(), 2, "{csv}");
-    assert!(rows[1].contains(",anonymous,plan.update,"), "{csv}");
+    assert!(rows[1].contains(",admin,plan.update,"), "{csv}");
     assert!(rows[1].contains(r#"Comma, \""quoted\"" title"#), "quotes are doubled inside a quoted cell: {csv}");
 
-    let r = app.http.get(app.url("/api/v1/audit/export.jsonl")).send().await.unwrap();
+    let r = app.request("GET", &format!("/api/v1/audit/export.jsonl?plan_id={}", plan["id"])).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -551,15 +561,14 @@ async fn the_audit_log_cannot_be_changed_over_http(app: TestApp) {
     }
     let (status, _) = app.delete("/api/v1/audit/1").await;
     assert_eq!(status, 404);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE plan_id IS NOT NULL").await, 1);
 }
 
 async fn server_functions_answer_bad_arguments_with_4xx(app: TestApp) {
     use leptos::server_fn::ServerFn;
     let path = app::plan::GetPlanView::PATH;
     let call = |body: &'static str| {
-        app.http
-            .post(app.url(path))
+        app.request("POST", path)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()
@@ -569,7 +578,7 @@ async fn server_functions_answer_bad_arguments_with_4xx(app: TestApp) {
         assert_eq!(r.status().as_u16(), status, "{body:?}: {}", r.text().await.unwrap());
     }
     let plan = app.plan(json!({"title": "served"})).await;
-    let r = app.http.post(app.url(path)).form(&[("id", plan["id"].to_string())]).send().await.unwrap();
+    let r = app.request("POST", path).form(&[("id", plan["id"].to_string())]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let view: Value = r.json().await.unwrap();
     assert_eq!(view["plan"]["title"], "served");

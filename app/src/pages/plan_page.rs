@@ -32,7 +32,7 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let PlanView { plan, description_html, stages_html } = view;
+    let PlanView { plan, description_html, stages_html, .. } = view;
     let (plan_id, version) = (plan.id, plan.version);
     let stage_ids = StoredValue::new(plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
     let stage_count = plan.stages.len();

@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{audit, plan, risk, stage};
+use super::{audit, person, plan, review, risk, role, session, stage, token};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -11,15 +11,23 @@ use utoipa::OpenApi;
         title = "Runway API",
         version = "1",
         description = "Plans, stages and risks of Runway. Every change carries the plan `version` it was based on; \
-            a stale change gets 409 with `current_version`. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`."
+            a stale change gets 409 with `current_version`. Services authenticate with `Authorization: Bearer <token>` \
+            (scopes such as `plans:read`, `plans:write`); the browser uses the session cookie from `POST /api/v1/session` \
+            and sends its CSRF token in `X-CSRF-Token` with every change. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`."
     ),
     paths(
         plan::list, plan::create, plan::get, plan::update, plan::archive,
         stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder,
         risk::list, risk::create, risk::get, risk::update, risk::delete,
         audit::list, audit::csv, audit::jsonl,
+        session::sign_in, session::current, session::sign_out,
+        person::list, person::create, person::set_password,
+        token::list, token::create, token::revoke,
+        role::list, role::assign, role::remove,
+        review::request, review::sign_off, review::comments, review::comment,
     ),
-    tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "audit"))
+    tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "roles"), (name = "review"),
+        (name = "people"), (name = "tokens"), (name = "audit"))
 )]
 pub struct ApiDoc;
 

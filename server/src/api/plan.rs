@@ -11,8 +11,8 @@ use axum::Json;
 /// List plans, most recently updated first.
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans", params(PlanQuery),
     responses((status = 200, body = PlanPage), (status = 422, body = ErrorBody)))]
-pub async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<PlanQuery>) -> Result<Json<PlanPage>> {
-    Ok(Json(s.service.list_plans(&q).await?))
+pub async fn list(State(s): State<AppState>, ctx: Ctx, ApiQuery(q): ApiQuery<PlanQuery>) -> Result<Json<PlanPage>> {
+    Ok(Json(s.service.list_plans(&ctx, &q).await?))
 }
 
 /// Create a plan, optionally with its stages and risks.
@@ -26,8 +26,8 @@ pub async fn create(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<N
 /// A plan with its stages (in order) and risks.
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", params(("id" = i64, Path)),
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, ids: Ids) -> Result<Json<Plan>> {
-    Ok(Json(s.service.get_plan(ids.plan).await?))
+pub async fn get(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Json<Plan>> {
+    Ok(Json(s.service.get_plan(&ctx, ids.plan).await?))
 }
 
 /// Change a plan. `version` must be the plan's current version, else 409 with `current_version`.

@@ -11,8 +11,8 @@ use axum::Json;
 
 #[utoipa::path(get, path = "/api/v1/plans/{id}/risks", tag = "risks", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Risk>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(s): State<AppState>, ids: Ids) -> Result<Json<Vec<Risk>>> {
-    Ok(Json(s.service.get_plan(ids.plan).await?.risks))
+pub async fn list(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Json<Vec<Risk>>> {
+    Ok(Json(s.service.get_plan(&ctx, ids.plan).await?.risks))
 }
 
 /// Add a risk. Answers with the whole plan at its new version.
@@ -26,8 +26,8 @@ pub async fn create(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(new):
 #[utoipa::path(get, path = "/api/v1/plans/{id}/risks/{risk_id}", tag = "risks",
     params(("id" = i64, Path), ("risk_id" = i64, Path)),
     responses((status = 200, body = Risk), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, ids: Ids) -> Result<Json<Risk>> {
-    Ok(Json(s.service.get_risk(ids.plan, ids.sub).await?))
+pub async fn get(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Json<Risk>> {
+    Ok(Json(s.service.get_risk(&ctx, ids.plan, ids.sub).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/plans/{id}/risks/{risk_id}", tag = "risks",

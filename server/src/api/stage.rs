@@ -12,8 +12,8 @@ use axum::Json;
 /// The stages of a plan, in order.
 #[utoipa::path(get, path = "/api/v1/plans/{id}/stages", tag = "stages", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Stage>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(s): State<AppState>, ids: Ids) -> Result<Json<Vec<Stage>>> {
-    Ok(Json(s.service.get_plan(ids.plan).await?.stages))
+pub async fn list(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Json<Vec<Stage>>> {
+    Ok(Json(s.service.get_plan(&ctx, ids.plan).await?.stages))
 }
 
 /// Add a stage (at `position`, or last). Answers with the whole plan at its new version.
@@ -27,8 +27,8 @@ pub async fn create(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(new):
 #[utoipa::path(get, path = "/api/v1/plans/{id}/stages/{stage_id}", tag = "stages",
     params(("id" = i64, Path), ("stage_id" = i64, Path)),
     responses((status = 200, body = Stage), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, ids: Ids) -> Result<Json<Stage>> {
-    Ok(Json(s.service.get_stage(ids.plan, ids.sub).await?))
+pub async fn get(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Json<Stage>> {
+    Ok(Json(s.service.get_stage(&ctx, ids.plan, ids.sub).await?))
 }
 
 /// Change a stage; `null` clears planned start, duration or soak time.

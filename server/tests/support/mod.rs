@@ -65,12 +65,24 @@ impl Drop for TestDb {
     }
 }
 
+/// The credentials a `TestApp`'s requests carry.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Nobody,
+    /// A signed-in browser: the session cookie and the page's CSRF token.
+    Session { cookie: String, csrf: String },
+    Bearer(String),
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
 #[derive(Clone)]
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub service: Service,
     pub store: Store,
+    pub auth: Auth,
     inner: Arc<Inner>,
 }
 
@@ -95,7 +107,89 @@ impl TestApp {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        TestApp { base, http: reqwest::Client::new(), service, store, inner: Arc::new(Inner { server, db }) }
+        let nobody = TestApp {
+            base,
+            http: reqwest::Client::new(),
+            service,
+            store,
+            auth: Auth::Nobody,
+            inner: Arc::new(Inner { server, db }),
+        };
+        // Most tests act as an admin; permission tests pick their callers.
+        nobody.add_person("admin", true).await;
+        nobody.signed_in("admin").await
+    }
+
+    /// Adds a person (password `PASSWORD`) straight through the service.
+    pub async fn add_person(&self, username: &str, admin: bool) {
+        let new = app::person::NewPerson {
+            username: username.into(),
+            password: PASSWORD.into(),
+            display_name: String::new(),
+            contact: format!("{username}@example.com"),
+            admin,
+        };
+        self.service.add_person(&runway::service::Ctx::cli(), new).await.unwrap();
+    }
+
+    /// This app, making requests as `username` signed in through the API.
+    pub async fn signed_in(&self, username: &str) -> TestApp {
+        let r = self
+            .http
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "signing in as {username}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_string();
+        let viewer: Value = r.json().await.unwrap();
+        let csrf = viewer["csrf_token"].as_str().unwrap().to_string();
+        self.with(Auth::Session { cookie, csrf })
+    }
+
+    /// A person holding `role` on `plan_id` (added and signed in).
+    pub async fn holding(&self, username: &str, plan_id: i64, role: &str) -> TestApp {
+        self.add_person(username, false).await;
+        let (status, body) = self
+            .send("POST", &format!("/api/v1/plans/{plan_id}/roles"), serde_json::json!({ "username": username, "role": role }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        self.signed_in(username).await
+    }
+
+    /// This app with an API token holding `scopes`.
+    pub async fn with_token(&self, scopes: &[&str]) -> TestApp {
+        let (status, body) = self
+            .send("POST", "/api/v1/tokens", serde_json::json!({ "name": format!("test-{}", scopes.join("-")), "scopes": scopes }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        self.with(Auth::Bearer(body["secret"].as_str().unwrap().to_string()))
+    }
+
+    pub fn with(&self, auth: Auth) -> TestApp {
+        TestApp { auth, ..self.clone() }
+    }
+
+    pub fn anonymous(&self) -> TestApp {
+        self.with(Auth::Nobody)
+    }
+
+    /// A request builder carrying this app's credentials.
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let b = self.http.request(m, self.url(path));
+        match &self.auth {
+            Auth::Nobody => b,
+            Auth::Session { cookie, csrf } => b.header("cookie", cookie).header("x-csrf-token", csrf),
+            Auth::Bearer(token) => b.bearer_auth(token),
+        }
     }
 
     pub fn db_url(&self) -> &str {
@@ -107,29 +201,26 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        read(self.http.get(self.url(path)).send().await.unwrap()).await
+        read(self.request("GET", path).send().await.unwrap()).await
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let r = self.request("GET", path).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        read(self.http.request(m, self.url(path)).json(&body).send().await.unwrap()).await
+        read(self.request(method, path).json(&body).send().await.unwrap()).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        read(self.http.delete(self.url(path)).send().await.unwrap()).await
+        read(self.request("DELETE", path).send().await.unwrap()).await
     }
 
     /// Sends a raw body with the given content type.
     pub async fn send_raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let r = self
-            .http
-            .request(m, self.url(path))
+            .request(method, path)
             .header("content-type", content_type)
             .body(body.to_string())
             .send()

@@ -1,0 +1,89 @@
+//! Plan roles: who holds what on a plan. Migration leads and admins assign them.
+use crate::audit::Entry;
+use crate::db::now;
+use crate::error::Result;
+use crate::person::{find_by_username, person_from_row};
+use crate::service::{decode_enum, Ctx, Need, Service};
+use app::error::ApiError;
+use app::plan::Plan;
+use app::role::{NewRoleAssignment, PlanRole, RoleAssignment};
+use sqlx::{AnyConnection, Row};
+
+pub async fn load_roles(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<RoleAssignment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT r.id AS assignment_id, r.role AS plan_role, r.assigned_at, {}
+         FROM plan_roles r JOIN users u ON u.id = r.user_id WHERE r.plan_id = $1 ORDER BY r.id",
+        crate::person::COLUMNS
+    ))
+    .bind(plan_id)
+    .fetch_all(conn)
+    .await?;
+    let mut roles = rows
+        .iter()
+        .map(|r| {
+            Ok(RoleAssignment {
+                id: r.try_get("assignment_id")?,
+                role: decode_enum(r.try_get("plan_role")?, PlanRole::parse, "plan_role")?,
+                person: person_from_row(r)?,
+                assigned_at: r.try_get("assigned_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    roles.sort_by_key(|a| a.role);
+    Ok(roles)
+}
+
+pub async fn insert_role(conn: &mut AnyConnection, plan_id: i64, user_id: i64, role: PlanRole) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO plan_roles (plan_id, user_id, role, assigned_at) VALUES ($1, $2, $3, $4)")
+        .bind(plan_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Service {
+    pub async fn assign_role(&self, ctx: &Ctx, plan_id: i64, new: NewRoleAssignment) -> Result<Plan> {
+        ctx.require_signed_in()?;
+        let mut tx = self.db.write().await?;
+        let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+        ctx.require_on_plan(tx.conn(), plan_id, Need::Assign).await?;
+        let (person, _) = find_by_username(tx.conn(), new.username.trim()).await?.ok_or_else(|| {
+            ApiError::new(422, "unknown_person", format!("Nobody is called {:?}.", new.username)).with_field("username")
+        })?;
+        if before.roles.iter().any(|a| a.person.id == person.id && a.role == new.role) {
+            return Err(ApiError::new(
+                409,
+                "already_assigned",
+                format!("{} is already {} on this plan.", person.name(), new.role.label()),
+            )
+            .with_field("role")
+            .into());
+        }
+        insert_role(tx.conn(), plan_id, person.id, new.role).await?;
+        if new.role == PlanRole::Stakeholder {
+            crate::review::settle(tx.conn(), plan_id, Some(format!("{} was added as a stakeholder.", person.name()))).await?;
+        }
+        let entry = Entry::new("role.assign", format!("plan:{plan_id}/person:{}", person.id), plan_id)
+            .before(&before.roles)
+            .after(&serde_json::json!({ "username": person.username, "role": new.role }));
+        self.finish_change(tx, ctx, entry).await
+    }
+
+    pub async fn remove_role(&self, ctx: &Ctx, plan_id: i64, assignment_id: i64) -> Result<Plan> {
+        ctx.require_signed_in()?;
+        let mut tx = self.db.write().await?;
+        let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+        ctx.require_on_plan(tx.conn(), plan_id, Need::Assign).await?;
+        let gone = before.roles.iter().find(|a| a.id == assignment_id).ok_or_else(|| ApiError::not_found("Role assignment"))?;
+        sqlx::query("DELETE FROM plan_roles WHERE id = $1").bind(assignment_id).execute(tx.conn()).await?;
+        if gone.role == PlanRole::Stakeholder {
+            crate::review::settle(tx.conn(), plan_id, None).await?;
+        }
+        let entry = Entry::new("role.remove", format!("plan:{plan_id}/person:{}", gone.person.id), plan_id)
+            .before(&serde_json::json!({ "username": gone.person.username, "role": gone.role }));
+        self.finish_change(tx, ctx, entry).await
+    }
+}

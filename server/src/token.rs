@@ -1,0 +1,107 @@
+//! API tokens: created by admins, shown once, stored as a hash, revocable.
+use crate::audit::Entry;
+use crate::db::now;
+use crate::error::Result;
+use crate::service::{Ctx, Service, TokenCaller};
+use crate::session::{digest, random_hex};
+use app::error::ApiError;
+use app::token::{CreatedToken, NewToken, Scope, Token};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const COLUMNS: &str = "id, name, prefix, scopes, environment, created_by, created_at, last_used_at, revoked_at";
+/// Last use is written at most this often per token, so reads stay reads.
+const LAST_USE_EVERY_SECS: i64 = 60;
+
+fn token_from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(Token {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        prefix: r.try_get("prefix")?,
+        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        environment: r.try_get("environment")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: i64) -> Result<Option<Token>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1")).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(token_from_row).transpose()
+}
+
+impl Service {
+    pub async fn list_tokens(&self, ctx: &Ctx) -> Result<Vec<Token>> {
+        ctx.require_admin()?;
+        let mut conn = self.db.read().await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY id DESC")).fetch_all(&mut *conn).await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn create_token(&self, ctx: &Ctx, new: NewToken) -> Result<CreatedToken> {
+        ctx.require_admin()?;
+        new.validate()?;
+        let secret = format!("rwy_{}", random_hex(32));
+        let mut scopes: Vec<&str> = new.scopes.iter().map(|s| s.as_str()).collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let mut tx = self.db.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, token_hash, prefix, scopes, environment, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(new.name.trim())
+        .bind(digest(&secret))
+        .bind(&secret[..12])
+        .bind(scopes.join(","))
+        .bind(new.environment.as_deref().map(str::trim))
+        .bind(ctx.actor())
+        .bind(now())
+        .fetch_one(tx.conn())
+        .await?;
+        let token = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
+        self.record(tx, ctx, Entry::global("token.create", format!("token:{id}")).after(&token)).await?;
+        Ok(CreatedToken { token, secret })
+    }
+
+    /// A revoked token stops working at once; it stays listed, marked revoked.
+    pub async fn revoke_token(&self, ctx: &Ctx, id: i64) -> Result<Token> {
+        ctx.require_admin()?;
+        let mut tx = self.db.write().await?;
+        let before = load(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Token"))?;
+        if before.revoked_at.is_none() {
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(now()).bind(id).execute(tx.conn()).await?;
+        }
+        let after = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
+        self.record(tx, ctx, Entry::global("token.revoke", format!("token:{id}")).before(&before).after(&after)).await?;
+        Ok(after)
+    }
+
+    /// The token's holder, or 401 when it is unknown or revoked.
+    pub async fn token_caller(&self, secret: &str) -> Result<TokenCaller> {
+        let invalid = || ApiError::new(401, "invalid_token", "This API token is unknown or has been revoked.");
+        let row = {
+            let mut conn = self.db.read().await?;
+            sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"))
+                .bind(digest(secret))
+                .fetch_optional(&mut *conn)
+                .await?
+        };
+        let token = row.as_ref().map(token_from_row).transpose()?.ok_or_else(invalid)?;
+        if token.revoked_at.is_some() {
+            return Err(invalid().into());
+        }
+        let stale = token.last_used_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_none_or(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() >= LAST_USE_EVERY_SECS
+        });
+        if stale {
+            let mut tx = self.db.write().await?;
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(token.id).execute(tx.conn()).await?;
+            tx.commit().await?;
+        }
+        Ok(TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment })
+    }
+}

@@ -1,0 +1,252 @@
+//! Who may call what: every API endpoint and every server function, with each role,
+//! with API tokens, and with no credentials, on both databases.
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{Auth, TestApp};
+
+/// The callers, in the order of each row's expectations.
+const CALLERS: [&str; 9] = ["admin", "lead", "on_call", "authority", "stakeholder", "member", "read_token", "write_token", "nobody"];
+
+/// Expected answers per caller: `2` a 2xx, `3` 403, `1` 401.
+const READ: &str = "222222221";
+const EDIT: &str = "220000021";
+const ADMIN: &str = "200000001";
+const PEOPLE: &str = "222222001";
+
+/// One row per endpoint: method, path, expectations (in `CALLERS` order, with `0` for 403).
+const API_TABLE: &[(&str, &str, &str)] = &[
+    ("POST", "/session", "222222222"),
+    ("GET", "/session", PEOPLE),
+    ("GET", "/users", PEOPLE),
+    ("POST", "/users", ADMIN),
+    ("PUT", "/users/{username}/password", ADMIN),
+    ("GET", "/tokens", ADMIN),
+    ("POST", "/tokens", ADMIN),
+    ("DELETE", "/tokens/{token_id}", ADMIN),
+    ("GET", "/plans", READ),
+    ("POST", "/plans", "222222021"),
+    ("GET", "/plans/{id}", READ),
+    ("PATCH", "/plans/{id}", EDIT),
+    ("DELETE", "/plans/{id}", EDIT),
+    ("GET", "/plans/{id}/stages", READ),
+    ("POST", "/plans/{id}/stages", EDIT),
+    ("PUT", "/plans/{id}/stages/order", EDIT),
+    ("GET", "/plans/{id}/stages/{stage_id}", READ),
+    ("PATCH", "/plans/{id}/stages/{stage_id}", EDIT),
+    ("DELETE", "/plans/{id}/stages/{stage_id}", EDIT),
+    ("GET", "/plans/{id}/risks", READ),
+    ("POST", "/plans/{id}/risks", EDIT),
+    ("GET", "/plans/{id}/risks/{risk_id}", READ),
+    ("PATCH", "/plans/{id}/risks/{risk_id}", EDIT),
+    ("DELETE", "/plans/{id}/risks/{risk_id}", EDIT),
+    ("GET", "/plans/{id}/roles", READ),
+    ("POST", "/plans/{id}/roles", EDIT),
+    ("DELETE", "/plans/{id}/roles/{role_id}", EDIT),
+    ("POST", "/plans/{id}/review", EDIT),
+    ("POST", "/plans/{id}/signoffs", "000020001"),
+    ("GET", "/plans/{id}/comments", READ),
+    ("POST", "/plans/{id}/comments", "222220001"),
+    ("GET", "/audit", ADMIN),
+    ("GET", "/audit/export.csv", ADMIN),
+    ("GET", "/audit/export.jsonl", ADMIN),
+    ("GET", "/events", READ),
+    ("GET", "/openapi.json", "222222222"),
+    // Last: it ends the caller's session.
+    ("DELETE", "/session", PEOPLE),
+];
+
+/// Server functions (the pages' reads), by name, with their arguments.
+const FN_TABLE: &[(&str, &str, &str)] = &[
+    ("current_viewer", "", "222222222"),
+    ("list_people", "", PEOPLE),
+    ("list_tokens", "", ADMIN),
+    ("list_plans", "q=&status=&page=1", READ),
+    ("get_plan", "id={id}", READ),
+    ("get_plan_view", "id={id}", READ),
+    ("list_audit", "plan_id=&actor=&action=&since=&until=&page=1", ADMIN),
+];
+
+on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
+
+/// What each request works on: a fresh plan (so one row's change never affects another),
+/// with the callers' roles on it.
+struct Fixture {
+    plan: i64,
+    version: i64,
+    stages: Vec<i64>,
+    risk: i64,
+    role: i64,
+    token: i64,
+}
+
+async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
+    let admin = app.with(app.auth.clone());
+    let (status, plan) = admin
+        .send(
+            "POST",
+            "/api/v1/plans",
+            json!({
+                "title": "Fixture",
+                "stages": [{"name": "one"}, {"name": "two"}],
+                "risks": [{"risk": "r", "likelihood": "low", "impact": "low"}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{plan}");
+    let id = plan["id"].as_i64().unwrap();
+    let mut last = plan.clone();
+    for (who, role) in [("lead", "migration_lead"), ("on_call", "on_call"), ("authority", "rollback_authority"), ("stakeholder", "stakeholder")] {
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/roles"), json!({"username": who, "role": role})).await;
+        assert_eq!(status, 201, "{p}");
+        last = p;
+    }
+    if in_review {
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": last["version"]})).await;
+        assert_eq!(status, 200, "{p}");
+        last = p;
+    }
+    let (_, token) = admin.send("POST", "/api/v1/tokens", json!({"name": "doomed", "scopes": ["plans:read"]})).await;
+    Fixture {
+        plan: id,
+        version: last["version"].as_i64().unwrap(),
+        stages: plan["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect(),
+        risk: plan["risks"][0]["id"].as_i64().unwrap(),
+        role: last["roles"].as_array().unwrap().iter().find(|r| r["role"] == "on_call").unwrap()["id"].as_i64().unwrap(),
+        token: token["token"]["id"].as_i64().unwrap(),
+    }
+}
+
+fn fill(template: &str, f: &Fixture) -> String {
+    template
+        .replace("{id}", &f.plan.to_string())
+        .replace("{stage_id}", &f.stages[0].to_string())
+        .replace("{risk_id}", &f.risk.to_string())
+        .replace("{role_id}", &f.role.to_string())
+        .replace("{token_id}", &f.token.to_string())
+        .replace("{username}", "target")
+}
+
+/// A valid body for each writing endpoint, so only permission decides the answer.
+fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
+    let v = f.version;
+    Some(match (method, path) {
+        ("POST", "/session") => json!({"username": "member", "password": support::PASSWORD}),
+        ("POST", "/users") => json!({"username": format!("new{n}"), "password": "long enough password"}),
+        ("PUT", "/users/{username}/password") => json!({"password": "another long password"}),
+        ("POST", "/tokens") => json!({"name": format!("t{n}"), "scopes": ["flags:read"], "environment": "staging"}),
+        ("POST", "/plans") => json!({"title": "New"}),
+        ("PATCH", "/plans/{id}") => json!({"version": v, "title": "Renamed"}),
+        ("POST", "/plans/{id}/stages") => json!({"version": v, "name": "three"}),
+        ("PUT", "/plans/{id}/stages/order") => json!({"version": v, "stage_ids": [f.stages[1], f.stages[0]]}),
+        ("PATCH", "/plans/{id}/stages/{stage_id}") => json!({"version": v, "goal": "g"}),
+        ("POST", "/plans/{id}/risks") => json!({"version": v, "risk": "r2", "likelihood": "low", "impact": "low"}),
+        ("PATCH", "/plans/{id}/risks/{risk_id}") => json!({"version": v, "impact": "high"}),
+        ("POST", "/plans/{id}/roles") => json!({"username": "member", "role": "on_call"}),
+        ("POST", "/plans/{id}/review") => json!({"version": v}),
+        ("POST", "/plans/{id}/signoffs") => json!({"version": v, "decision": "approved"}),
+        ("POST", "/plans/{id}/comments") => json!({"body": "Looks right"}),
+        _ => return None,
+    })
+}
+
+fn query(method: &str, path: &str, f: &Fixture) -> String {
+    match (method, path) {
+        ("DELETE", "/plans/{id}") | ("DELETE", "/plans/{id}/stages/{stage_id}") | ("DELETE", "/plans/{id}/risks/{risk_id}") => {
+            format!("?version={}", f.version)
+        }
+        _ => String::new(),
+    }
+}
+
+/// `/_fn/list_plans7839993527097244092` is `list_plans`.
+fn fn_name(path: &str) -> &str {
+    path.trim_start_matches("/_fn/").trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+fn class(status: StatusCode) -> char {
+    match status.as_u16() {
+        200..=299 => '2',
+        401 => '1',
+        403 => '0',
+        _ => '?',
+    }
+}
+
+async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_says(admin: TestApp) {
+    // Every endpoint has a row, and every row an endpoint.
+    let mut served: Vec<String> = runway::api::endpoints().iter().map(|(m, p)| format!("{m} {p}")).collect();
+    let mut rows: Vec<String> = API_TABLE.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    served.sort();
+    rows.sort();
+    assert_eq!(rows, served, "the permission table and the API's endpoints differ");
+    let mut fns: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| fn_name(p).to_string()).collect();
+    let mut fn_rows: Vec<String> = FN_TABLE.iter().map(|(name, _, _)| name.to_string()).collect();
+    fns.sort();
+    fn_rows.sort();
+    assert_eq!(fn_rows, fns, "the server function table and the registered server functions differ");
+
+    for name in ["lead", "on_call", "authority", "stakeholder", "member", "target"] {
+        admin.add_person(name, false).await;
+    }
+    let mut callers = vec![];
+    for name in CALLERS {
+        callers.push(match name {
+            // Its own session: signing it out must not end the one that builds fixtures.
+            "admin" => admin.signed_in("admin").await,
+            "read_token" => admin.with_token(&["plans:read"]).await,
+            "write_token" => admin.with_token(&["plans:write"]).await,
+            "nobody" => admin.anonymous(),
+            person => admin.signed_in(person).await,
+        });
+    }
+
+    let mut wrong = vec![];
+    let mut n = 0;
+    // Server functions first: the API table ends by signing the callers out.
+    for (name, args, expected) in FN_TABLE {
+        for (i, caller) in callers.iter().enumerate() {
+            let f = fixture(&admin, false).await;
+            let path = leptos::server_fn::axum::server_fn_paths()
+                .map(|(p, _)| p)
+                .find(|p| fn_name(p) == *name)
+                .unwrap();
+            let r = caller
+                .request("POST", path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(fill(args, &f))
+                .send()
+                .await
+                .unwrap();
+            let got = class(r.status());
+            let want = expected.as_bytes()[i] as char;
+            if got != want {
+                let status = r.status();
+                wrong.push(format!("server fn {name} as {}: expected {want}, got {status} {}", CALLERS[i], r.text().await.unwrap_or_default()));
+            }
+        }
+    }
+    for (method, path, expected) in API_TABLE {
+        for (i, caller) in callers.iter().enumerate() {
+            n += 1;
+            let f = fixture(&admin, *path == "/plans/{id}/signoffs").await;
+            let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
+            let mut req = caller.request(method, &url);
+            if let Some(b) = body(method, path, &f, n) {
+                req = req.json(&b);
+            }
+            let r = req.send().await.unwrap();
+            let got = class(r.status());
+            let want = expected.as_bytes()[i] as char;
+            if got != want {
+                let status = r.status();
+                let text = if *path == "/events" { String::new() } else { r.text().await.unwrap_or_default() };
+                wrong.push(format!("{method} {path} as {}: expected {want}, got {status} {text}", CALLERS[i]));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} answers differ from the table:\n{}", wrong.len(), wrong.join("\n"));
+    // Bearer tokens never need the CSRF token; the cookie callers sent it.
+    assert!(matches!(callers[6].auth, Auth::Bearer(_)));
+}
