@@ -3,7 +3,11 @@
 use crate::error::ApiError;
 #[cfg(feature = "hydrate")]
 use crate::error::ErrorBody;
+use crate::person::{NewPerson, Person};
 use crate::plan::{NewPlan, Plan, PlanPatch};
+use crate::review::{Comment, NewComment, NewSignOff, ReviewRequest};
+use crate::role::NewRoleAssignment;
+use crate::token::{CreatedToken, NewToken, Token};
 use crate::risk::{NewRisk, RiskPatch};
 use crate::stage::{NewStage, StageOrder, StagePatch};
 use serde::{de::DeserializeOwned, Serialize};
@@ -25,7 +29,11 @@ async fn call<B: Serialize, R: DeserializeOwned>(verb: Verb, url: &str, body: Op
         Verb::Put => Method::PUT,
         Verb::Delete => Method::DELETE,
     };
-    let builder = RequestBuilder::new(url).method(method).header("accept", "application/json");
+    let mut builder = RequestBuilder::new(url).method(method).header("accept", "application/json");
+    // The session cookie alone is not enough for a change: the page proves it is ours.
+    if let Some(token) = csrf_token() {
+        builder = builder.header("x-csrf-token", &token);
+    }
     let request = match body {
         Some(b) => builder.json(b),
         None => builder.build(),
@@ -46,6 +54,17 @@ async fn call<B: Serialize, R: DeserializeOwned>(verb: Verb, url: &str, body: Op
         Ok(body) => Err(ApiError { status, ..body.error }),
         Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
     }
+}
+
+/// The CSRF token the server rendered into the page header (`data-csrf`).
+#[cfg(feature = "hydrate")]
+fn csrf_token() -> Option<String> {
+    web_sys::window()?
+        .document()?
+        .query_selector("[data-csrf]")
+        .ok()??
+        .get_attribute("data-csrf")
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -94,4 +113,36 @@ pub async fn update_risk(plan_id: i64, risk_id: i64, patch: &RiskPatch) -> Resul
 pub async fn delete_risk(plan_id: i64, risk_id: i64, version: i64) -> Result<Plan, ApiError> {
     let url = format!("/api/v1/plans/{plan_id}/risks/{risk_id}?version={version}");
     call::<(), _>(Verb::Delete, &url, None).await
+}
+
+pub async fn assign_role(plan_id: i64, new: &NewRoleAssignment) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/roles"), Some(new)).await
+}
+
+pub async fn remove_role(plan_id: i64, role_id: i64) -> Result<Plan, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/plans/{plan_id}/roles/{role_id}"), None).await
+}
+
+pub async fn request_review(plan_id: i64, version: i64) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/review"), Some(&ReviewRequest { version })).await
+}
+
+pub async fn sign_off(plan_id: i64, new: &NewSignOff) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/signoffs"), Some(new)).await
+}
+
+pub async fn add_comment(plan_id: i64, new: &NewComment) -> Result<Comment, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/comments"), Some(new)).await
+}
+
+pub async fn add_person(new: &NewPerson) -> Result<Person, ApiError> {
+    call(Verb::Post, "/api/v1/users", Some(new)).await
+}
+
+pub async fn create_token(new: &NewToken) -> Result<CreatedToken, ApiError> {
+    call(Verb::Post, "/api/v1/tokens", Some(new)).await
+}
+
+pub async fn revoke_token(id: i64) -> Result<Token, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/tokens/{id}"), None).await
 }

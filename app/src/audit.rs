@@ -73,12 +73,15 @@ impl AuditQuery {
 }
 
 /// Choices of the action filter: a value ending in `.` matches every action of that kind.
-pub const ACTION_CHOICES: [(&str, &str); 14] = [
+pub const ACTION_CHOICES: [(&str, &str); 30] = [
     ("plan.", "Any plan change"),
     ("plan.create", "Plan created"),
     ("plan.update", "Plan edited"),
     ("plan.archive", "Plan archived"),
     ("plan.restore", "Plan restored"),
+    ("plan.request_review", "Plan sent for review"),
+    ("plan.sign_off", "Plan signed off"),
+    ("plan.request_changes", "Changes requested"),
     ("stage.", "Any stage change"),
     ("stage.create", "Stage added"),
     ("stage.update", "Stage edited"),
@@ -88,6 +91,19 @@ pub const ACTION_CHOICES: [(&str, &str); 14] = [
     ("risk.create", "Risk added"),
     ("risk.update", "Risk edited"),
     ("risk.delete", "Risk removed"),
+    ("role.", "Any plan role change"),
+    ("role.assign", "Plan role given"),
+    ("role.remove", "Plan role taken away"),
+    ("comment.create", "Comment posted"),
+    ("session.", "Any sign-in or sign-out"),
+    ("session.sign_in", "Signed in"),
+    ("session.sign_out", "Signed out"),
+    ("person.", "Any account change"),
+    ("person.create", "Person added"),
+    ("person.reset_password", "Password set"),
+    ("token.", "Any API token change"),
+    ("token.create", "Token created"),
+    ("token.revoke", "Token revoked"),
 ];
 
 use crate::error::ApiError;

@@ -24,7 +24,9 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
+    admin::{PeoplePage, TokensPage},
     audit::AuditLog,
+    sign_in::{Header, SignInPage},
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
     plan_page::PlanPage,
@@ -53,19 +55,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Who is signed in, for the header and for offering only the actions they may take.
+    let viewer = Resource::new(|| (), |_| person::current_viewer());
+    provide_context(pages::sign_in::ViewerResource(viewer));
     view! {
         <Stylesheet id="leptos" href="/pkg/runway.css"/>
         <Title text="Runway"/>
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
-            <header class="topbar">
-                <a class="brand" href="/plans">"Runway"</a>
-                <nav aria-label="Main">
-                    <a href="/plans">"Plans"</a>
-                    <a href="/plans/new">"New plan"</a>
-                    <a href="/audit">"Audit log"</a>
-                </nav>
-            </header>
+            <Header/>
             // Pages wait for their data on the server (SsrMode::Async), so the HTML is
             // complete without JavaScript and a missing plan is a real 404.
             <main id="main" tabindex="-1">
@@ -80,6 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/plans/:id/risks/new") view=RiskCreate ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditLog ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
+                    <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -6,7 +6,9 @@ import { after, before } from 'node:test';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { E2E_DIR, startServer } from './server.mjs';
+import { ADMIN, E2E_DIR, PASSWORD, startServer } from './server.mjs';
+
+export { ADMIN, PASSWORD };
 
 /** Upper bound for any single wait on the page (selector, navigation, condition). */
 export const WAIT_MS = 15_000;
@@ -104,6 +106,8 @@ function slug(name) {
  * `app.test(fn)` wraps a test body: fn({ page, context, api, url }).
  */
 export function useApp({ demo = true } = {}) {
+  // The admin's API session: cookie and CSRF token, signed in on first use.
+  let adminSession = null;
   const app = {
     server: null,
     browser: null,
@@ -114,22 +118,61 @@ export function useApp({ demo = true } = {}) {
       return app.server.database;
     },
     url: (p) => new URL(p, app.server.baseUrl).href,
+
+    /** Signs in over the API; returns { cookie, csrf } or throws. */
+    async session(username, password = PASSWORD) {
+      const res = await fetch(app.url('/api/v1/session'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
+      if (!res.ok) throw new Error(`signing in as ${username} answered ${res.status}: ${await res.text()}`);
+      const cookie = res.headers.get('set-cookie').split(';')[0];
+      return { cookie, csrf: (await res.json()).csrf_token };
+    },
+
+    /** fetch() as the admin: session cookie, and the CSRF token on changes. */
+    async fetch(p, init = {}) {
+      adminSession ??= await app.session(ADMIN.username, ADMIN.password);
+      const headers = { ...(init.headers ?? {}), cookie: adminSession.cookie };
+      if (init.method && init.method !== 'GET') headers['x-csrf-token'] = adminSession.csrf;
+      return fetch(app.url(p), { ...init, headers, signal: AbortSignal.timeout(WAIT_MS) });
+    },
+
+    /** Adds a person (or, for an existing one such as a demo person, sets their password to PASSWORD). */
+    async person(username, { admin = false } = {}) {
+      const res = await app.fetch('/api/v1/users', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password: PASSWORD, admin, contact: `${username}@example.com` }),
+      });
+      if (res.status === 409) {
+        await app.api.send('PUT', `/api/v1/users/${username}/password`, { password: PASSWORD });
+      } else if (!res.ok) {
+        throw new Error(`adding ${username} answered ${res.status}: ${await res.text()}`);
+      }
+    },
+
+    /** Signs a browser context in as `username` (its cookie, as after the sign-in form). */
+    async signIn(context, username, password = PASSWORD) {
+      const { cookie } = await app.session(username, password);
+      const [name, value] = cookie.split('=');
+      await context.addCookies([{ name, value, url: app.baseUrl, httpOnly: true, sameSite: 'Lax' }]);
+    },
+
     api: {
-      async get(p) {
-        const res = await fetch(app.url(p), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(WAIT_MS) });
-        if (!res.ok) throw new Error(`GET ${p} answered ${res.status}: ${await res.text()}`);
-        return res.json();
-      },
-      async post(p, body) {
-        const res = await fetch(app.url(p), {
-          method: 'POST',
+      async send(method, p, body) {
+        const res = await app.fetch(p, {
+          method,
           headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(WAIT_MS),
+          body: body === undefined ? undefined : JSON.stringify(body),
         });
-        if (!res.ok) throw new Error(`POST ${p} answered ${res.status}: ${await res.text()}`);
-        return res.json();
+        if (!res.ok) throw new Error(`${method} ${p} answered ${res.status}: ${await res.text()}`);
+        return res.status === 204 ? null : res.json();
       },
+      get: (p) => app.api.send('GET', p),
+      post: (p, body) => app.api.send('POST', p, body),
     },
   };
 
@@ -149,16 +192,19 @@ export function useApp({ demo = true } = {}) {
     { timeout: HOOK_TIMEOUT_MS },
   );
 
-  app.test = (fn) =>
+  /** `as`: who the browser is signed in as (`null`: nobody). */
+  app.test = (fn, { as = ADMIN.username } = {}) =>
     async function runInBrowser(t) {
       const context = await app.browser.newContext({ baseURL: app.baseUrl });
       context.setDefaultTimeout(WAIT_MS);
       context.setDefaultNavigationTimeout(WAIT_MS);
+      if (as && as !== ADMIN.username) await app.person(as);
+      if (as) await app.signIn(context, as, as === ADMIN.username ? ADMIN.password : PASSWORD);
       const pageErrors = [];
       context.on('page', (p) => watch(p, pageErrors));
       const page = await context.newPage();
       try {
-        await fn({ page, context, api: app.api, url: app.url });
+        await fn({ page, context, api: app.api, url: app.url, fetch: app.fetch });
         if (pageErrors.some((e) => e.startsWith('pageerror'))) {
           throw new Error(`the page threw:\n${pageErrors.join('\n')}`);
         }

@@ -20,6 +20,24 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** Every server starts with this admin, added with `runway user add` before it starts. */
+export const ADMIN = { username: 'admin', password: 'e2e admin password' };
+/** The password tests give the other people they sign in as. */
+export const PASSWORD = 'e2e person password';
+
+/** Runs `runway user add NAME --admin` with the password on stdin, as an operator would. */
+function addAdmin(bin, databaseUrl, env) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      bin,
+      ['user', 'add', ADMIN.username, '--admin', '--database-url', databaseUrl],
+      { env, timeout: STARTUP_TIMEOUT_MS },
+      (error, stdout, stderr) => (error ? reject(new Error(`runway user add failed: ${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
+    child.stdin.end(`${ADMIN.password}\n`);
+  });
+}
+
 /** The end2end/ folder; default paths are relative to it, whatever the cwd. */
 export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -144,6 +162,13 @@ export async function startServer({ demo = true } = {}) {
   // Plain log lines (no colour codes) read better in failure reports.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RUNWAY_')));
   env.NO_COLOR = '1';
+
+  try {
+    await addAdmin(bin, databaseUrl, env);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
 
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {

@@ -12,7 +12,7 @@ function escapeHtml(s) {
 test(
   'the demo plan shows its six stages in order, already in the server-rendered HTML',
   { timeout: TEST_TIMEOUT_MS },
-  app.test(async ({ page, api, url }) => {
+  app.test(async ({ page, api, fetch }) => {
     await openPage(page, '/plans');
     const link = page.locator('tr.plan-row a.plan-title', { hasText: DEMO_TITLE });
     await link.waitFor({ state: 'visible' });
@@ -37,7 +37,7 @@ test(
     await waitForStageNames(page, names);
 
     // Server-rendered: the HTML alone (no JavaScript) has the stages and the SQL.
-    const res = await fetch(url(`/plans/${id}`), { headers: { accept: 'text/html' } });
+    const res = await fetch(`/plans/${id}`, { headers: { accept: 'text/html' } });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     const html = await res.text();
@@ -57,8 +57,8 @@ test(
 test(
   'the plan list is server-rendered and links to the demo plan',
   { timeout: TEST_TIMEOUT_MS },
-  app.test(async ({ page, url }) => {
-    const res = await fetch(url('/plans'));
+  app.test(async ({ page, fetch }) => {
+    const res = await fetch('/plans');
     assert.equal(res.status, 200);
     const html = await res.text();
     assert.ok(html.includes(escapeHtml(DEMO_TITLE)), 'the list HTML names the demo plan');

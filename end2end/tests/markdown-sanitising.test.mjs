@@ -7,8 +7,8 @@ const app = useApp({ demo: false });
 test(
   'markdown is sanitised: scripts and event handlers in a description never run',
   { timeout: TEST_TIMEOUT_MS },
-  app.test(async ({ page, url }) => {
-    const res = await fetch(url('/api/v1/plans'), {
+  app.test(async ({ page, fetch }) => {
+    const res = await fetch('/api/v1/plans', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({
@@ -19,7 +19,7 @@ test(
     assert.equal(res.status, 201, await res.clone().text());
     const plan = await res.json();
 
-    const html = await (await fetch(url(`/plans/${plan.id}`))).text();
+    const html = await (await fetch(`/plans/${plan.id}`)).text();
     // The description as the server renders it (the page's hydration data carries the
     // raw text too, but JSON-escaped inside a script, where it is inert).
     const start = html.indexOf('id="description-heading"');

@@ -1,8 +1,11 @@
 //! Pages and the small components they share.
+pub mod admin;
 pub mod audit;
 pub mod forms;
 pub mod plan_list;
 pub mod plan_page;
+pub mod plan_people;
+pub mod sign_in;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;

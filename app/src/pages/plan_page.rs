@@ -1,4 +1,5 @@
 //! A plan: its stages as a timeline, its risks, and its Markdown.
+use super::plan_people::{Discussion, ReviewPanel, RolesPanel};
 use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, Ready, StageStatusBadge};
 use crate::api;
 use crate::error::ApiError;
@@ -32,7 +33,9 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let PlanView { plan, description_html, stages_html, .. } = view;
+    let PlanView { plan, description_html, stages_html, comments, can } = view;
+    let people_plan = plan.clone();
+    let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
     let (plan_id, version) = (plan.id, plan.version);
     let stage_ids = StoredValue::new(plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
     let stage_count = plan.stages.len();
@@ -86,6 +89,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     html
                     index=i
                     count=stage_count
+                    can_edit=can.edit
                     on_move=move_stage
                     on_remove=move |stage_id: i64| {
                         if confirm("Remove this stage from the plan?") {
@@ -110,6 +114,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     <td><span class=format!("level level-{}", r.impact.as_str())>{r.impact.label()}</span></td>
                     <td>{r.mitigation}</td>
                     <td class="row-actions">
+                        {can.edit.then(|| view! {
                         <a href=format!("/plans/{plan_id}/risks/{risk_id}/edit")>"Edit"</a>
                         <button
                             type="button"
@@ -123,6 +128,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                         >
                             "Remove"
                         </button>
+                        })}
                     </td>
                 </tr>
             }
@@ -138,7 +144,13 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     <h1>{plan.title.clone()}</h1>
                     <p class="summary">{plan.summary.clone()}</p>
                 </div>
-                {if archived {
+                {if !can.edit {
+                    view! {
+                        <div class="head-actions">
+                            <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a>
+                        </div>
+                    }.into_any()
+                } else if archived {
                     view! {
                         <div class="head-actions">
                             <button type="button" class="button" on:click=restore>"Restore"</button>
@@ -176,10 +188,15 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 }
             })}
 
+            <div class="plan-people">
+                <ReviewPanel plan=people_plan.clone() can_edit=can.edit can_sign_off=can.sign_off reload error=action_error/>
+                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign=can.assign reload error=action_error/>
+            </div>
+
             <section aria-labelledby="stages-heading">
                 <div class="section-head">
                     <h2 id="stages-heading">{format!("Stages ({stage_count})")}</h2>
-                    <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a>
+                    {can.edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a> })}
                 </div>
                 <ol class="timeline">{stages}</ol>
                 {(stage_count == 0).then(|| view! { <p class="empty">"No stages yet."</p> })}
@@ -188,7 +205,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
             <section aria-labelledby="risks-heading">
                 <div class="section-head">
                     <h2 id="risks-heading">"Risks"</h2>
-                    <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a>
+                    {can.edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a> })}
                 </div>
                 {if has_risks {
                     view! {
@@ -214,6 +231,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <h2 id="description-heading">"Description"</h2>
                 <div class="markdown" inner_html=description_html></div>
             </section>
+
+            <Discussion plan_id comments stages=stage_names can_comment=can.comment reload error=action_error/>
         </article>
     }
 }
@@ -226,6 +245,7 @@ fn StageItem(
     count: usize,
     on_move: impl Fn(usize, usize) + Copy + 'static,
     on_remove: impl Fn(i64) + Copy + 'static,
+    can_edit: bool,
 ) -> impl IntoView {
     let Stage { id, plan_id, name, goal, status, planned_start, planned_duration_minutes, min_soak_minutes, .. } = stage;
     let heading_id = format!("stage-{id}-name");
@@ -249,12 +269,14 @@ fn StageItem(
                 <MarkdownSection title="Description" html=html.description/>
                 <MarkdownSection title="Forward runbook" html=html.forward_runbook/>
                 <MarkdownSection title="Rollback runbook" html=html.rollback_runbook/>
+                {can_edit.then(|| view! {
                 <div class="stage-actions">
                     <a href=format!("/plans/{plan_id}/stages/{id}/edit")>"Edit"</a>
                     <button type="button" class="link" aria-label=up_label disabled={index == 0} on:click=move |_| on_move(index, index - 1)>"Move up"</button>
                     <button type="button" class="link" aria-label=down_label disabled={index + 1 >= count} on:click=move |_| on_move(index, index + 1)>"Move down"</button>
                     <button type="button" class="link danger" aria-label=remove_label on:click=move |_| on_remove(id)>"Remove"</button>
                 </div>
+                })}
             </div>
         </li>
     }

@@ -1,0 +1,319 @@
+//! The plan page's people: who holds which role, the review and its sign-offs, and
+//! the discussion (threaded per plan and per stage).
+use super::short_time;
+use crate::api;
+use crate::error::ApiError;
+use crate::person::{list_people, Person};
+use crate::plan::{Plan, PlanStatus};
+use crate::review::{Comment, Decision, NewComment, NewSignOff};
+use crate::role::{NewRoleAssignment, PlanRole, RoleAssignment};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Runs a change from the page; on success the page loads the plan again.
+fn act<T: 'static>(
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+    fut: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+) {
+    error.set(None);
+    spawn_local(async move {
+        match fut.await {
+            Ok(_) => reload.update(|n| *n += 1),
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}
+
+fn contact_of(p: &Person) -> String {
+    if p.contact.is_empty() {
+        p.username.clone()
+    } else {
+        p.contact.clone()
+    }
+}
+
+#[component]
+pub fn RolesPanel(
+    plan_id: i64,
+    roles: Vec<RoleAssignment>,
+    can_assign: bool,
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let rows = PlanRole::ALL
+        .into_iter()
+        .map(|role| {
+            let holders: Vec<RoleAssignment> = roles.iter().filter(|a| a.role == role).cloned().collect();
+            let empty = holders.is_empty();
+            let people = holders
+                .into_iter()
+                .map(|a| {
+                    let label = format!("Remove {} as {}", a.person.name(), role.label());
+                    let assignment = a.id;
+                    view! {
+                        <li class="holder">
+                            <span class="holder-name">{a.person.name().to_string()}</span>
+                            " "
+                            <span class="contact">{contact_of(&a.person)}</span>
+                            {can_assign.then(|| view! {
+                                <button type="button" class="link danger" aria-label=label
+                                    on:click=move |_| act(reload, error, api::remove_role(plan_id, assignment))>"Remove"</button>
+                            })}
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class=format!("role-row role-{}", role.as_str())>
+                    <dt>{role.label()}</dt>
+                    <dd>
+                        <ul class="holders">{people}</ul>
+                        {empty.then(|| view! { <span class="empty">"Nobody yet"</span> })}
+                    </dd>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <section aria-labelledby="roles-heading" class="panel roles">
+            <h2 id="roles-heading">"People"</h2>
+            <dl class="role-list">{rows}</dl>
+            {can_assign.then(|| view! { <AssignForm plan_id reload error/> })}
+        </section>
+    }
+}
+
+#[component]
+fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let people = Resource::new(|| (), |_| list_people());
+    let username = RwSignal::new(String::new());
+    let role = RwSignal::new(PlanRole::Stakeholder.as_str().to_string());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(role) = PlanRole::parse(&role.get_untracked()) else { return };
+        let new = NewRoleAssignment { username: username.get_untracked(), role };
+        if new.username.is_empty() {
+            error.set(Some(ApiError::validation("username", "Choose a person.")));
+            return;
+        }
+        act(reload, error, async move { api::assign_role(plan_id, &new).await });
+    };
+    view! {
+        <form class="inline-form assign" on:submit=submit>
+            <div class="field">
+                <label for="assign-person">"Person"</label>
+                <Suspense fallback=|| view! { <select id="assign-person" disabled><option>"Loading…"</option></select> }>
+                    {move || Suspend::new(async move {
+                        let list = people.await.unwrap_or_default();
+                        view! {
+                            <select id="assign-person" on:change=move |ev| username.set(event_target_value(&ev))>
+                                <option value="">"Choose a person"</option>
+                                {list.into_iter().map(|p| {
+                                    let label = format!("{} ({})", p.name(), p.username);
+                                    view! { <option value=p.username.clone()>{label}</option> }
+                                }).collect_view()}
+                            </select>
+                        }
+                    })}
+                </Suspense>
+            </div>
+            <div class="field">
+                <label for="assign-role">"Role"</label>
+                <select id="assign-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                    {PlanRole::ALL.into_iter().map(|r| view! {
+                        <option value=r.as_str() selected={r == PlanRole::Stakeholder}>{r.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <button type="submit" class="button">"Assign role"</button>
+        </form>
+    }
+}
+
+#[component]
+pub fn ReviewPanel(
+    plan: Plan,
+    can_edit: bool,
+    can_sign_off: bool,
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let (plan_id, version, status) = (plan.id, plan.version, plan.status);
+    let stakeholders: Vec<Person> = plan.holders(PlanRole::Stakeholder).cloned().collect();
+    let signed = stakeholders
+        .iter()
+        .filter(|p| plan.signoffs.iter().any(|s| s.person.id == p.id && s.decision == Decision::Approved))
+        .count();
+    let summary = match status {
+        PlanStatus::Draft => "Draft: not yet sent to its stakeholders for review.".to_string(),
+        PlanStatus::InReview => format!("In review: {signed} of {} stakeholders have signed off.", stakeholders.len()),
+        PlanStatus::Approved => "Approved: every stakeholder has signed off this version.".to_string(),
+        other => format!("{}.", other.label()),
+    };
+    let states = stakeholders
+        .iter()
+        .map(|p| {
+            let s = plan.signoffs.iter().find(|s| s.person.id == p.id);
+            let (class, text) = match s {
+                Some(s) if s.decision == Decision::Approved => ("signed", format!("signed off version {}", s.plan_version)),
+                Some(s) => ("changes", format!("asked for changes: {}", s.comment)),
+                None => ("waiting", "not signed off yet".to_string()),
+            };
+            let when = s.map(|s| short_time(&s.created_at)).unwrap_or_default();
+            view! {
+                <li class=format!("signoff signoff-{class}")>
+                    <strong>{p.name().to_string()}</strong>" "{text}" "<span class="when">{when}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let comment = RwSignal::new(String::new());
+    let decide = move |decision: Decision| {
+        let new = NewSignOff { version, decision, comment: comment.get_untracked() };
+        if let Err(e) = new.validate() {
+            error.set(Some(e));
+            return;
+        }
+        act(reload, error, async move { api::sign_off(plan_id, &new).await });
+    };
+    view! {
+        <section aria-labelledby="review-heading" class="panel review">
+            <h2 id="review-heading">"Review"</h2>
+            {plan.review_note.clone().filter(|_| status == PlanStatus::InReview).map(|note| view! {
+                <div class="notice review-note" role="status"><strong>"Sign-off needed again. "</strong>{note}</div>
+            })}
+            <p class="review-summary">{summary}</p>
+            <ul class="signoffs">{states}</ul>
+            {(can_edit && status == PlanStatus::Draft).then(|| view! {
+                <button type="button" class="button" on:click=move |_| act(reload, error, api::request_review(plan_id, version))>
+                    "Send for review"
+                </button>
+            })}
+            {(can_sign_off && status == PlanStatus::InReview).then(|| view! {
+                <div class="sign-off-form">
+                    <label for="signoff-comment">"Comment (required when asking for changes)"</label>
+                    <textarea id="signoff-comment" rows="2" on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                    <div class="buttons">
+                        <button type="button" class="button primary" on:click=move |_| decide(Decision::Approved)>
+                            {format!("Sign off version {version}")}
+                        </button>
+                        <button type="button" class="button" on:click=move |_| decide(Decision::ChangesRequested)>"Request changes"</button>
+                    </div>
+                </div>
+            })}
+        </section>
+    }
+}
+
+#[component]
+pub fn Discussion(
+    plan_id: i64,
+    comments: Vec<Comment>,
+    stages: Vec<(i64, String)>,
+    can_comment: bool,
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let comments = StoredValue::new(comments);
+    let replying = RwSignal::new(None::<i64>);
+    let thread = move |about: Option<i64>| {
+        let all = comments.get_value();
+        let top: Vec<Comment> = all.iter().filter(|c| c.parent_id.is_none() && c.stage_id == about).cloned().collect();
+        top.into_iter()
+            .map(|c| {
+                let replies: Vec<Comment> = all.iter().filter(|r| r.parent_id == Some(c.id)).cloned().collect();
+                let id = c.id;
+                let label = format!("Reply to {}", c.author.name());
+                view! {
+                    <li class="comment" data-comment-id=id>
+                        <CommentBody comment=c/>
+                        <ul class="replies">
+                            {replies.into_iter().map(|r| view! { <li class="comment reply"><CommentBody comment=r/></li> }).collect_view()}
+                        </ul>
+                        {can_comment.then(|| view! {
+                            <button type="button" class="link" aria-label=label on:click=move |_| replying.set(Some(id))>"Reply"</button>
+                            {move || (replying.get() == Some(id)).then(|| view! {
+                                <CommentForm plan_id stage_id=None parent_id=Some(id) label="Your reply" reload error/>
+                            })}
+                        })}
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    let plan_thread = thread(None);
+    let stage_threads = stages
+        .iter()
+        .filter(|(id, _)| comments.get_value().iter().any(|c| c.stage_id == Some(*id)))
+        .map(|(id, name)| {
+            view! {
+                <h3 class="thread-about">{format!("On {name}")}</h3>
+                <ul class="thread">{thread(Some(*id))}</ul>
+            }
+        })
+        .collect_view();
+    let empty = comments.get_value().is_empty();
+    let about = RwSignal::new(String::new());
+    view! {
+        <section aria-labelledby="discussion-heading" class="panel discussion">
+            <h2 id="discussion-heading">"Discussion"</h2>
+            {empty.then(|| view! { <p class="empty">"No comments yet."</p> })}
+            <ul class="thread">{plan_thread}</ul>
+            {stage_threads}
+            {can_comment.then(|| view! {
+                <div class="field">
+                    <label for="comment-about">"About"</label>
+                    <select id="comment-about" on:change=move |ev| about.set(event_target_value(&ev))>
+                        <option value="">"The whole plan"</option>
+                        {stages.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                    </select>
+                </div>
+                {move || {
+                    let stage_id = about.get().parse::<i64>().ok();
+                    view! { <CommentForm plan_id stage_id parent_id=None label="Your comment" reload error/> }
+                }}
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn CommentBody(comment: Comment) -> impl IntoView {
+    view! {
+        <p class="comment-meta"><strong>{comment.author.name().to_string()}</strong>" · "<time datetime=comment.created_at.clone()>{short_time(&comment.created_at)}</time></p>
+        <p class="comment-body">{comment.body}</p>
+    }
+}
+
+#[component]
+fn CommentForm(
+    plan_id: i64,
+    stage_id: Option<i64>,
+    parent_id: Option<i64>,
+    label: &'static str,
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let body = RwSignal::new(String::new());
+    let field_id = match parent_id {
+        Some(p) => format!("reply-{p}"),
+        None => "new-comment".to_string(),
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let new = NewComment { body: body.get_untracked(), stage_id, parent_id };
+        if let Err(e) = new.validate() {
+            error.set(Some(e));
+            return;
+        }
+        act(reload, error, async move { api::add_comment(plan_id, &new).await });
+    };
+    view! {
+        <form class="comment-form" on:submit=submit>
+            <label for=field_id.clone()>{label}</label>
+            <textarea id=field_id rows="3" on:input=move |ev| body.set(event_target_value(&ev))></textarea>
+            <button type="submit" class="button">"Post"</button>
+        </form>
+    }
+}
