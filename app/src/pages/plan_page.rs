@@ -280,6 +280,7 @@ fn StageItem(
             </div>
         </li>
     }
+    .into_any()
 }
 
 /// Collapsible so a long plan stays scannable; `<details>` needs no script.

@@ -82,6 +82,7 @@ pub fn RolesPanel(
             {can_assign.then(|| view! { <AssignForm plan_id reload error/> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -129,6 +130,7 @@ fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiErr
             <button type="submit" class="button">"Assign role"</button>
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -204,6 +206,7 @@ pub fn ReviewPanel(
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -276,6 +279,7 @@ pub fn Discussion(
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
