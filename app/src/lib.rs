@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Runway's pages, components and the types shared by server and browser.
 pub mod api;
 pub mod audit;

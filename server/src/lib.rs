@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The `runway` server: command line, HTTP, the service layer and storage.
 pub mod api;
 pub mod audit;

@@ -68,10 +68,10 @@ impl SignInLimit {
     }
 }
 
-/// 1 s after the 4th failure, doubling each time, at most 15 minutes.
+/// 1 s after the 3rd failure, doubling each time, at most 15 minutes.
 fn backoff(failures: u32) -> Option<Duration> {
-    let over = failures.checked_sub(FREE_FAILURES).filter(|n| *n > 0)?;
-    Some(Duration::from_secs((1u64 << (over - 1).min(10)).min(900)))
+    let over = failures.checked_sub(FREE_FAILURES)?;
+    Some(Duration::from_secs((1u64 << over.min(10)).min(900)))
 }
 
 /// A session cookie's value and the page-side token that must accompany writes.
@@ -236,9 +236,9 @@ mod tests {
 
     #[test]
     fn waiting_starts_after_three_failures_and_doubles() {
-        assert_eq!(backoff(3), None);
-        assert_eq!(backoff(4), Some(Duration::from_secs(1)));
-        assert_eq!(backoff(6), Some(Duration::from_secs(4)));
+        assert_eq!(backoff(2), None);
+        assert_eq!(backoff(3), Some(Duration::from_secs(1)));
+        assert_eq!(backoff(5), Some(Duration::from_secs(4)));
         assert_eq!(backoff(40), Some(Duration::from_secs(900)));
     }
 
