@@ -290,6 +290,8 @@ pub struct Abilities {
     pub assign: bool,
     pub comment: bool,
     pub sign_off: bool,
+    /// Read the plan's history in the audit log (admins).
+    pub history: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

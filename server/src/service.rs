@@ -137,6 +137,7 @@ impl Ctx {
             assign: write,
             comment: self.person().is_some() && (self.is_admin() || !roles.is_empty()),
             sign_off: roles.contains(&PlanRole::Stakeholder),
+            history: self.is_admin() && self.person().is_some(),
         })
     }
 

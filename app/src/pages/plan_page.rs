@@ -147,7 +147,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 {if !can.edit {
                     view! {
                         <div class="head-actions">
-                            <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a>
+                            {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
                         </div>
                     }.into_any()
                 } else if archived {
@@ -160,7 +160,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     view! {
                         <div class="head-actions">
                             <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
-                            <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a>
+                            {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
                             <button type="button" class="button danger" on:click=archive>"Archive"</button>
                         </div>
                     }.into_any()
