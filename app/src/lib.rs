@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod error;
+pub mod flag;
 pub mod pages;
 pub mod person;
 pub mod plan;

@@ -201,6 +201,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     if service.count_people().await.map_err(failed)? == 0 {
         tracing::warn!("nobody can sign in yet: add an admin with `runway user add NAME --admin`");
     }
+    service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sign-in", post(sign_in_form))
         .route("/auth/sign-out", post(sign_out_form))
         .nest("/api/v1", crate::api::routes(state.clone()))
+        .nest("/ofrep/v1", crate::api::ofrep::routes())
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -82,7 +83,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 async fn pages_need_sign_in(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response<Body> {
     let path = req.uri().path();
     let open = path == "/login"
-        || ["/api/", "/_fn/", "/auth/", "/pkg/", "/healthz"].iter().any(|p| path.starts_with(p))
+        || ["/api/", "/ofrep/", "/_fn/", "/auth/", "/pkg/", "/healthz"].iter().any(|p| path.starts_with(p))
         || path.rsplit('/').next().is_some_and(|last| last.contains('.'));
     if open || req.method() != Method::GET {
         return next.run(req).await;

@@ -18,6 +18,8 @@ pub struct Service {
     pub db: Db,
     pub events: Events,
     pub sign_in_limit: crate::session::SignInLimit,
+    pub flag_cache: crate::evaluate::FlagCache,
+    pub token_cache: crate::token::TokenCache,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -192,7 +194,13 @@ pub async fn roles_of(conn: &mut AnyConnection, plan_id: i64, user_id: i64) -> R
 
 impl Service {
     pub fn new(db: Db) -> Service {
-        Service { db, events: Events::new(), sign_in_limit: Default::default() }
+        Service {
+            db,
+            events: Events::new(),
+            sign_in_limit: Default::default(),
+            flag_cache: Default::default(),
+            token_cache: Default::default(),
+        }
     }
 
     /// Opens a change to plan `id` made against `version`: 404 when there is no such

@@ -8,6 +8,9 @@ use app::error::ApiError;
 use app::token::{CreatedToken, NewToken, Scope, Token};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 const COLUMNS: &str = "id, name, prefix, scopes, environment, created_by, created_at, last_used_at, revoked_at";
 /// Last use is written at most this often per token, so reads stay reads.
@@ -31,6 +34,39 @@ fn token_from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
 async fn load(conn: &mut AnyConnection, id: i64) -> Result<Option<Token>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1")).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(token_from_row).transpose()
+}
+
+/// Recently checked tokens, so a busy service's requests do not each read the
+/// database. Entries live a few seconds: a token revoked on another replica stops
+/// working here within that time; on this one, at once.
+#[derive(Clone, Default)]
+pub struct TokenCache {
+    entries: Arc<RwLock<HashMap<String, (TokenCaller, Instant)>>>,
+}
+
+const CACHE_FOR: Duration = Duration::from_secs(5);
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<TokenCaller> {
+        let map = self.entries.read().ok()?;
+        let (caller, at) = map.get(hash)?;
+        (at.elapsed() < CACHE_FOR).then(|| caller.clone())
+    }
+
+    fn put(&self, hash: String, caller: TokenCaller) {
+        if let Ok(mut map) = self.entries.write() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+            }
+            map.insert(hash, (caller, Instant::now()));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.entries.write() {
+            map.clear();
+        }
+    }
 }
 
 impl Service {
@@ -77,16 +113,21 @@ impl Service {
         }
         let after = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
         self.record(tx, ctx, Entry::global("token.revoke", format!("token:{id}")).before(&before).after(&after)).await?;
+        self.token_cache.clear();
         Ok(after)
     }
 
     /// The token's holder, or 401 when it is unknown or revoked.
     pub async fn token_caller(&self, secret: &str) -> Result<TokenCaller> {
+        let hash = digest(secret);
+        if let Some(caller) = self.token_cache.get(&hash) {
+            return Ok(caller);
+        }
         let invalid = || ApiError::new(401, "invalid_token", "This API token is unknown or has been revoked.");
         let row = {
             let mut conn = self.db.read().await?;
             sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"))
-                .bind(digest(secret))
+                .bind(&hash)
                 .fetch_optional(&mut *conn)
                 .await?
         };
@@ -102,6 +143,8 @@ impl Service {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(token.id).execute(tx.conn()).await?;
             tx.commit().await?;
         }
-        Ok(TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment })
+        let caller = TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment };
+        self.token_cache.put(hash, caller.clone());
+        Ok(caller)
     }
 }

@@ -14,6 +14,8 @@ const READ: &str = "222222221";
 const EDIT: &str = "220000021";
 const ADMIN: &str = "200000001";
 const PEOPLE: &str = "222222001";
+/// Admins (and flags:write tokens, which this table's tokens are not).
+const FLAG_WRITE: &str = "200000001";
 
 /// One row per endpoint: method, path, expectations (in `CALLERS` order, with `0` for 403).
 const API_TABLE: &[(&str, &str, &str)] = &[
@@ -48,6 +50,15 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/plans/{id}/signoffs", "000020001"),
     ("GET", "/plans/{id}/comments", READ),
     ("POST", "/plans/{id}/comments", "222220001"),
+    ("GET", "/flags", PEOPLE),
+    ("POST", "/flags", FLAG_WRITE),
+    ("GET", "/flags/{key}", PEOPLE),
+    ("PATCH", "/flags/{key}", FLAG_WRITE),
+    ("DELETE", "/flags/{key}", FLAG_WRITE),
+    ("PUT", "/flags/{key}/environments/{env}", FLAG_WRITE),
+    ("POST", "/flags/{key}/kill", "202200001"),
+    ("GET", "/environments", PEOPLE),
+    ("POST", "/environments", ADMIN),
     ("GET", "/audit", ADMIN),
     ("GET", "/audit/export.csv", ADMIN),
     ("GET", "/audit/export.jsonl", ADMIN),
@@ -79,6 +90,7 @@ struct Fixture {
     risk: i64,
     role: i64,
     token: i64,
+    flag: String,
 }
 
 async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
@@ -108,6 +120,9 @@ async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
         last = p;
     }
     let (_, token) = admin.send("POST", "/api/v1/tokens", json!({"name": "doomed", "scopes": ["plans:read"]})).await;
+    let flag = format!("flag-{id}");
+    let (status, body) = admin.send("POST", "/api/v1/flags", json!({"key": flag})).await;
+    assert_eq!(status, 201, "{body}");
     Fixture {
         plan: id,
         version: last["version"].as_i64().unwrap(),
@@ -115,6 +130,7 @@ async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
         risk: plan["risks"][0]["id"].as_i64().unwrap(),
         role: last["roles"].as_array().unwrap().iter().find(|r| r["role"] == "on_call").unwrap()["id"].as_i64().unwrap(),
         token: token["token"]["id"].as_i64().unwrap(),
+        flag,
     }
 }
 
@@ -126,6 +142,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{role_id}", &f.role.to_string())
         .replace("{token_id}", &f.token.to_string())
         .replace("{username}", "target")
+        .replace("{key}", &f.flag)
+        .replace("{env}", "production")
 }
 
 /// A valid body for each writing endpoint, so only permission decides the answer.
@@ -143,10 +161,15 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("PATCH", "/plans/{id}/stages/{stage_id}") => json!({"version": v, "goal": "g"}),
         ("POST", "/plans/{id}/risks") => json!({"version": v, "risk": "r2", "likelihood": "low", "impact": "low"}),
         ("PATCH", "/plans/{id}/risks/{risk_id}") => json!({"version": v, "impact": "high"}),
-        ("POST", "/plans/{id}/roles") => json!({"username": "member", "role": "on_call"}),
+        // "target", so that no caller gains a role from this row.
+        ("POST", "/plans/{id}/roles") => json!({"username": "target", "role": "on_call"}),
         ("POST", "/plans/{id}/review") => json!({"version": v}),
         ("POST", "/plans/{id}/signoffs") => json!({"version": v, "decision": "approved"}),
         ("POST", "/plans/{id}/comments") => json!({"body": "Looks right"}),
+        ("POST", "/flags") => json!({"key": format!("new.flag_{n}")}),
+        ("PATCH", "/flags/{key}") => json!({"version": 1, "description": "d"}),
+        ("PUT", "/flags/{key}/environments/{env}") => json!({"version": 1, "enabled": true, "percentage": 10}),
+        ("POST", "/environments") => json!({"name": format!("env-{n}")}),
         _ => return None,
     })
 }
@@ -156,6 +179,7 @@ fn query(method: &str, path: &str, f: &Fixture) -> String {
         ("DELETE", "/plans/{id}") | ("DELETE", "/plans/{id}/stages/{stage_id}") | ("DELETE", "/plans/{id}/risks/{risk_id}") => {
             format!("?version={}", f.version)
         }
+        ("DELETE", "/flags/{key}") => "?version=1".to_string(),
         _ => String::new(),
     }
 }

@@ -1,5 +1,7 @@
 //! The machine API under `/api/v1`: JSON in, JSON out, one error shape.
 pub mod audit;
+pub mod flag;
+pub mod ofrep;
 pub mod openapi;
 pub mod person;
 pub mod plan;
@@ -89,6 +91,15 @@ fn api() -> Api {
         .at(M::POST, "/plans/{id}/signoffs", review::sign_off)
         .at(M::GET, "/plans/{id}/comments", review::comments)
         .at(M::POST, "/plans/{id}/comments", review::comment)
+        .at(M::GET, "/flags", flag::list)
+        .at(M::POST, "/flags", flag::create)
+        .at(M::GET, "/flags/{key}", flag::get)
+        .at(M::PATCH, "/flags/{key}", flag::update)
+        .at(M::DELETE, "/flags/{key}", flag::archive)
+        .at(M::PUT, "/flags/{key}/environments/{env}", flag::set_state)
+        .at(M::POST, "/flags/{key}/kill", flag::kill)
+        .at(M::GET, "/environments", flag::environments)
+        .at(M::POST, "/environments", flag::add_environment)
         .at(M::GET, "/audit", audit::list)
         .at(M::GET, "/audit/export.csv", audit::csv)
         .at(M::GET, "/audit/export.jsonl", audit::jsonl)

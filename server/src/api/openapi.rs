@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{audit, person, plan, review, risk, role, session, stage, token};
+use super::{audit, flag, person, plan, review, risk, role, session, stage, token};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -25,9 +25,11 @@ use utoipa::OpenApi;
         token::list, token::create, token::revoke,
         role::list, role::assign, role::remove,
         review::request, review::sign_off, review::comments, review::comment,
+        flag::list, flag::create, flag::get, flag::update, flag::archive, flag::set_state, flag::kill,
+        flag::environments, flag::add_environment,
     ),
     tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "roles"), (name = "review"),
-        (name = "people"), (name = "tokens"), (name = "audit"))
+        (name = "people"), (name = "tokens"), (name = "flags"), (name = "audit"))
 )]
 pub struct ApiDoc;
 

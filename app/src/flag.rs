@@ -1,0 +1,436 @@
+//! Feature flags: per environment on/off, a percentage rollout, allow and deny lists,
+//! and optional string variants. Evaluation is here, shared by the server (for
+//! services) and the browser (the "test a key" box), so both give the same answer.
+use crate::error::ApiError;
+use crate::validate::{check_len, check_required};
+use serde::{Deserialize, Serialize};
+
+pub const KEY_MAX: usize = 200;
+pub const LIST_MAX: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Flag {
+    pub id: i64,
+    pub key: String,
+    pub description: String,
+    pub owner: String,
+    pub tags: Vec<String>,
+    /// Every change to the flag or one of its environments adds one.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<String>,
+    /// Set when the kill switch turned the flag off everywhere; cleared when it is turned on again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_by: Option<String>,
+    /// One per environment, by environment name.
+    pub environments: Vec<FlagState>,
+}
+
+impl Flag {
+    pub fn state(&self, environment: &str) -> Option<&FlagState> {
+        self.environments.iter().find(|s| s.environment == environment)
+    }
+}
+
+/// A flag in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FlagState {
+    pub environment: String,
+    pub enabled: bool,
+    /// 0..=100: the share of targeting keys that get the flag when it is on.
+    pub percentage: i64,
+    /// Targeting keys that always get the flag (when it is on).
+    pub allow: Vec<String>,
+    /// Targeting keys that never get it; the deny list wins over the allow list.
+    pub deny: Vec<String>,
+    /// Optional string variants; when present the flag evaluates to one of them.
+    pub variants: Vec<Variant>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub weight: i64,
+}
+
+/// `POST /api/v1/flags`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewFlag {
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl NewFlag {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_key(&self.key)?;
+        check_meta(Some(&self.description), Some(&self.owner), Some(&self.tags))
+    }
+}
+
+/// `PATCH /api/v1/flags/{key}`: fields left out stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FlagPatch {
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+impl FlagPatch {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_meta(self.description.as_ref(), self.owner.as_ref(), self.tags.as_ref())
+    }
+}
+
+/// `PUT /api/v1/flags/{key}/environments/{env}`: the whole state of the flag there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FlagStateInput {
+    /// The flag version this change was based on.
+    pub version: i64,
+    pub enabled: bool,
+    #[serde(default = "full")]
+    pub percentage: i64,
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+fn full() -> i64 {
+    100
+}
+
+impl FlagStateInput {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if !(0..=100).contains(&self.percentage) {
+            return Err(ApiError::validation("percentage", "The percentage is a whole number from 0 to 100."));
+        }
+        for (field, list) in [("allow", &self.allow), ("deny", &self.deny)] {
+            if list.len() > LIST_MAX {
+                return Err(ApiError::validation(field, format!("At most {LIST_MAX} targeting keys.")));
+            }
+            if let Some(i) = list.iter().position(|k| k.trim().is_empty() || k.len() > KEY_MAX) {
+                return Err(ApiError::validation(format!("{field}[{i}]"), "A targeting key is 1 to 200 characters."));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, v) in self.variants.iter().enumerate() {
+            check_required(&format!("variants[{i}].name"), "Variant name", &v.name)?;
+            check_len(&format!("variants[{i}].name"), "Variant name", &v.name, 100)?;
+            if !(0..=10_000).contains(&v.weight) {
+                return Err(ApiError::validation(format!("variants[{i}].weight"), "A weight is a whole number from 0 to 10000."));
+            }
+            if !names.insert(v.name.as_str()) {
+                return Err(ApiError::validation(format!("variants[{i}].name"), format!("Variant {:?} is listed twice.", v.name)));
+            }
+        }
+        if !self.variants.is_empty() && self.variants.iter().all(|v| v.weight == 0) {
+            return Err(ApiError::validation("variants", "At least one variant needs a weight above 0."));
+        }
+        Ok(())
+    }
+}
+
+/// Letters, digits, `.`, `_` and `-`: `USE_STANDALONE_MCP`, `git.clone.use_service_layer`.
+pub fn check_key(key: &str) -> Result<(), ApiError> {
+    check_required("key", "Key", key)?;
+    check_len("key", "Key", key, KEY_MAX)?;
+    if !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(ApiError::validation("key", "A flag key may hold only letters, digits, '.', '_' and '-'."));
+    }
+    Ok(())
+}
+
+fn check_meta(description: Option<&String>, owner: Option<&String>, tags: Option<&Vec<String>>) -> Result<(), ApiError> {
+    if let Some(d) = description {
+        check_len("description", "Description", d, 2_000)?;
+    }
+    if let Some(o) = owner {
+        check_len("owner", "Owner", o, 200)?;
+    }
+    if let Some(tags) = tags {
+        for (i, t) in tags.iter().enumerate() {
+            let field = format!("tags[{i}]");
+            check_required(&field, "Tag", t)?;
+            check_len(&field, "Tag", t, 50)?;
+            if t.contains(',') {
+                return Err(ApiError::validation(field, "A tag cannot contain a comma."));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment flags are set in: `staging`, `production`, ...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Environment {
+    pub name: String,
+    pub created_at: String,
+}
+
+/// `POST /api/v1/environments` (admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEnvironment {
+    pub name: String,
+}
+
+impl NewEnvironment {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        check_required("name", "Name", &self.name)?;
+        check_len("name", "Name", &self.name, 64)?;
+        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            return Err(ApiError::validation("name", "An environment name may hold only letters, digits, '.', '_' and '-'."));
+        }
+        Ok(())
+    }
+}
+
+/// MurmurHash3, x86 32-bit, as Unleash uses it for stable bucketing.
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h = seed;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = chunks.remainder();
+    let mut k: u32 = 0;
+    if tail.len() >= 3 {
+        k ^= (tail[2] as u32) << 16;
+    }
+    if tail.len() >= 2 {
+        k ^= (tail[1] as u32) << 8;
+    }
+    if !tail.is_empty() {
+        k ^= tail[0] as u32;
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+/// 1..=100: the same bucket for the same flag and key, every time (Unleash's normalisation).
+pub fn bucket(flag_key: &str, targeting_key: &str) -> u32 {
+    murmur3_32(format!("{flag_key}:{targeting_key}").as_bytes(), 0) % 100 + 1
+}
+
+/// Unleash's seed for choosing a variant, so variant choice is independent of the rollout bucket.
+const VARIANT_SEED: u32 = 86_028_157;
+
+/// Why a flag evaluated as it did (OFREP's reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    Static,
+    TargetingMatch,
+    Split,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// `value` is a bool, or the variant's name for a flag with variants; `None` means
+    /// "use the code default" (a flag with variants that is off for this key).
+    Value { value: Option<serde_json::Value>, variant: String, reason: Reason, bucket: Option<u32> },
+    TargetingKeyMissing,
+}
+
+/// Evaluates a flag in one environment for a targeting key. Deny beats allow, allow
+/// beats the percentage; a key lands in bucket 1..=100 and is on when bucket <= percentage.
+pub fn evaluate(flag_key: &str, state: &FlagState, targeting_key: Option<&str>) -> Outcome {
+    let key = targeting_key.filter(|k| !k.is_empty());
+    let on = |reason, bucket| chosen(flag_key, state, key, true, reason, bucket);
+    let off = |reason, bucket| chosen(flag_key, state, key, false, reason, bucket);
+    if !state.enabled {
+        return off(Reason::Disabled, None);
+    }
+    if let Some(k) = key {
+        if state.deny.iter().any(|d| d == k) {
+            return off(Reason::TargetingMatch, None);
+        }
+        if state.allow.iter().any(|a| a == k) {
+            return on(Reason::TargetingMatch, None);
+        }
+    }
+    match (state.percentage, key) {
+        (100, _) => on(Reason::Static, None),
+        (0, _) => off(Reason::Static, None),
+        (_, None) => Outcome::TargetingKeyMissing,
+        (p, Some(k)) => {
+            let b = bucket(flag_key, k);
+            if i64::from(b) <= p {
+                on(Reason::Split, Some(b))
+            } else {
+                off(Reason::Split, Some(b))
+            }
+        }
+    }
+}
+
+fn chosen(flag_key: &str, state: &FlagState, key: Option<&str>, on: bool, reason: Reason, bucket: Option<u32>) -> Outcome {
+    if state.variants.is_empty() {
+        let variant = if on { "on" } else { "off" };
+        return Outcome::Value { value: Some(serde_json::Value::Bool(on)), variant: variant.into(), reason, bucket };
+    }
+    if !on {
+        return Outcome::Value { value: None, variant: "disabled".into(), reason, bucket };
+    }
+    let total: i64 = state.variants.iter().map(|v| v.weight).sum();
+    let point = match key {
+        Some(k) => i64::from(murmur3_32(format!("{flag_key}:{k}").as_bytes(), VARIANT_SEED)) % total.max(1),
+        None => 0,
+    };
+    let mut acc = 0;
+    let picked = state
+        .variants
+        .iter()
+        .find(|v| {
+            acc += v.weight;
+            point < acc
+        })
+        .unwrap_or(&state.variants[0]);
+    Outcome::Value { value: Some(serde_json::Value::String(picked.name.clone())), variant: picked.name.clone(), reason, bucket }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(percentage: i64) -> FlagState {
+        FlagState {
+            environment: "production".into(),
+            enabled: true,
+            percentage,
+            allow: vec![],
+            deny: vec![],
+            variants: vec![],
+            updated_at: String::new(),
+        }
+    }
+
+    fn is_on(o: &Outcome) -> bool {
+        matches!(o, Outcome::Value { value: Some(serde_json::Value::Bool(true)), .. })
+    }
+
+    #[test]
+    fn murmur3_matches_the_reference_vectors() {
+        // From the reference implementation's published test vectors (SMHasher).
+        assert_eq!(murmur3_32(b"", 0), 0);
+        assert_eq!(murmur3_32(b"", 1), 0x514E_28B7);
+        assert_eq!(murmur3_32(b"\xff\xff\xff\xff", 0), 0x7629_3B50);
+        assert_eq!(murmur3_32(b"\x21\x43\x65\x87", 0), 0xF55B_516B);
+        assert_eq!(murmur3_32(b"\x21\x43\x65", 0), 0x7E4A_8634);
+        assert_eq!(murmur3_32(b"Hello, world!", 1234), 0xFAF6_CDB3);
+        assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0x9747_b28c), 0x2FA8_26CD);
+    }
+
+    #[test]
+    fn buckets_match_an_independent_murmur3() {
+        // Computed with Python's mmh3 package (a separate C implementation):
+        // mmh3.hash("<flag>:<key>", 0, signed=False) % 100 + 1.
+        for (flag, key, hash, expected) in [
+            ("USE_STANDALONE_MCP", "ws-1", 281_926_298u32, 99),
+            ("USE_STANDALONE_MCP", "workspace-42", 12_768_974, 75),
+            ("ENABLE_CODEX_PROVIDER", "user-123", 784_532_917, 18),
+            ("git.clone.use_service_layer", "repo-9", 3_079_190_537, 38),
+        ] {
+            assert_eq!(murmur3_32(format!("{flag}:{key}").as_bytes(), 0), hash, "{flag}:{key}");
+            assert_eq!(bucket(flag, key), expected, "{flag}:{key}");
+        }
+    }
+
+    #[test]
+    fn ten_thousand_keys_at_25_percent_give_25_percent_give_or_take_one_and_a_half() {
+        let s = state(25);
+        let on = (0..10_000).filter(|i| is_on(&evaluate("USE_STANDALONE_MCP", &s, Some(&format!("ws-{i}"))))).count();
+        assert!((2_350..=2_650).contains(&on), "{on} of 10000 keys are on at 25%");
+    }
+
+    #[test]
+    fn raising_the_percentage_only_adds_keys() {
+        let (low, high) = (state(10), state(50));
+        for i in 0..10_000 {
+            let k = format!("workspace-{i}");
+            if is_on(&evaluate("ENABLE_CODEX_PROVIDER", &low, Some(&k))) {
+                assert!(is_on(&evaluate("ENABLE_CODEX_PROVIDER", &high, Some(&k))), "{k} was on at 10% but off at 50%");
+            }
+        }
+    }
+
+    #[test]
+    fn deny_beats_allow_and_allow_beats_the_percentage() {
+        let mut s = state(0);
+        s.allow = vec!["a".into(), "b".into()];
+        s.deny = vec!["b".into()];
+        assert!(is_on(&evaluate("f", &s, Some("a"))));
+        assert!(!is_on(&evaluate("f", &s, Some("b"))));
+        assert!(!is_on(&evaluate("f", &s, Some("c"))));
+    }
+
+    #[test]
+    fn a_partial_rollout_needs_a_targeting_key_but_0_and_100_do_not() {
+        assert_eq!(evaluate("f", &state(30), None), Outcome::TargetingKeyMissing);
+        assert!(is_on(&evaluate("f", &state(100), None)));
+        assert!(!is_on(&evaluate("f", &state(0), None)));
+    }
+
+    #[test]
+    fn a_disabled_flag_is_off_for_everyone_even_the_allow_list() {
+        let mut s = state(100);
+        s.enabled = false;
+        s.allow = vec!["a".into()];
+        assert!(matches!(evaluate("f", &s, Some("a")), Outcome::Value { reason: Reason::Disabled, .. }));
+        assert!(!is_on(&evaluate("f", &s, Some("a"))));
+    }
+
+    #[test]
+    fn variants_are_chosen_by_weight_and_stay_put() {
+        let mut s = state(100);
+        s.variants = vec![Variant { name: "claude".into(), weight: 3 }, Variant { name: "codex".into(), weight: 1 }];
+        let pick = |k: &str| match evaluate("provider", &s, Some(k)) {
+            Outcome::Value { value: Some(serde_json::Value::String(v)), .. } => v,
+            other => panic!("{other:?}"),
+        };
+        let codex = (0..4_000).filter(|i| pick(&format!("ws-{i}")) == "codex").count();
+        assert!((850..=1_150).contains(&codex), "{codex} of 4000 chose codex at weight 1 of 4");
+        assert_eq!(pick("ws-7"), pick("ws-7"));
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE flag_states;
+DROP TABLE flags;
+DROP TABLE environments;

@@ -1,0 +1,88 @@
+use super::{created, ApiJson, ApiQuery};
+use crate::error::Result;
+use crate::service::Ctx;
+use crate::AppState;
+use app::error::ErrorBody;
+use app::flag::{Environment, Flag, FlagPatch, FlagStateInput, NewEnvironment, NewFlag};
+use app::plan::VersionQuery;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FlagListQuery {
+    /// Include archived flags.
+    #[serde(default)]
+    pub include_archived: Option<bool>,
+}
+
+/// Every flag with its state in each environment, by key.
+#[utoipa::path(get, path = "/api/v1/flags", tag = "flags", params(FlagListQuery),
+    responses((status = 200, body = Vec<Flag>), (status = 403, body = ErrorBody)))]
+pub async fn list(State(s): State<AppState>, ctx: Ctx, ApiQuery(q): ApiQuery<FlagListQuery>) -> Result<Json<Vec<Flag>>> {
+    Ok(Json(s.service.list_flags(&ctx, q.include_archived.unwrap_or(false)).await?))
+}
+
+/// Create a flag (`flags:write`, admins, migration leads). It starts off everywhere.
+#[utoipa::path(post, path = "/api/v1/flags", tag = "flags", request_body = NewFlag,
+    responses((status = 201, body = Flag), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<NewFlag>) -> Result<Response> {
+    let flag = s.service.create_flag(&ctx, new).await?;
+    Ok(created(format!("/api/v1/flags/{}", flag.key), flag))
+}
+
+#[utoipa::path(get, path = "/api/v1/flags/{key}", tag = "flags", params(("key" = String, Path)),
+    responses((status = 200, body = Flag), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>) -> Result<Json<Flag>> {
+    Ok(Json(s.service.get_flag(&ctx, &key).await?))
+}
+
+/// Change a flag's description, owner or tags.
+#[utoipa::path(patch, path = "/api/v1/flags/{key}", tag = "flags", params(("key" = String, Path)), request_body = FlagPatch,
+    responses((status = 200, body = Flag), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>, ApiJson(patch): ApiJson<FlagPatch>) -> Result<Json<Flag>> {
+    Ok(Json(s.service.update_flag(&ctx, &key, patch).await?))
+}
+
+/// Archive a flag: services get FLAG_NOT_FOUND for it from now on.
+#[utoipa::path(delete, path = "/api/v1/flags/{key}", tag = "flags", params(("key" = String, Path), VersionQuery),
+    responses((status = 200, body = Flag), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn archive(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>, ApiQuery(v): ApiQuery<VersionQuery>) -> Result<Json<Flag>> {
+    Ok(Json(s.service.archive_flag(&ctx, &key, v.version).await?))
+}
+
+/// Set the flag's whole state in one environment: on/off, percentage, allow and deny lists, variants.
+#[utoipa::path(put, path = "/api/v1/flags/{key}/environments/{env}", tag = "flags",
+    params(("key" = String, Path), ("env" = String, Path)), request_body = FlagStateInput,
+    responses((status = 200, body = Flag), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_state(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path((key, env)): Path<(String, String)>,
+    ApiJson(input): ApiJson<FlagStateInput>,
+) -> Result<Json<Flag>> {
+    Ok(Json(s.service.set_flag_state(&ctx, &key, &env, input).await?))
+}
+
+/// The kill switch: off in every environment at once (on-call, rollback authorities, admins).
+#[utoipa::path(post, path = "/api/v1/flags/{key}/kill", tag = "flags", params(("key" = String, Path)),
+    responses((status = 200, body = Flag), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn kill(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>) -> Result<Json<Flag>> {
+    Ok(Json(s.service.kill_flag(&ctx, &key).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/environments", tag = "flags",
+    responses((status = 200, body = Vec<Environment>)))]
+pub async fn environments(State(s): State<AppState>, ctx: Ctx) -> Result<Json<Vec<Environment>>> {
+    Ok(Json(s.service.list_environments(&ctx).await?))
+}
+
+/// Add an environment (admins); every flag starts off there.
+#[utoipa::path(post, path = "/api/v1/environments", tag = "flags", request_body = NewEnvironment,
+    responses((status = 201, body = Environment), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_environment(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<NewEnvironment>) -> Result<Response> {
+    let env = s.service.add_environment(&ctx, new).await?;
+    Ok(created(format!("/api/v1/environments/{}", env.name), env))
+}

@@ -1,0 +1,138 @@
+//! OFREP, the OpenFeature Remote Evaluation Protocol: any OpenFeature SDK with an OFREP
+//! provider reads Runway's flags. Answers come from the in-memory snapshot.
+use crate::service::Caller;
+use crate::AppState;
+use app::flag::{evaluate, Outcome, Reason};
+use app::token::Scope;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+use std::hash::{Hash, Hasher};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/evaluate/flags/{key}", post(single))
+        .route("/evaluate/flags", post(bulk))
+}
+
+/// The OFREP endpoints, for the permission table.
+pub const ENDPOINTS: [(&str, &str); 2] = [("POST", "/ofrep/v1/evaluate/flags/{key}"), ("POST", "/ofrep/v1/evaluate/flags")];
+
+fn fail(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// The environment the caller's token evaluates in: a `flags:read` token names one.
+async fn environment(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    let general = |status, details: &str| fail(status, json!({ "errorDetails": details }));
+    let resolved = state.service.resolve(headers).await.map_err(|e| {
+        let e = e.into_api();
+        general(StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED), &e.message)
+    })?;
+    match resolved.caller {
+        Caller::Token(t) if t.scopes.iter().any(|s| s.covers(Scope::FlagsRead)) => t.environment.ok_or_else(|| {
+            general(StatusCode::FORBIDDEN, "This token names no environment; create one with --environment.")
+        }),
+        Caller::Anonymous => Err(general(StatusCode::UNAUTHORIZED, "Send an API token with the flags:read scope as Authorization: Bearer <token>.")),
+        _ => Err(general(StatusCode::FORBIDDEN, "Flag evaluation needs an API token with the flags:read scope.")),
+    }
+}
+
+/// The request's context and its targeting key, or OFREP's INVALID_CONTEXT / PARSE_ERROR.
+fn context(body: &[u8]) -> Result<(Map<String, Value>, Option<String>), (&'static str, String)> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("The body is not valid JSON: {e}")))?;
+    let ctx = match value.get("context") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(("INVALID_CONTEXT", "context must be a JSON object.".into())),
+    };
+    let key = match ctx.get("targetingKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(("INVALID_CONTEXT", "context.targetingKey must be a string.".into())),
+    };
+    Ok((ctx, key))
+}
+
+fn reason_name(r: Reason) -> &'static str {
+    match r {
+        Reason::Static => "STATIC",
+        Reason::TargetingMatch => "TARGETING_MATCH",
+        Reason::Split => "SPLIT",
+        Reason::Disabled => "DISABLED",
+    }
+}
+
+/// One flag's answer: success, or an evaluation failure (for the bulk list and single 400s).
+fn answer(key: &str, state: &app::flag::FlagState, targeting_key: Option<&str>) -> Result<Value, Value> {
+    match evaluate(key, state, targeting_key) {
+        Outcome::Value { value, variant, reason, .. } => {
+            let mut v = json!({ "key": key, "reason": reason_name(reason), "variant": variant });
+            if let Some(value) = value {
+                v["value"] = value;
+            }
+            Ok(v)
+        }
+        Outcome::TargetingKeyMissing => Err(json!({
+            "key": key,
+            "errorCode": "TARGETING_KEY_MISSING",
+            "errorDetails": "This flag is rolled out to a percentage of keys; send context.targetingKey."
+        })),
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`
+async fn single(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let env = match environment(&state, &headers).await {
+        Ok(env) => env,
+        Err(r) => return r,
+    };
+    let (_, targeting_key) = match context(&body) {
+        Ok(c) => c,
+        Err((code, details)) => return fail(StatusCode::BAD_REQUEST, json!({ "key": key, "errorCode": code, "errorDetails": details })),
+    };
+    let snapshot = state.service.flag_cache.get();
+    let Some(flag) = snapshot.environments.get(&env).and_then(|e| e.get(&key)) else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            json!({ "key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("Flag '{key}' was not found") }),
+        );
+    };
+    match answer(&key, flag, targeting_key.as_deref()) {
+        Ok(v) => Json(v).into_response(),
+        Err(v) => fail(StatusCode::BAD_REQUEST, v),
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags`: every flag of the token's environment, with an ETag
+/// over the flags and the context, and 304 when the caller already has this answer.
+async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let env = match environment(&state, &headers).await {
+        Ok(env) => env,
+        Err(r) => return r,
+    };
+    let (ctx, targeting_key) = match context(&body) {
+        Ok(c) => c,
+        Err((code, details)) => return fail(StatusCode::BAD_REQUEST, json!({ "errorCode": code, "errorDetails": details })),
+    };
+    let snapshot = state.service.flag_cache.get();
+    let empty = Default::default();
+    let flags = snapshot.environments.get(&env).unwrap_or(&empty);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    Value::Object(ctx).to_string().hash(&mut hasher);
+    let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
+    }
+    let list: Vec<Value> = flags
+        .flags
+        .iter()
+        .map(|(key, s)| answer(key, s, targeting_key.as_deref()).unwrap_or_else(|failure| failure))
+        .collect();
+    ([(ETAG, etag)], Json(json!({ "flags": list, "metadata": { "environment": env } }))).into_response()
+}

@@ -1,0 +1,81 @@
+//! Flag evaluation for services: an in-memory snapshot of every live flag, swapped
+//! whole after each change, so an evaluation never touches the database.
+use crate::flag::load_flags;
+use crate::service::Service;
+use app::flag::FlagState;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The flags of one environment, by key.
+#[derive(Default)]
+pub struct EnvFlags {
+    /// Changes whenever any flag's state in this environment changes.
+    pub etag: String,
+    /// Sorted by key.
+    pub flags: Vec<(String, FlagState)>,
+    index: HashMap<String, usize>,
+}
+
+impl EnvFlags {
+    pub fn get(&self, key: &str) -> Option<&FlagState> {
+        self.index.get(key).map(|i| &self.flags[*i].1)
+    }
+}
+
+#[derive(Default)]
+pub struct Snapshot {
+    pub environments: HashMap<String, EnvFlags>,
+}
+
+/// The current snapshot. Readers take an `Arc` and never block a rebuild for long.
+#[derive(Clone, Default)]
+pub struct FlagCache {
+    current: Arc<RwLock<Arc<Snapshot>>>,
+}
+
+impl FlagCache {
+    pub fn get(&self) -> Arc<Snapshot> {
+        self.current.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, snapshot: Snapshot) {
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(snapshot);
+        }
+    }
+}
+
+impl Service {
+    /// Rebuilds the snapshot from the database and tells watchers.
+    pub async fn flags_changed(&self) {
+        if let Err(e) = self.reload_flags().await {
+            tracing::error!(error = %e, "could not rebuild the flag snapshot");
+        }
+    }
+
+    pub async fn reload_flags(&self) -> Result<(), sqlx::Error> {
+        let flags = {
+            let mut conn = self.db.read().await?;
+            load_flags(&mut conn, false).await?
+        };
+        let mut environments: HashMap<String, EnvFlags> = HashMap::new();
+        for flag in flags {
+            for state in flag.environments {
+                environments.entry(state.environment.clone()).or_default().flags.push((flag.key.clone(), state));
+            }
+        }
+        for env in environments.values_mut() {
+            env.flags.sort_by(|a, b| a.0.cmp(&b.0));
+            env.index = env.flags.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+            let mut hash = Sha256::new();
+            for (key, s) in &env.flags {
+                hash.update(key.as_bytes());
+                hash.update(serde_json::to_vec(&(s.enabled, s.percentage, &s.allow, &s.deny, &s.variants)).unwrap_or_default());
+            }
+            env.etag = hex::encode(&hash.finalize()[..12]);
+        }
+        self.flag_cache.set(Snapshot { environments });
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! Feature flags: storage and the service calls that change them. After every change
+//! the evaluation snapshot is rebuilt, so services never wait on the database.
+use crate::audit::Entry;
+use crate::db::{now, WriteTx};
+use crate::error::Result;
+use crate::service::{forbidden, Caller, Ctx, Service};
+use app::error::ApiError;
+use app::flag::{Environment, Flag, FlagPatch, FlagState, FlagStateInput, NewEnvironment, NewFlag, Variant};
+use app::role::PlanRole;
+use app::token::Scope;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const COLUMNS: &str = "id, key, description, owner, tags, version, created_at, updated_at, archived_at, killed_at, killed_by";
+
+fn flag_from_row(r: &AnyRow) -> Result<Flag, sqlx::Error> {
+    let tags: String = r.try_get("tags")?;
+    Ok(Flag {
+        id: r.try_get("id")?,
+        key: r.try_get("key")?,
+        description: r.try_get("description")?,
+        owner: r.try_get("owner")?,
+        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        archived_at: r.try_get("archived_at")?,
+        killed_at: r.try_get("killed_at")?,
+        killed_by: r.try_get("killed_by")?,
+        environments: vec![],
+    })
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(r: &AnyRow, col: &str) -> Result<Vec<T>, sqlx::Error> {
+    let text: String = r.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode { index: col.into(), source: Box::new(e) })
+}
+
+fn state_from_row(r: &AnyRow) -> Result<(i64, FlagState), sqlx::Error> {
+    let enabled: i64 = r.try_get("enabled")?;
+    Ok((
+        r.try_get("flag_id")?,
+        FlagState {
+            environment: r.try_get("environment")?,
+            enabled: enabled == 1,
+            percentage: r.try_get("percentage")?,
+            allow: json_list(r, "allow_keys")?,
+            deny: json_list(r, "deny_keys")?,
+            variants: json_list::<Variant>(r, "variants")?,
+            updated_at: r.try_get("updated_at")?,
+        },
+    ))
+}
+
+const STATE_COLUMNS: &str = "flag_id, environment, enabled, percentage, allow_keys, deny_keys, variants, updated_at";
+
+/// Every flag (archived too when asked) with its states, by key.
+pub async fn load_flags(conn: &mut AnyConnection, include_archived: bool) -> Result<Vec<Flag>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM flags WHERE ($1 = 1 OR archived_at IS NULL) ORDER BY key"
+    ))
+    .bind(i64::from(include_archived))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut flags = rows.iter().map(flag_from_row).collect::<Result<Vec<_>, _>>()?;
+    let states = sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM flag_states ORDER BY environment"))
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in &states {
+        let (flag_id, state) = state_from_row(r)?;
+        if let Some(f) = flags.iter_mut().find(|f| f.id == flag_id) {
+            f.environments.push(state);
+        }
+    }
+    Ok(flags)
+}
+
+pub async fn load_flag(conn: &mut AnyConnection, key: &str) -> Result<Option<Flag>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM flags WHERE key = $1")).bind(key).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut flag = flag_from_row(&row)?;
+    let states = sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM flag_states WHERE flag_id = $1 ORDER BY environment"))
+        .bind(flag.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    flag.environments = states.iter().map(|r| state_from_row(r).map(|(_, s)| s)).collect::<Result<_, _>>()?;
+    Ok(Some(flag))
+}
+
+pub async fn load_environments(conn: &mut AnyConnection) -> Result<Vec<Environment>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name, created_at FROM environments ORDER BY created_at, name").fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(Environment { name: r.try_get("name")?, created_at: r.try_get("created_at")? })).collect()
+}
+
+async fn write_state(conn: &mut AnyConnection, flag_id: i64, s: &FlagState) -> Result<(), sqlx::Error> {
+    let json = |v: &dyn erased_json::Json| v.to_json();
+    sqlx::query(
+        "UPDATE flag_states SET enabled = $1, percentage = $2, allow_keys = $3, deny_keys = $4, variants = $5, updated_at = $6
+         WHERE flag_id = $7 AND environment = $8",
+    )
+    .bind(i64::from(s.enabled))
+    .bind(s.percentage)
+    .bind(json(&s.allow))
+    .bind(json(&s.deny))
+    .bind(json(&s.variants))
+    .bind(&s.updated_at)
+    .bind(flag_id)
+    .bind(&s.environment)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Lists as the JSON text stored in their columns.
+mod erased_json {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "[]".into())
+        }
+    }
+}
+
+impl Ctx {
+    /// Admins and `flags:write` tokens manage flags. (Plan roles do not: anyone may
+    /// create a plan and lead it, so "leads some plan" would let anyone turn flags on.)
+    fn require_flag_write(&self) -> Result<()> {
+        self.require_signed_in()?;
+        match &self.caller {
+            Caller::Token(t) if t.scopes.iter().any(|s| s.covers(Scope::FlagsWrite)) => Ok(()),
+            Caller::Token(_) => Err(ApiError::new(403, "missing_scope", "This token lacks the flags:write scope.").into()),
+            _ if self.is_admin() => Ok(()),
+            _ => Err(forbidden("Only admins and flags:write tokens manage flags.").into()),
+        }
+    }
+
+    /// The kill switch is for whoever answers for production: on-call, rollback
+    /// authorities (on any plan) and admins.
+    async fn require_kill(&self, conn: &mut AnyConnection) -> Result<()> {
+        self.require_signed_in()?;
+        match &self.caller {
+            _ if self.is_admin() => Ok(()),
+            Caller::Person(p) if holds_any(conn, p.id, &[PlanRole::OnCall, PlanRole::RollbackAuthority]).await? => Ok(()),
+            _ => Err(forbidden("Only on-call, rollback authorities and admins may use the kill switch.").into()),
+        }
+    }
+}
+
+async fn holds_any(conn: &mut AnyConnection, user_id: i64, roles: &[PlanRole]) -> Result<bool, sqlx::Error> {
+    let held: Vec<String> = sqlx::query_scalar("SELECT DISTINCT role FROM plan_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(held.iter().any(|r| roles.iter().any(|want| want.as_str() == r)))
+}
+
+fn flag_not_found(key: &str) -> ApiError {
+    ApiError::new(404, "not_found", format!("There is no flag {key:?}."))
+}
+
+impl Service {
+    pub async fn list_flags(&self, ctx: &Ctx, include_archived: bool) -> Result<Vec<Flag>> {
+        ctx.require_read(Scope::FlagsRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(load_flags(&mut conn, include_archived).await?)
+    }
+
+    pub async fn get_flag(&self, ctx: &Ctx, key: &str) -> Result<Flag> {
+        ctx.require_read(Scope::FlagsRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(load_flag(&mut conn, key).await?.ok_or_else(|| flag_not_found(key))?)
+    }
+
+    pub async fn list_environments(&self, ctx: &Ctx) -> Result<Vec<Environment>> {
+        ctx.require_read(Scope::FlagsRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(load_environments(&mut conn).await?)
+    }
+
+    /// A new environment starts with every flag off there.
+    pub async fn add_environment(&self, ctx: &Ctx, new: NewEnvironment) -> Result<Environment> {
+        ctx.require_admin()?;
+        new.validate()?;
+        let mut tx = self.db.write().await?;
+        if load_environments(tx.conn()).await?.iter().any(|e| e.name == new.name) {
+            return Err(ApiError::new(409, "duplicate", format!("There is already an environment {:?}.", new.name)).with_field("name").into());
+        }
+        let at = now();
+        sqlx::query("INSERT INTO environments (name, created_at) VALUES ($1, $2)").bind(&new.name).bind(&at).execute(tx.conn()).await?;
+        sqlx::query(
+            "INSERT INTO flag_states (flag_id, environment, enabled, percentage, updated_at) SELECT id, $1, 0, 100, $2 FROM flags",
+        )
+        .bind(&new.name)
+        .bind(&at)
+        .execute(tx.conn())
+        .await?;
+        let env = Environment { name: new.name, created_at: at };
+        self.record(tx, ctx, Entry::global("environment.create", format!("environment:{}", env.name)).after(&env)).await?;
+        self.flags_changed().await;
+        Ok(env)
+    }
+
+    /// A new flag is off in every environment.
+    pub async fn create_flag(&self, ctx: &Ctx, new: NewFlag) -> Result<Flag> {
+        ctx.require_signed_in()?;
+        let mut tx = self.db.write().await?;
+        ctx.require_flag_write()?;
+        new.validate()?;
+        if load_flag(tx.conn(), &new.key).await?.is_some() {
+            return Err(ApiError::new(409, "duplicate_key", format!("There is already a flag {:?}.", new.key)).with_field("key").into());
+        }
+        let at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO flags (key, description, owner, tags, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
+        )
+        .bind(&new.key)
+        .bind(new.description.trim())
+        .bind(new.owner.trim())
+        .bind(new.tags.iter().map(|t| t.trim()).collect::<Vec<_>>().join(","))
+        .bind(&at)
+        .fetch_one(tx.conn())
+        .await?;
+        sqlx::query("INSERT INTO flag_states (flag_id, environment, enabled, percentage, updated_at) SELECT $1, name, 0, 100, $2 FROM environments")
+            .bind(id)
+            .bind(&at)
+            .execute(tx.conn())
+            .await?;
+        self.finish_flag(tx, ctx, &new.key, Entry::global("flag.create", format!("flag:{}", new.key)), None).await
+    }
+
+    pub async fn update_flag(&self, ctx: &Ctx, key: &str, patch: FlagPatch) -> Result<Flag> {
+        patch.validate()?;
+        let (mut tx, before) = self.begin_flag_change(ctx, key, Some(patch.version), false).await?;
+        sqlx::query("UPDATE flags SET description = $1, owner = $2, tags = $3 WHERE id = $4")
+            .bind(patch.description.as_deref().map(str::trim).unwrap_or(&before.description))
+            .bind(patch.owner.as_deref().map(str::trim).unwrap_or(&before.owner))
+            .bind(patch.tags.as_ref().map(|t| t.join(",")).unwrap_or_else(|| before.tags.join(",")))
+            .bind(before.id)
+            .execute(tx.conn())
+            .await?;
+        self.finish_flag(tx, ctx, key, Entry::global("flag.update", format!("flag:{key}")), Some(&before)).await
+    }
+
+    /// Sets the flag's whole state in one environment.
+    pub async fn set_flag_state(&self, ctx: &Ctx, key: &str, environment: &str, input: FlagStateInput) -> Result<Flag> {
+        input.validate()?;
+        let (mut tx, before) = self.begin_flag_change(ctx, key, Some(input.version), false).await?;
+        let old = before.state(environment).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
+        let state = FlagState {
+            environment: environment.to_string(),
+            enabled: input.enabled,
+            percentage: input.percentage,
+            allow: dedup(input.allow),
+            deny: dedup(input.deny),
+            variants: input.variants,
+            updated_at: now(),
+        };
+        write_state(tx.conn(), before.id, &state).await?;
+        if state.enabled && before.killed_at.is_some() {
+            // Turned on again: the kill is over, and the plans' banners go.
+            sqlx::query("UPDATE flags SET killed_at = NULL, killed_by = NULL WHERE id = $1").bind(before.id).execute(tx.conn()).await?;
+        }
+        let entry = Entry::global("flag.set", format!("flag:{key}/environment:{environment}")).before(&old).after(&state);
+        self.finish_flag(tx, ctx, key, entry, None).await
+    }
+
+    /// Archived flags are no longer evaluated (services get FLAG_NOT_FOUND); nothing is deleted.
+    pub async fn archive_flag(&self, ctx: &Ctx, key: &str, version: Option<i64>) -> Result<Flag> {
+        let (mut tx, before) = self.begin_flag_change(ctx, key, version, false).await?;
+        sqlx::query("UPDATE flags SET archived_at = $1 WHERE id = $2").bind(now()).bind(before.id).execute(tx.conn()).await?;
+        self.finish_flag(tx, ctx, key, Entry::global("flag.archive", format!("flag:{key}")), Some(&before)).await
+    }
+
+    /// Off in every environment at once, in one transaction. No version needed: in an
+    /// emergency nobody should have to reload first.
+    pub async fn kill_flag(&self, ctx: &Ctx, key: &str) -> Result<Flag> {
+        ctx.require_signed_in()?;
+        let mut tx = self.db.write().await?;
+        ctx.require_kill(tx.conn()).await?;
+        let before = load_flag(tx.conn(), key).await?.filter(|f| f.archived_at.is_none()).ok_or_else(|| flag_not_found(key))?;
+        let at = now();
+        sqlx::query("UPDATE flag_states SET enabled = 0, updated_at = $1 WHERE flag_id = $2").bind(&at).bind(before.id).execute(tx.conn()).await?;
+        sqlx::query("UPDATE flags SET killed_at = $1, killed_by = $2, version = version + 1, updated_at = $1 WHERE id = $3")
+            .bind(&at)
+            .bind(ctx.actor())
+            .bind(before.id)
+            .execute(tx.conn())
+            .await?;
+        let after = load_flag(tx.conn(), key).await?.ok_or_else(ApiError::internal)?;
+        self.record(tx, ctx, Entry::global("flag.kill", format!("flag:{key}")).before(&before).after(&after)).await?;
+        self.flags_changed().await;
+        Ok(after)
+    }
+
+    /// Loads the flag for a change made against `version`: 404, 409 on a stale version.
+    async fn begin_flag_change(&self, ctx: &Ctx, key: &str, version: Option<i64>, archived_ok: bool) -> Result<(WriteTx, Flag)> {
+        ctx.require_signed_in()?;
+        let version = version.ok_or_else(|| ApiError::validation("version", "Send the flag version this change is based on."))?;
+        let mut tx = self.db.write().await?;
+        ctx.require_flag_write()?;
+        let before = load_flag(tx.conn(), key).await?.ok_or_else(|| flag_not_found(key))?;
+        if before.archived_at.is_some() && !archived_ok {
+            return Err(ApiError::new(409, "flag_archived", "This flag is archived.").into());
+        }
+        let done = sqlx::query("UPDATE flags SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
+            .bind(now())
+            .bind(before.id)
+            .bind(version)
+            .execute(tx.conn())
+            .await?;
+        if done.rows_affected() == 0 {
+            let mut e = ApiError::conflict(before.version);
+            e.message = format!("This flag was changed by someone else; it is now at version {}. Reload, then change it again.", before.version);
+            return Err(e.into());
+        }
+        Ok((tx, before))
+    }
+
+    async fn finish_flag(&self, mut tx: WriteTx, ctx: &Ctx, key: &str, entry: Entry, before: Option<&Flag>) -> Result<Flag> {
+        let after = load_flag(tx.conn(), key).await?.ok_or_else(ApiError::internal)?;
+        let entry = match before {
+            Some(b) => entry.before(b),
+            None => entry,
+        };
+        let entry = if entry.after.is_none() { entry.after(&after) } else { entry };
+        self.record(tx, ctx, entry).await?;
+        self.flags_changed().await;
+        Ok(after)
+    }
+}
+
+fn dedup(list: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    list.into_iter().map(|k| k.trim().to_string()).filter(|k| seen.insert(k.clone())).collect()
+}
