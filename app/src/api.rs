@@ -146,3 +146,16 @@ pub async fn create_token(new: &NewToken) -> Result<CreatedToken, ApiError> {
 pub async fn revoke_token(id: i64) -> Result<Token, ApiError> {
     call::<(), _>(Verb::Delete, &format!("/api/v1/tokens/{id}"), None).await
 }
+
+pub async fn create_flag(new: &crate::flag::NewFlag) -> Result<crate::flag::Flag, ApiError> {
+    call(Verb::Post, "/api/v1/flags", Some(new)).await
+}
+
+pub async fn set_flag_state(key: &str, env: &str, input: &crate::flag::FlagStateInput) -> Result<crate::flag::Flag, ApiError> {
+    let url = format!("/api/v1/flags/{}/environments/{}", crate::pages::encode(key), crate::pages::encode(env));
+    call(Verb::Put, &url, Some(input)).await
+}
+
+pub async fn kill_flag(key: &str) -> Result<crate::flag::Flag, ApiError> {
+    call::<(), _>(Verb::Post, &format!("/api/v1/flags/{}/kill", crate::pages::encode(key)), None).await
+}

@@ -4,6 +4,7 @@
 //! (session cookie or bearer token) and checks their permission.
 use crate::audit::{AuditPage, AuditQuery};
 use crate::error::ApiError;
+use crate::flag::{Flag, FlagAbilities, FlagView};
 use crate::person::{Person, Viewer};
 use crate::plan::{Abilities, Plan, PlanPage, PlanQuery};
 use crate::review::Comment;
@@ -21,6 +22,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_comments(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<Comment>, ApiError>;
     async fn abilities(&self, headers: &HeaderMap, plan_id: i64) -> Result<Abilities, ApiError>;
     async fn list_audit(&self, headers: &HeaderMap, query: AuditQuery) -> Result<AuditPage, ApiError>;
+    async fn list_flags(&self, headers: &HeaderMap) -> Result<Vec<Flag>, ApiError>;
+    async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError>;
+    async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -434,3 +434,69 @@ mod tests {
         assert_eq!(pick("ws-7"), pick("ws-7"));
     }
 }
+
+/// One change in a flag's history, as the flag page lists and charts it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagChange {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    /// For `flag.set`: the environment changed.
+    pub environment: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The environment's effective rollout after the change (0 when off), for the chart.
+    pub rollout_after: Option<i64>,
+}
+
+/// What the signed-in person may do with flags; the server checks each action again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlagAbilities {
+    pub manage: bool,
+    pub kill: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagView {
+    pub flag: Flag,
+    /// Oldest first.
+    pub history: Vec<FlagChange>,
+    pub can: FlagAbilities,
+}
+
+/// "On, 25%", "Off", "On, 100%".
+pub fn describe_state(s: &FlagState) -> String {
+    if !s.enabled {
+        return "Off".into();
+    }
+    let mut text = format!("On, {}%", s.percentage);
+    if !s.allow.is_empty() {
+        text.push_str(&format!(", {} allowed", s.allow.len()));
+    }
+    if !s.deny.is_empty() {
+        text.push_str(&format!(", {} denied", s.deny.len()));
+    }
+    if !s.variants.is_empty() {
+        let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+        text.push_str(&format!(", variants {}", names.join("/")));
+    }
+    text
+}
+
+use leptos::prelude::*;
+
+/// The flags list page.
+#[server(prefix = "/_fn")]
+pub async fn list_flags() -> Result<(Vec<Flag>, FlagAbilities), ApiError> {
+    let (backend, headers) = (crate::backend::backend()?, crate::backend::request());
+    let flags = crate::backend::answer(backend.list_flags(&headers).await)?;
+    let can = crate::backend::answer(backend.flag_abilities(&headers).await)?;
+    Ok((flags, can))
+}
+
+/// One flag with its history, for the flag page.
+#[server(prefix = "/_fn")]
+pub async fn get_flag_view(key: String) -> Result<FlagView, ApiError> {
+    let (backend, headers) = (crate::backend::backend()?, crate::backend::request());
+    crate::backend::answer(backend.flag_view(&headers, &key).await)
+}

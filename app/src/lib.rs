@@ -28,6 +28,7 @@ use leptos_router::{
 use pages::{
     admin::{PeoplePage, TokensPage},
     audit::AuditLog,
+    flags::{FlagList, FlagPage},
     sign_in::{Header, SignInPage},
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
@@ -81,6 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditLog ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/flags") view=FlagList ssr=SsrMode::Async/>
+                    <Route path=path!("/flags/:key") view=FlagPage ssr=SsrMode::Async/>
                     <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>

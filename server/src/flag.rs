@@ -5,7 +5,7 @@ use crate::db::{now, WriteTx};
 use crate::error::Result;
 use crate::service::{forbidden, Caller, Ctx, Service};
 use app::error::ApiError;
-use app::flag::{Environment, Flag, FlagPatch, FlagState, FlagStateInput, NewEnvironment, NewFlag, Variant};
+use app::flag::{Environment, Flag, FlagAbilities, FlagChange, FlagView, FlagPatch, FlagState, FlagStateInput, NewEnvironment, NewFlag, Variant};
 use app::role::PlanRole;
 use app::token::Scope;
 use sqlx::any::AnyRow;
@@ -136,6 +136,10 @@ impl Ctx {
         }
     }
 
+    fn can_manage_flags(&self) -> bool {
+        self.require_flag_write().is_ok()
+    }
+
     /// The kill switch is for whoever answers for production: on-call, rollback
     /// authorities (on any plan) and admins.
     async fn require_kill(&self, conn: &mut AnyConnection) -> Result<()> {
@@ -156,11 +160,67 @@ async fn holds_any(conn: &mut AnyConnection, user_id: i64, roles: &[PlanRole]) -
     Ok(held.iter().any(|r| roles.iter().any(|want| want.as_str() == r)))
 }
 
+/// "On, 25%" for a stored state in an audit entry.
+fn summary(v: &Option<serde_json::Value>) -> Option<String> {
+    let s: FlagState = serde_json::from_value(v.clone()?).ok()?;
+    Some(app::flag::describe_state(&s))
+}
+
 fn flag_not_found(key: &str) -> ApiError {
     ApiError::new(404, "not_found", format!("There is no flag {key:?}."))
 }
 
 impl Service {
+    pub async fn flag_abilities(&self, ctx: &Ctx) -> Result<FlagAbilities> {
+        ctx.require_read(Scope::FlagsRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(FlagAbilities { manage: ctx.can_manage_flags(), kill: ctx.require_kill(&mut conn).await.is_ok() })
+    }
+
+    /// The flag, its change history from the audit log (oldest first), and what the caller may do.
+    pub async fn flag_view(&self, ctx: &Ctx, key: &str) -> Result<FlagView> {
+        let flag = self.get_flag(ctx, key).await?;
+        let can = self.flag_abilities(ctx).await?;
+        let mut conn = self.db.read().await?;
+        let rows = sqlx::query(
+            "SELECT at, actor, action, target, before_json, after_json FROM audit_log
+             WHERE target = $1 OR SUBSTR(target, 1, LENGTH($2)) = $2 ORDER BY id",
+        )
+        .bind(format!("flag:{key}"))
+        .bind(format!("flag:{key}/environment:"))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut history = vec![];
+        for r in &rows {
+            let target: String = r.try_get("target")?;
+            let action: String = r.try_get("action")?;
+            let json = |col: &str| -> Result<Option<serde_json::Value>, sqlx::Error> {
+                let t: Option<String> = r.try_get(col)?;
+                Ok(t.and_then(|t| serde_json::from_str(&t).ok()))
+            };
+            let (before, after) = (json("before_json")?, json("after_json")?);
+            let environment = target.split_once("/environment:").map(|(_, e)| e.to_string());
+            let rollout = |v: &Option<serde_json::Value>| {
+                serde_json::from_value::<FlagState>(v.clone()?).ok().map(|s| if s.enabled { s.percentage } else { 0 })
+            };
+            let (before_text, after_text, rollout_after) = if environment.is_some() {
+                (summary(&before), summary(&after), rollout(&after))
+            } else {
+                (None, None, None)
+            };
+            history.push(FlagChange {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action,
+                environment,
+                before: before_text,
+                after: after_text,
+                rollout_after,
+            });
+        }
+        Ok(FlagView { flag, history, can })
+    }
+
     pub async fn list_flags(&self, ctx: &Ctx, include_archived: bool) -> Result<Vec<Flag>> {
         ctx.require_read(Scope::FlagsRead)?;
         let mut conn = self.db.read().await?;

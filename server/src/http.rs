@@ -5,6 +5,7 @@ use crate::AppState;
 use app::audit::{AuditPage, AuditQuery};
 use app::backend::{Backend, SharedBackend};
 use app::error::ApiError;
+use app::flag::{Flag, FlagAbilities, FlagView};
 use app::person::{Person, Viewer};
 use app::plan::{Abilities, Plan, PlanPage, PlanQuery};
 use app::review::Comment;
@@ -215,6 +216,21 @@ impl Backend for Service {
     async fn list_audit(&self, headers: &HeaderMap, query: AuditQuery) -> Result<AuditPage, ApiError> {
         let ctx = ctx_of(self, headers).await?;
         Service::list_audit(self, &ctx, &query).await.map_err(Error::into_api)
+    }
+
+    async fn list_flags(&self, headers: &HeaderMap) -> Result<Vec<Flag>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_flags(self, &ctx, false).await.map_err(Error::into_api)
+    }
+
+    async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::flag_abilities(self, &ctx).await.map_err(Error::into_api)
+    }
+
+    async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::flag_view(self, &ctx, key).await.map_err(Error::into_api)
     }
 }
 

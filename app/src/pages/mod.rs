@@ -1,6 +1,7 @@
 //! Pages and the small components they share.
 pub mod admin;
 pub mod audit;
+pub mod flags;
 pub mod forms;
 pub mod plan_list;
 pub mod plan_page;

@@ -31,6 +31,7 @@ pub fn Header() -> impl IntoView {
                             <nav aria-label="Main">
                                 <a href="/plans">"Plans"</a>
                                 <a href="/plans/new">"New plan"</a>
+                                <a href="/flags">"Flags"</a>
                                 {admin.then(|| view! {
                                     <a href="/audit">"Audit log"</a>
                                     <a href="/people">"People"</a>

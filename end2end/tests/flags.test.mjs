@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TEST_TIMEOUT_MS, eventually, openPage, useApp, waitForText } from '../support/app.mjs';
+
+const app = useApp({ demo: false });
+
+test(
+  'an admin rolls a flag out to 25% with the slider, tests a key, and the kill switch turns it off everywhere',
+  { timeout: TEST_TIMEOUT_MS },
+  app.test(async ({ page, api }) => {
+    await openPage(page, '/flags');
+    await page.getByLabel('Key').fill('USE_STANDALONE_MCP');
+    await page.getByLabel('Description').fill('Run MCP servers out of process');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.waitForURL(/\/flags\/USE_STANDALONE_MCP$/);
+    await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+
+    const production = page.locator('section.env-production');
+    await production.getByLabel('On').check();
+    await production.locator('input[type="range"]').fill('25');
+    await waitForText(production.locator('label', { hasText: 'Rollout' }), 'Rollout: 25% of targeting keys');
+    await production.getByRole('button', { name: 'Save production' }).click();
+    await waitForText(page.locator('section.env-production .env-state'), 'On, 25%');
+    const flag = await api.get('/api/v1/flags/USE_STANDALONE_MCP');
+    assert.deepEqual(
+      flag.environments.map((e) => [e.environment, e.enabled, e.percentage]),
+      [['production', true, 25], ['staging', false, 100]],
+    );
+
+    // The browser evaluates with the server's rules: ws-1 lands in bucket 99 of this flag.
+    await page.getByLabel('Targeting key').fill('ws-1');
+    await page.getByLabel('Environment').selectOption('production');
+    await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /^false .*Split, bucket 99\)$/));
+
+    // The history and the chart show the change.
+    await page.locator('tr.flag-change', { hasText: 'flag.set' }).waitFor();
+    assert.match(await page.locator('tr.flag-change').first().innerText(), /production\s+Off\s+On, 25%/);
+    assert.match(await page.locator('svg.rollout-chart').getAttribute('aria-label'), /production/);
+
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: /Kill switch/ }).click();
+    await page.locator('.killed[role="status"]').waitFor();
+    await waitForText(page.locator('section.env-production .env-state'), 'Off');
+    const killed = await api.get('/api/v1/flags/USE_STANDALONE_MCP');
+    assert.ok(killed.killed_at, 'the flag is marked killed');
+    assert.ok(killed.environments.every((e) => !e.enabled), 'off in every environment');
+  }),
+);
