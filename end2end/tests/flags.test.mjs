@@ -16,7 +16,7 @@ test(
     await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
 
     const production = page.locator('section.env-production');
-    await production.getByLabel('On').check();
+    await production.getByLabel('On', { exact: true }).check();
     await production.locator('input[type="range"]').fill('25');
     await waitForText(production.locator('label', { hasText: 'Rollout' }), 'Rollout: 25% of targeting keys');
     await production.getByRole('button', { name: 'Save production' }).click();
