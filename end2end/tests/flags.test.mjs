@@ -28,8 +28,8 @@ test(
     );
 
     // The browser evaluates with the server's rules: ws-1 lands in bucket 99 of this flag.
-    await page.getByLabel('Targeting key').fill('ws-1');
-    await page.getByLabel('Environment').selectOption('production');
+    await page.getByLabel('Targeting key', { exact: true }).fill('ws-1');
+    await page.getByLabel('Environment', { exact: true }).selectOption('production');
     await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /^false .*Split, bucket 99\)$/));
 
     // The history and the chart show the change.
