@@ -79,6 +79,77 @@ pub struct Stage {
     pub rollback_runbook: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The flags this stage flips when it starts (and puts back when it is rolled back).
+    #[serde(default)]
+    pub flag_changes: Vec<StageFlagChange>,
+}
+
+/// One flag this stage sets in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StageFlagChange {
+    pub flag: String,
+    pub environment: String,
+    pub enabled: bool,
+    pub percentage: i64,
+    /// When the stage started and this change was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_at: Option<String>,
+}
+
+/// `PUT /api/v1/plans/{id}/stages/{stage_id}/flags`: the stage's whole list of flag changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StageFlagChanges {
+    pub version: i64,
+    pub changes: Vec<FlagChangeInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FlagChangeInput {
+    pub flag: String,
+    pub environment: String,
+    pub enabled: bool,
+    #[serde(default = "full")]
+    pub percentage: i64,
+}
+
+fn full() -> i64 {
+    100
+}
+
+impl StageFlagChanges {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.changes.iter().enumerate() {
+            if !(0..=100).contains(&c.percentage) {
+                return Err(ApiError::validation(format!("changes[{i}].percentage"), "The percentage is a whole number from 0 to 100."));
+            }
+            if !seen.insert((c.flag.as_str(), c.environment.as_str())) {
+                return Err(ApiError::validation(
+                    format!("changes[{i}]"),
+                    format!("{} in {} is listed twice.", c.flag, c.environment),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `POST .../start` and `POST .../rollback`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StageAction {
+    pub version: i64,
+    /// Why (required for a rollback).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// A stage to add, alone (`POST .../stages`, with `version`) or inside a new plan.

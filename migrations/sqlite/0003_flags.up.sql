@@ -33,3 +33,20 @@ CREATE TABLE flag_states (
     updated_at  TEXT    NOT NULL,
     PRIMARY KEY (flag_id, environment)
 );
+
+-- The flags a stage flips when it starts, applied together and reverted together.
+CREATE TABLE stage_flag_changes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    stage_id    INTEGER  NOT NULL REFERENCES stages (id) ON DELETE CASCADE,
+    position    INTEGER  NOT NULL,
+    flag_key    TEXT    NOT NULL,
+    environment TEXT    NOT NULL,
+    enabled     INTEGER  NOT NULL CHECK (enabled IN (0, 1)),
+    percentage  INTEGER  NOT NULL CHECK (percentage BETWEEN 0 AND 100),
+    -- The flag's whole state in that environment just before the stage started.
+    prior_json  TEXT,
+    applied_at  TEXT,
+    reverted_at TEXT
+);
+CREATE INDEX stage_flag_changes_by_stage ON stage_flag_changes (stage_id, position);
+CREATE INDEX stage_flag_changes_by_flag ON stage_flag_changes (flag_key);

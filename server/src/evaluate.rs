@@ -32,6 +32,9 @@ pub struct Snapshot {
 #[derive(Clone, Default)]
 pub struct FlagCache {
     current: Arc<RwLock<Arc<Snapshot>>>,
+    /// Rebuilds take turns: otherwise a rebuild that read the database before another
+    /// change committed could land after that change's own rebuild and hide it.
+    rebuilding: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FlagCache {
@@ -55,6 +58,7 @@ impl Service {
     }
 
     pub async fn reload_flags(&self) -> Result<(), sqlx::Error> {
+        let _turn = self.flag_cache.rebuilding.lock().await;
         let flags = {
             let mut conn = self.db.read().await?;
             load_flags(&mut conn, false).await?

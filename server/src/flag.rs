@@ -92,7 +92,7 @@ pub async fn load_environments(conn: &mut AnyConnection) -> Result<Vec<Environme
     rows.iter().map(|r| Ok(Environment { name: r.try_get("name")?, created_at: r.try_get("created_at")? })).collect()
 }
 
-async fn write_state(conn: &mut AnyConnection, flag_id: i64, s: &FlagState) -> Result<(), sqlx::Error> {
+pub(crate) async fn write_state(conn: &mut AnyConnection, flag_id: i64, s: &FlagState) -> Result<(), sqlx::Error> {
     let json = |v: &dyn erased_json::Json| v.to_json();
     sqlx::query(
         "UPDATE flag_states SET enabled = $1, percentage = $2, allow_keys = $3, deny_keys = $4, variants = $5, updated_at = $6
@@ -291,6 +291,7 @@ impl Service {
     }
 
     pub async fn update_flag(&self, ctx: &Ctx, key: &str, patch: FlagPatch) -> Result<Flag> {
+        ctx.require_flag_write()?;
         patch.validate()?;
         let (mut tx, before) = self.begin_flag_change(ctx, key, Some(patch.version), false).await?;
         sqlx::query("UPDATE flags SET description = $1, owner = $2, tags = $3 WHERE id = $4")
@@ -305,6 +306,7 @@ impl Service {
 
     /// Sets the flag's whole state in one environment.
     pub async fn set_flag_state(&self, ctx: &Ctx, key: &str, environment: &str, input: FlagStateInput) -> Result<Flag> {
+        ctx.require_flag_write()?;
         input.validate()?;
         let (mut tx, before) = self.begin_flag_change(ctx, key, Some(input.version), false).await?;
         let old = before.state(environment).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;

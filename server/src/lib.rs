@@ -18,6 +18,7 @@ pub mod role;
 pub mod service;
 pub mod session;
 pub mod stage;
+pub mod stage_flag;
 pub mod token;
 
 use axum::extract::FromRef;

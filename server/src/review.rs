@@ -39,8 +39,12 @@ pub async fn load_sign_offs(conn: &mut AnyConnection, plan_id: i64) -> Result<Ve
 }
 
 /// Changes to what stakeholders sign off: the plan's text, its stages and its risks.
+/// (Starting or rolling back a stage runs the plan; it does not change what was reviewed.)
 pub fn is_content_change(action: &str) -> bool {
-    action == "plan.update" || action.starts_with("stage.") || action.starts_with("risk.")
+    matches!(
+        action,
+        "plan.update" | "stage.create" | "stage.update" | "stage.delete" | "stage.reorder" | "stage.flags"
+    ) || action.starts_with("risk.")
 }
 
 /// Called inside a content change's transaction, with the plan as the change left it.
@@ -107,6 +111,7 @@ fn describe(entry: &Entry, plan: &Plan) -> String {
         "stage.update" => format!("edited stage “{}”", stage_name()),
         "stage.delete" => format!("removed stage “{}”", stage_name()),
         "stage.reorder" => "reordered the stages".into(),
+        "stage.flags" => format!("changed the flags stage “{}” flips", stage_name()),
         "risk.create" => format!("added risk “{}”", risk_name()),
         "risk.update" => format!("edited risk “{}”", risk_name()),
         "risk.delete" => format!("removed risk “{}”", risk_name()),

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::service::{decode_enum, normalize_time, Ctx, Service};
 use app::error::ApiError;
 use app::plan::Plan;
-use app::stage::{NewStage, Stage, StageOrder, StagePatch, StageStatus};
+use app::stage::{StageFlagChange, NewStage, Stage, StageOrder, StagePatch, StageStatus};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
@@ -29,17 +29,40 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         rollback_runbook: r.try_get("rollback_runbook")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        flag_changes: vec![],
     })
 }
 
 pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Stage>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM stages WHERE plan_id = $1 ORDER BY position"))
+    let mut stages = sqlx::query(&format!("SELECT {COLUMNS} FROM stages WHERE plan_id = $1 ORDER BY position"))
         .bind(plan_id)
-        .fetch_all(conn)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(stage_from_row)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let changes = sqlx::query(
+        "SELECT c.stage_id, c.flag_key, c.environment, c.enabled, c.percentage, c.applied_at, c.reverted_at
+         FROM stage_flag_changes c JOIN stages s ON s.id = c.stage_id WHERE s.plan_id = $1 ORDER BY c.stage_id, c.position",
+    )
+    .bind(plan_id)
+    .fetch_all(conn)
+    .await?;
+    for r in &changes {
+        let stage_id: i64 = r.try_get("stage_id")?;
+        let enabled: i64 = r.try_get("enabled")?;
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
+            stage.flag_changes.push(StageFlagChange {
+                flag: r.try_get("flag_key")?,
+                environment: r.try_get("environment")?,
+                enabled: enabled == 1,
+                percentage: r.try_get("percentage")?,
+                applied_at: r.try_get("applied_at")?,
+                reverted_at: r.try_get("reverted_at")?,
+            });
+        }
+    }
+    Ok(stages)
 }
 
 pub(crate) fn prefix(e: Error, prefix: &str) -> Error {
@@ -91,7 +114,7 @@ async fn renumber(conn: &mut AnyConnection, plan_id: i64, ids: &[i64]) -> Result
     Ok(())
 }
 
-fn find_stage(plan: &Plan, stage_id: i64) -> Result<&Stage, ApiError> {
+pub(crate) fn find_stage(plan: &Plan, stage_id: i64) -> Result<&Stage, ApiError> {
     plan.stages.iter().find(|s| s.id == stage_id).ok_or_else(|| ApiError::not_found("Stage"))
 }
 

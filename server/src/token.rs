@@ -80,6 +80,14 @@ impl Service {
     pub async fn create_token(&self, ctx: &Ctx, new: NewToken) -> Result<CreatedToken> {
         ctx.require_admin()?;
         new.validate()?;
+        if let Some(env) = new.environment.as_deref().map(str::trim) {
+            let mut conn = self.db.read().await?;
+            if !crate::flag::load_environments(&mut conn).await?.iter().any(|e| e.name == env) {
+                return Err(ApiError::new(422, "unknown_environment", format!("There is no environment {env:?}."))
+                    .with_field("environment")
+                    .into());
+            }
+        }
         let secret = format!("rwy_{}", random_hex(32));
         let mut scopes: Vec<&str> = new.scopes.iter().map(|s| s.as_str()).collect();
         scopes.sort_unstable();

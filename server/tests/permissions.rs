@@ -38,6 +38,9 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/plans/{id}/stages/{stage_id}", READ),
     ("PATCH", "/plans/{id}/stages/{stage_id}", EDIT),
     ("DELETE", "/plans/{id}/stages/{stage_id}", EDIT),
+    ("PUT", "/plans/{id}/stages/{stage_id}/flags", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/start", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/rollback", EDIT),
     ("GET", "/plans/{id}/risks", READ),
     ("POST", "/plans/{id}/risks", EDIT),
     ("GET", "/plans/{id}/risks/{risk_id}", READ),
@@ -77,6 +80,8 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("get_plan", "id={id}", READ),
     ("get_plan_view", "id={id}", READ),
     ("list_audit", "plan_id=&actor=&action=&since=&until=&page=1", ADMIN),
+    ("list_flags", "", PEOPLE),
+    ("get_flag_view", "key={key}", PEOPLE),
 ];
 
 on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
@@ -93,7 +98,25 @@ struct Fixture {
     flag: String,
 }
 
-async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
+/// How far along the fixture plan is.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Stage {
+    Draft,
+    InReview,
+    Approved,
+    Running,
+}
+
+fn stage_for(path: &str) -> Stage {
+    match path {
+        "/plans/{id}/signoffs" => Stage::InReview,
+        "/plans/{id}/stages/{stage_id}/start" => Stage::Approved,
+        "/plans/{id}/stages/{stage_id}/rollback" => Stage::Running,
+        _ => Stage::Draft,
+    }
+}
+
+async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
     let admin = app.with(app.auth.clone());
     let (status, plan) = admin
         .send(
@@ -114,8 +137,21 @@ async fn fixture(app: &TestApp, in_review: bool) -> Fixture {
         assert_eq!(status, 201, "{p}");
         last = p;
     }
-    if in_review {
+    if stage >= Stage::InReview {
         let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": last["version"]})).await;
+        assert_eq!(status, 200, "{p}");
+        last = p;
+    }
+    if stage >= Stage::Approved {
+        let stakeholder = admin.signed_in("stakeholder").await;
+        let body = json!({"version": last["version"], "decision": "approved"});
+        let (status, p) = stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), body).await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("approved")), "{p}");
+        last = p;
+    }
+    if stage >= Stage::Running {
+        let first = plan["stages"][0]["id"].as_i64().unwrap();
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/start"), json!({"version": last["version"]})).await;
         assert_eq!(status, 200, "{p}");
         last = p;
     }
@@ -170,6 +206,11 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("PATCH", "/flags/{key}") => json!({"version": 1, "description": "d"}),
         ("PUT", "/flags/{key}/environments/{env}") => json!({"version": 1, "enabled": true, "percentage": 10}),
         ("POST", "/environments") => json!({"name": format!("env-{n}")}),
+        ("PUT", "/plans/{id}/stages/{stage_id}/flags") => {
+            json!({"version": v, "changes": [{"flag": f.flag, "environment": "production", "enabled": true, "percentage": 5}]})
+        }
+        ("POST", "/plans/{id}/stages/{stage_id}/start") => json!({"version": v}),
+        ("POST", "/plans/{id}/stages/{stage_id}/rollback") => json!({"version": v, "reason": "error rate up"}),
         _ => return None,
     })
 }
@@ -231,7 +272,7 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     // Server functions first: the API table ends by signing the callers out.
     for (name, args, expected) in FN_TABLE {
         for (i, caller) in callers.iter().enumerate() {
-            let f = fixture(&admin, false).await;
+            let f = fixture(&admin, Stage::Draft).await;
             let path = leptos::server_fn::axum::server_fn_paths()
                 .map(|(p, _)| p)
                 .find(|p| fn_name(p) == *name)
@@ -254,7 +295,7 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     for (method, path, expected) in API_TABLE {
         for (i, caller) in callers.iter().enumerate() {
             n += 1;
-            let f = fixture(&admin, *path == "/plans/{id}/signoffs").await;
+            let f = fixture(&admin, stage_for(path)).await;
             let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
             let mut req = caller.request(method, &url);
             if let Some(b) = body(method, path, &f, n) {

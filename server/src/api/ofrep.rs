@@ -126,7 +126,9 @@ async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     Value::Object(ctx).to_string().hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
-    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    // Weak comparison, as for GET: a proxy may have turned the tag into W/"...".
+    let matches = |t: &str| t == "*" || t.trim_start_matches("W/") == etag;
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim()))) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
     }
     let list: Vec<Value> = flags

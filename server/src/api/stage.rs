@@ -4,7 +4,7 @@ use crate::service::Ctx;
 use crate::AppState;
 use app::error::ErrorBody;
 use app::plan::{Plan, VersionQuery};
-use app::stage::{NewStage, Stage, StageOrder, StagePatch};
+use app::stage::{NewStage, Stage, StageAction, StageFlagChanges, StageOrder, StagePatch};
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
@@ -52,4 +52,28 @@ pub async fn delete(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiQuery(v): 
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn reorder(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(order): ApiJson<StageOrder>) -> Result<Json<Plan>> {
     Ok(Json(s.service.reorder_stages(&ctx, ids.plan, order).await?))
+}
+
+/// Replace the flags this stage flips when it starts (its migration leads and admins).
+#[utoipa::path(put, path = "/api/v1/plans/{id}/stages/{stage_id}/flags", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageFlagChanges,
+    responses((status = 200, body = Plan), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_flags(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(input): ApiJson<StageFlagChanges>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.set_stage_flags(&ctx, ids.plan, ids.sub, input).await?))
+}
+
+/// Start a stage of an approved plan: its flag changes apply together, in one transaction.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/start", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageAction,
+    responses((status = 200, body = Plan), (status = 409, body = ErrorBody)))]
+pub async fn start(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.start_stage(&ctx, ids.plan, ids.sub, action).await?))
+}
+
+/// Roll a started stage back (`reason` required): its flags return to their exact prior state.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/rollback", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageAction,
+    responses((status = 200, body = Plan), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rollback(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.rollback_stage(&ctx, ids.plan, ids.sub, action).await?))
 }

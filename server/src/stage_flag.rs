@@ -1,0 +1,182 @@
+//! The flags a stage flips: set on the plan, applied together (one transaction) when
+//! the stage starts, and put back to exactly what they were when it is rolled back.
+use crate::audit::{self, Entry};
+use crate::db::{now, WriteTx};
+use crate::error::Result;
+use crate::flag::{load_environments, load_flag, write_state};
+use crate::service::{Ctx, Service};
+use crate::stage::find_stage;
+use app::error::ApiError;
+use app::flag::FlagState;
+use app::plan::{Plan, PlanStatus};
+use app::stage::{StageAction, StageFlagChanges, StageStatus};
+use sqlx::Row;
+
+impl Service {
+    /// Replaces the stage's list of flag changes (its migration leads and admins).
+    pub async fn set_stage_flags(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, input: StageFlagChanges) -> Result<Plan> {
+        input.validate()?;
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(input.version)).await?;
+        let stage = find_stage(&before, stage_id)?.clone();
+        if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
+            return Err(ApiError::new(409, "stage_started", "This stage has started; its flag changes are fixed.").into());
+        }
+        let envs = load_environments(tx.conn()).await?;
+        for (i, c) in input.changes.iter().enumerate() {
+            let live = load_flag(tx.conn(), &c.flag).await?.filter(|f| f.archived_at.is_none());
+            if live.is_none() {
+                return Err(ApiError::new(422, "unknown_flag", format!("There is no flag {:?}.", c.flag))
+                    .with_field(format!("changes[{i}].flag"))
+                    .into());
+            }
+            if !envs.iter().any(|e| e.name == c.environment) {
+                return Err(ApiError::new(422, "unknown_environment", format!("There is no environment {:?}.", c.environment))
+                    .with_field(format!("changes[{i}].environment"))
+                    .into());
+            }
+        }
+        sqlx::query("DELETE FROM stage_flag_changes WHERE stage_id = $1").bind(stage_id).execute(tx.conn()).await?;
+        for (i, c) in input.changes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO stage_flag_changes (stage_id, position, flag_key, environment, enabled, percentage) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(stage_id)
+            .bind(i as i64)
+            .bind(&c.flag)
+            .bind(&c.environment)
+            .bind(i64::from(c.enabled))
+            .bind(c.percentage)
+            .execute(tx.conn())
+            .await?;
+        }
+        let entry = Entry::new("stage.flags", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage.flag_changes);
+        self.finish_change(tx, ctx, entry).await
+    }
+
+    /// Starts a stage of an approved plan: its flag changes apply in one transaction.
+    pub async fn start_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
+        if !matches!(before.status, PlanStatus::Approved | PlanStatus::Executing) {
+            return Err(ApiError::new(409, "not_approved", "Only an approved plan runs: its stakeholders sign it off first.").into());
+        }
+        let stage = find_stage(&before, stage_id)?.clone();
+        if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
+            return Err(ApiError::new(409, "stage_not_pending", format!("This stage is {}.", stage.status.label().to_lowercase())).into());
+        }
+        if let Some(active) = before.stages.iter().find(|s| s.status == StageStatus::Active) {
+            return Err(ApiError::new(409, "stage_active", format!("{} is still active; one stage runs at a time.", active.name)).into());
+        }
+        let at = now();
+        let rows = sqlx::query("SELECT id, flag_key, environment, enabled, percentage FROM stage_flag_changes WHERE stage_id = $1 ORDER BY position")
+            .bind(stage_id)
+            .fetch_all(tx.conn())
+            .await?;
+        for r in &rows {
+            let (id, key, env): (i64, String, String) = (r.try_get("id")?, r.try_get("flag_key")?, r.try_get("environment")?);
+            let enabled: i64 = r.try_get("enabled")?;
+            let flag = load_flag(tx.conn(), &key).await?.filter(|f| f.archived_at.is_none()).ok_or_else(|| {
+                ApiError::new(409, "flag_archived", format!("Flag {key:?} is archived or gone; change the stage's flags first."))
+            })?;
+            let prior = flag.state(&env).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
+            let next = FlagState { enabled: enabled == 1, percentage: r.try_get("percentage")?, updated_at: at.clone(), ..prior.clone() };
+            set_flag(&mut tx, ctx, flag.id, flag.killed_at.is_some(), &key, &prior, &next, stage_id).await?;
+            sqlx::query("UPDATE stage_flag_changes SET prior_json = $1, applied_at = $2, reverted_at = NULL WHERE id = $3")
+                .bind(serde_json::to_string(&prior).unwrap_or_default())
+                .bind(&at)
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+        }
+        sqlx::query("UPDATE stages SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(StageStatus::Active.as_str())
+            .bind(&at)
+            .bind(stage_id)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::Executing.as_str()).bind(plan_id).execute(tx.conn()).await?;
+        let entry = Entry::new("stage.start", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage);
+        let plan = self.finish_change(tx, ctx, entry).await?;
+        if !rows.is_empty() {
+            self.flags_changed().await;
+        }
+        Ok(plan)
+    }
+
+    /// Rolls a started stage back: every flag it changed returns to exactly its state
+    /// from just before the stage started, in one transaction.
+    pub async fn rollback_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
+        if action.reason.trim().is_empty() {
+            return Err(ApiError::validation("reason", "Say why the stage is rolled back.").into());
+        }
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
+        let stage = find_stage(&before, stage_id)?.clone();
+        if !matches!(stage.status, StageStatus::Active | StageStatus::Passed) {
+            return Err(ApiError::new(409, "stage_not_started", format!("This stage is {}; only a started stage rolls back.", stage.status.label().to_lowercase())).into());
+        }
+        let at = now();
+        let rows = sqlx::query(
+            "SELECT id, flag_key, environment, prior_json FROM stage_flag_changes
+             WHERE stage_id = $1 AND applied_at IS NOT NULL AND reverted_at IS NULL ORDER BY position DESC",
+        )
+        .bind(stage_id)
+        .fetch_all(tx.conn())
+        .await?;
+        for r in &rows {
+            let (id, key): (i64, String) = (r.try_get("id")?, r.try_get("flag_key")?);
+            let prior: Option<String> = r.try_get("prior_json")?;
+            let Some(prior) = prior.and_then(|p| serde_json::from_str::<FlagState>(&p).ok()) else { continue };
+            let Some(flag) = load_flag(tx.conn(), &key).await? else { continue };
+            let current = flag.state(&prior.environment).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
+            let restored = FlagState { updated_at: at.clone(), ..prior };
+            set_flag(&mut tx, ctx, flag.id, flag.killed_at.is_some(), &key, &current, &restored, stage_id).await?;
+            sqlx::query("UPDATE stage_flag_changes SET reverted_at = $1 WHERE id = $2").bind(&at).bind(id).execute(tx.conn()).await?;
+        }
+        sqlx::query("UPDATE stages SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(StageStatus::RolledBack.as_str())
+            .bind(&at)
+            .bind(stage_id)
+            .execute(tx.conn())
+            .await?;
+        let entry = Entry::new("stage.rollback", format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
+            .before(&stage)
+            .after(&serde_json::json!({ "status": "rolled_back", "reason": action.reason.trim(), "flags_reverted": rows.len() }));
+        let plan = self.finish_change(tx, ctx, entry).await?;
+        if !rows.is_empty() {
+            self.flags_changed().await;
+        }
+        Ok(plan)
+    }
+}
+
+/// Writes one flag state as part of a stage's transaction, with its own audit entry so
+/// the flag's history shows every change, whoever or whatever made it.
+#[allow(clippy::too_many_arguments)]
+async fn set_flag(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    flag_id: i64,
+    killed: bool,
+    key: &str,
+    from: &FlagState,
+    to: &FlagState,
+    stage_id: i64,
+) -> Result<()> {
+    write_state(tx.conn(), flag_id, to).await?;
+    let clear_kill = to.enabled && killed;
+    sqlx::query(if clear_kill {
+        "UPDATE flags SET version = version + 1, updated_at = $1, killed_at = NULL, killed_by = NULL WHERE id = $2"
+    } else {
+        "UPDATE flags SET version = version + 1, updated_at = $1 WHERE id = $2"
+    })
+    .bind(&to.updated_at)
+    .bind(flag_id)
+    .execute(tx.conn())
+    .await?;
+    let entry = Entry::global("flag.set", format!("flag:{key}/environment:{}", to.environment)).before(from).after(to);
+    let entry = Entry { after: entry.after.map(|mut a| {
+        a["by_stage"] = serde_json::json!(stage_id);
+        a
+    }), ..entry };
+    audit::append(tx.conn(), ctx, &entry).await?;
+    Ok(())
+}
