@@ -202,6 +202,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         tracing::warn!("nobody can sign in yet: add an admin with `runway user add NAME --admin`");
     }
     service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
+    service.listen_for_flag_changes();
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await

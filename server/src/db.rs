@@ -46,6 +46,8 @@ impl Kind {
 pub struct Db {
     pub pool: AnyPool,
     pub kind: Kind,
+    /// As given (with its password): for the PostgreSQL change listener. Never logged.
+    pub url: String,
     /// SQLite allows one writer; taking turns here avoids "database is locked"
     /// when a transaction that read first later wants to write.
     write_turn: Option<Arc<Mutex<()>>>,
@@ -91,7 +93,7 @@ impl Db {
             .await
             .map_err(|e| format!("cannot open the database {}: {e}", redact(&url)))?;
         let write_turn = (kind == Kind::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Db { pool, kind, write_turn })
+        Ok(Db { pool, kind, write_turn, url })
     }
 
     pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {

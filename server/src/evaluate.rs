@@ -7,6 +7,14 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+const CHANNEL: &str = "runway_flags";
+
+/// Tells this process's own notifications from other replicas'.
+fn process_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("{}-{}", std::process::id(), crate::session::random_hex(4)))
+}
+
 /// The flags of one environment, by key.
 #[derive(Default)]
 pub struct EnvFlags {
@@ -29,12 +37,24 @@ pub struct Snapshot {
 }
 
 /// The current snapshot. Readers take an `Arc` and never block a rebuild for long.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FlagCache {
     current: Arc<RwLock<Arc<Snapshot>>>,
     /// Rebuilds take turns: otherwise a rebuild that read the database before another
     /// change committed could land after that change's own rebuild and hide it.
     rebuilding: Arc<tokio::sync::Mutex<()>>,
+    /// Told after every swap; event streams compare their environment's etag.
+    swapped: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for FlagCache {
+    fn default() -> Self {
+        FlagCache {
+            current: Default::default(),
+            rebuilding: Default::default(),
+            swapped: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl FlagCache {
@@ -46,14 +66,57 @@ impl FlagCache {
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(snapshot);
         }
+        self.swapped.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes after each swap of the snapshot.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.swapped.subscribe()
     }
 }
 
 impl Service {
-    /// Rebuilds the snapshot from the database and tells watchers.
+    /// Rebuilds the snapshot from the database and tells watchers here and, on
+    /// PostgreSQL, the other replicas (NOTIFY; see `listen_for_flag_changes`).
     pub async fn flags_changed(&self) {
         if let Err(e) = self.reload_flags().await {
             tracing::error!(error = %e, "could not rebuild the flag snapshot");
+        }
+        if self.db.kind == crate::db::Kind::Postgres {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(process_id()).execute(&self.db.pool).await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "could not tell other replicas about a flag change");
+            }
+        }
+    }
+
+    /// On PostgreSQL, rebuilds the snapshot whenever another replica changes a flag, so
+    /// every replica serves a change within moments of its commit. Reconnects on errors.
+    pub fn listen_for_flag_changes(&self) {
+        if self.db.kind != crate::db::Kind::Postgres {
+            return;
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = service.listen_once().await {
+                    tracing::warn!(error = %e, "flag change listener stopped; reconnecting");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // Changes made while we were away: catch up.
+                service.reload_flags().await.ok();
+            }
+        });
+    }
+
+    async fn listen_once(&self) -> Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.db.url).await?;
+        listener.listen(CHANNEL).await?;
+        loop {
+            let n = listener.recv().await?;
+            if n.payload() != process_id() {
+                self.reload_flags().await?;
+            }
         }
     }
 

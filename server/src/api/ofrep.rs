@@ -18,10 +18,36 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/evaluate/flags/{key}", post(single))
         .route("/evaluate/flags", post(bulk))
+        .route("/events", axum::routing::get(events))
+}
+
+/// Server-sent events for the token's environment: one OFREP `refetchEvaluation`
+/// message each time a flag there changes (its `etag` is the environment's new one).
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio_stream::StreamExt;
+    let env = match environment(&state, &headers).await {
+        Ok(env) => env,
+        Err(r) => return r,
+    };
+    let cache = state.service.flag_cache.clone();
+    let etag_of = move |cache: &crate::evaluate::FlagCache| cache.get().environments.get(&env).map(|e| e.etag.clone()).unwrap_or_default();
+    let mut last = etag_of(&cache);
+    let stream = tokio_stream::wrappers::WatchStream::from_changes(cache.watch()).filter_map(move |_| {
+        let now = etag_of(&cache);
+        if now == last {
+            return None;
+        }
+        last = now.clone();
+        let data = json!({ "type": "refetchEvaluation", "etag": now });
+        Some(Ok::<_, std::convert::Infallible>(Event::default().event("message").data(data.to_string())))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// The OFREP endpoints, for the permission table.
-pub const ENDPOINTS: [(&str, &str); 2] = [("POST", "/ofrep/v1/evaluate/flags/{key}"), ("POST", "/ofrep/v1/evaluate/flags")];
+pub const ENDPOINTS: [(&str, &str); 3] =
+    [("POST", "/ofrep/v1/evaluate/flags/{key}"), ("POST", "/ofrep/v1/evaluate/flags"), ("GET", "/ofrep/v1/events")];
 
 fn fail(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
