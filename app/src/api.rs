@@ -159,3 +159,15 @@ pub async fn set_flag_state(key: &str, env: &str, input: &crate::flag::FlagState
 pub async fn kill_flag(key: &str) -> Result<crate::flag::Flag, ApiError> {
     call::<(), _>(Verb::Post, &format!("/api/v1/flags/{}/kill", crate::pages::encode(key)), None).await
 }
+
+pub async fn set_stage_flags(plan_id: i64, stage_id: i64, changes: &crate::stage::StageFlagChanges) -> Result<Plan, ApiError> {
+    call(Verb::Put, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/flags"), Some(changes)).await
+}
+
+pub async fn start_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/start"), Some(action)).await
+}
+
+pub async fn rollback_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/rollback"), Some(action)).await
+}

@@ -280,6 +280,10 @@ pub struct PlanView {
     pub description_html: String,
     /// One per stage, in the same order as `plan.stages`.
     pub stages_html: Vec<StageHtml>,
+    /// Every live flag's key, for choosing a stage's flag changes.
+    pub flag_keys: Vec<String>,
+    /// Flags this plan's stages use that the kill switch turned off: (key, by whom, when).
+    pub killed_flags: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -342,5 +346,14 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
             rollback_runbook: to_html(&s.rollback_runbook),
         })
         .collect();
-    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan, comments, can })
+    // Tokens without flags:read still see the plan, without flag details.
+    let flags = backend.list_flags(&headers).await.unwrap_or_default();
+    let used = |key: &str| plan.stages.iter().any(|s| s.flag_changes.iter().any(|c| c.flag == key));
+    let killed_flags = flags
+        .iter()
+        .filter(|f| f.killed_at.is_some() && used(&f.key))
+        .map(|f| (f.key.clone(), f.killed_by.clone().unwrap_or_default(), f.killed_at.clone().unwrap_or_default()))
+        .collect();
+    let flag_keys = flags.into_iter().map(|f| f.key).collect();
+    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan, comments, can, flag_keys, killed_flags })
 }

@@ -1,5 +1,6 @@
 //! A plan: its stages as a timeline, its risks, and its Markdown.
 use super::plan_people::{Discussion, ReviewPanel, RolesPanel};
+use super::stage_flags::StageFlags;
 use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, Ready, StageStatusBadge};
 use crate::api;
 use crate::error::ApiError;
@@ -33,7 +34,8 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let PlanView { plan, description_html, stages_html, comments, can } = view;
+    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags } = view;
+    let plan_status = plan.status;
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
     let (plan_id, version) = (plan.id, plan.version);
@@ -83,8 +85,13 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .zip(stages_html)
         .enumerate()
         .map(|(i, (stage, html))| {
+            let flags = view! {
+                <StageFlags plan_id version plan_status stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
+            }
+            .into_any();
             view! {
                 <StageItem
+                    flags
                     stage
                     html
                     index=i
@@ -169,6 +176,13 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
             {archived.then(|| view! {
                 <p class="error-box archived" role="status">"This plan is archived: it is read-only and hidden from the plan list. Restore it to change it."</p>
             })}
+            {killed_flags.into_iter().map(|(key, by, at)| view! {
+                <p class="error-box killed-flag" role="alert">
+                    <strong>{format!("Flag {key} was killed")}</strong>
+                    {format!(" by {by} on {}: it is off in every environment until someone turns it on again. ", short_time(&at))}
+                    <a href=format!("/flags/{}", super::encode(&key))>"Open the flag"</a>
+                </p>
+            }).collect_view()}
             <dl class="facts">
                 <div><dt>"Status"</dt><dd><PlanStatusBadge status=plan.status/></dd></div>
                 <div><dt>"Owner"</dt><dd>{if plan.owner.is_empty() { "—".to_string() } else { plan.owner.clone() }}</dd></div>
@@ -246,6 +260,7 @@ fn StageItem(
     on_move: impl Fn(usize, usize) + Copy + 'static,
     on_remove: impl Fn(i64) + Copy + 'static,
     can_edit: bool,
+    flags: AnyView,
 ) -> impl IntoView {
     let Stage { id, plan_id, name, goal, status, planned_start, planned_duration_minutes, min_soak_minutes, .. } = stage;
     let heading_id = format!("stage-{id}-name");
@@ -269,6 +284,7 @@ fn StageItem(
                 <MarkdownSection title="Description" html=html.description/>
                 <MarkdownSection title="Forward runbook" html=html.forward_runbook/>
                 <MarkdownSection title="Rollback runbook" html=html.rollback_runbook/>
+                {flags}
                 {can_edit.then(|| view! {
                 <div class="stage-actions">
                     <a href=format!("/plans/{plan_id}/stages/{id}/edit")>"Edit"</a>
