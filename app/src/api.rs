@@ -171,3 +171,7 @@ pub async fn start_stage(plan_id: i64, stage_id: i64, action: &crate::stage::Sta
 pub async fn rollback_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
     call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/rollback"), Some(action)).await
 }
+
+pub async fn add_environment(new: &crate::flag::NewEnvironment) -> Result<crate::flag::Environment, ApiError> {
+    call(Verb::Post, "/api/v1/environments", Some(new)).await
+}

@@ -4,7 +4,7 @@ use super::{confirm, short_time, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::flag::{
-    bucket, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagState, FlagStateInput, FlagView, NewFlag, Outcome,
+    bucket, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,6 +18,22 @@ pub fn FlagList() -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let key = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
+    let env_name = RwSignal::new(String::new());
+    let add_env = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let new = NewEnvironment { name: env_name.get_untracked().trim().to_string() };
+        if let Err(e) = new.validate() {
+            error.set(Some(e));
+            return;
+        }
+        error.set(None);
+        spawn_local(async move {
+            match api::add_environment(&new).await {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     let navigate = use_navigate();
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -77,6 +93,11 @@ pub fn FlagList() -> impl IntoView {
                                         <div class="field"><label for="flag-description">"Description"</label>
                                             <input id="flag-description" on:input=move |ev| description.set(event_target_value(&ev))/></div>
                                         <button type="submit" class="button primary">"Create flag"</button>
+                                    </form>
+                                    <form class="inline-form" on:submit=add_env>
+                                        <div class="field"><label for="env-name">"New environment"</label>
+                                            <input id="env-name" required placeholder="canary" on:input=move |ev| env_name.set(event_target_value(&ev))/></div>
+                                        <button type="submit" class="button">"Add environment"</button>
                                     </form>
                                 </section>
                             })}
