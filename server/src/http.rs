@@ -52,7 +52,6 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sign-in", post(sign_in_form))
         .route("/auth/sign-out", post(sign_out_form))
         .nest("/api/v1", crate::api::routes(state.clone()))
-        .nest("/ofrep/v1", crate::api::ofrep::routes())
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -65,7 +64,23 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .merge(ofrep())
         .with_state(state)
+}
+
+/// Flag evaluation is the hot path: services call it all the time, so its requests
+/// are logged at debug level (server errors still at error) and skip the page layers.
+fn ofrep() -> Router<AppState> {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<Body>| tracing::debug_span!("ofrep", method = %req.method(), path = %req.uri().path()))
+        .on_request(())
+        .on_response(|res: &Response<Body>, latency: Duration, _: &Span| {
+            tracing::debug!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "answered");
+        });
+    Router::new()
+        .nest("/ofrep/v1", crate::api::ofrep::routes())
+        .layer(CatchPanicLayer::custom(|_| crate::error::respond(ApiError::internal())))
+        .layer(trace)
 }
 
 /// 200 once the database answers (migrations ran before the server started listening).
