@@ -175,3 +175,11 @@ pub async fn rollback_stage(plan_id: i64, stage_id: i64, action: &crate::stage::
 pub async fn add_environment(new: &crate::flag::NewEnvironment) -> Result<crate::flag::Environment, ApiError> {
     call(Verb::Post, "/api/v1/environments", Some(new)).await
 }
+
+pub async fn update_flag(key: &str, patch: &crate::flag::FlagPatch) -> Result<crate::flag::Flag, ApiError> {
+    call(Verb::Patch, &format!("/api/v1/flags/{}", crate::pages::encode(key)), Some(patch)).await
+}
+
+pub async fn archive_flag(key: &str, version: i64) -> Result<crate::flag::Flag, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/flags/{}?version={version}", crate::pages::encode(key)), None).await
+}

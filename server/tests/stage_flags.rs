@@ -9,6 +9,7 @@ on_both_databases!(
     starting_a_stage_applies_its_flag_changes_and_rolling_back_restores_them_exactly,
     a_stage_only_starts_on_an_approved_plan_and_one_at_a_time,
     a_stage_cannot_name_an_unknown_flag_or_environment,
+    a_plan_using_a_killed_flag_shows_a_banner_until_the_flag_is_on_again,
 );
 
 /// A state without its timestamp, for comparing what services see.
@@ -122,4 +123,30 @@ async fn a_stage_cannot_name_an_unknown_flag_or_environment(app: TestApp) {
     let (status, _) = app.send("PUT", &path, twice).await;
     assert_eq!(status, 422);
     assert_eq!(app.count("SELECT COUNT(*) FROM stage_flag_changes").await, 0, "nothing was written");
+}
+
+async fn a_plan_using_a_killed_flag_shows_a_banner_until_the_flag_is_on_again(app: TestApp) {
+    app.send("POST", "/api/v1/flags", json!({"key": "USE_STANDALONE_MCP"})).await;
+    app.send("POST", "/api/v1/flags", json!({"key": "UNRELATED"})).await;
+    let plan = app.plan(json!({"title": "MCP", "stages": [{"name": "One"}]})).await;
+    let (id, stage) = (plan["id"].as_i64().unwrap(), plan["stages"][0]["id"].as_i64().unwrap());
+    let changes = json!({"version": 1, "changes": [{"flag": "USE_STANDALONE_MCP", "environment": "production", "enabled": true}]});
+    assert_eq!(app.send("PUT", &format!("/api/v1/plans/{id}/stages/{stage}/flags"), changes).await.0, 200);
+    let banner = "Flag USE_STANDALONE_MCP was killed";
+
+    let (_, html) = app.get_text(&format!("/plans/{id}")).await;
+    assert!(!html.contains(banner));
+    assert_eq!(app.send("POST", "/api/v1/flags/UNRELATED/kill", json!({})).await.0, 200);
+    let (_, html) = app.get_text(&format!("/plans/{id}")).await;
+    assert!(!html.contains("was killed"), "a flag the plan does not use shows no banner");
+
+    assert_eq!(app.send("POST", "/api/v1/flags/USE_STANDALONE_MCP/kill", json!({})).await.0, 200);
+    let (_, html) = app.get_text(&format!("/plans/{id}")).await;
+    assert!(html.contains(banner), "the plan page warns about its killed flag");
+
+    let (_, f) = app.get("/api/v1/flags/USE_STANDALONE_MCP").await;
+    let on = json!({"version": f["version"], "enabled": true, "percentage": 100});
+    assert_eq!(app.send("PUT", "/api/v1/flags/USE_STANDALONE_MCP/environments/staging", on).await.0, 200);
+    let (_, html) = app.get_text(&format!("/plans/{id}")).await;
+    assert!(!html.contains(banner), "turned on again: the banner goes");
 }

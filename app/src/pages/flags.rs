@@ -4,7 +4,7 @@ use super::{confirm, short_time, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::flag::{
-    bucket, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
+    bucket, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagPatch, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -146,6 +146,37 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
             }
         });
     };
+    let version = flag.version;
+    let navigate = use_navigate();
+    let archive = move |_| {
+        if !confirm(&format!("Archive {}? Services will get FLAG_NOT_FOUND for it.", key.get_value())) {
+            return;
+        }
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::archive_flag(&key.get_value(), version).await {
+                Ok(_) => navigate("/flags", Default::default()),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let (description, owner, tags_text) =
+        (RwSignal::new(flag.description.clone()), RwSignal::new(flag.owner.clone()), RwSignal::new(flag.tags.join(", ")));
+    let save_meta = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let tags = tags_text.get_untracked().split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        let patch = FlagPatch { version, description: Some(description.get_untracked()), owner: Some(owner.get_untracked()), tags: Some(tags) };
+        if let Err(e) = patch.validate() {
+            error.set(Some(e));
+            return;
+        }
+        spawn_local(async move {
+            match api::update_flag(&key.get_value(), &patch).await {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     let envs: Vec<String> = flag.environments.iter().map(|s| s.environment.clone()).collect();
     let cards = flag
         .environments
@@ -162,11 +193,14 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
                     <h1><code>{flag.key.clone()}</code></h1>
                     <p class="summary">{flag.description.clone()}</p>
                 </div>
-                {can.kill.then(|| view! {
-                    <div class="head-actions">
+                <div class="head-actions">
+                    {can.kill.then(|| view! {
                         <button type="button" class="button danger" on:click=kill>"Kill switch: turn off everywhere"</button>
-                    </div>
-                })}
+                    })}
+                    {can.manage.then(|| view! {
+                        <button type="button" class="button" on:click=archive>"Archive"</button>
+                    })}
+                </div>
             </div>
             {flag.killed_at.clone().map(|at| view! {
                 <p class="error-box killed" role="status">
@@ -179,6 +213,20 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
                 <div><dt>"Version"</dt><dd>{flag.version}</dd></div>
             </dl>
             {move || error.get().map(|e| view! { <p class="error-box" role="alert">{e.message}</p> })}
+            {can.manage.then(|| view! {
+                <details class="md-section">
+                    <summary>"Edit description, owner and tags"</summary>
+                    <form class="inline-form" on:submit=save_meta>
+                        <div class="field"><label for="meta-description">"Description"</label>
+                            <input id="meta-description" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))/></div>
+                        <div class="field"><label for="meta-owner">"Owner"</label>
+                            <input id="meta-owner" prop:value=move || owner.get() on:input=move |ev| owner.set(event_target_value(&ev))/></div>
+                        <div class="field"><label for="meta-tags">"Tags (comma-separated)"</label>
+                            <input id="meta-tags" prop:value=move || tags_text.get() on:input=move |ev| tags_text.set(event_target_value(&ev))/></div>
+                        <button type="submit" class="button">"Save details"</button>
+                    </form>
+                </details>
+            })}
             <div class="env-cards">{cards}</div>
             <TestKey flag=flag.clone()/>
             <RolloutChart history=history.clone() envs=envs/>
@@ -186,6 +234,21 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
         </article>
     }
     .into_any()
+}
+
+/// "claude=3" per line into variants; a line without a weight weighs 1.
+fn parse_variants(text: &str) -> Result<Vec<crate::flag::Variant>, ApiError> {
+    lines(text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let (name, weight) = line.split_once('=').unwrap_or((line.as_str(), "1"));
+            let weight = weight.trim().parse().map_err(|_| {
+                ApiError::validation(format!("variants[{i}].weight"), format!("{:?}: the weight after '=' is a whole number.", line))
+            })?;
+            Ok(crate::flag::Variant { name: name.trim().to_string(), weight })
+        })
+        .collect()
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -206,7 +269,7 @@ fn EnvCard(
     let percentage = RwSignal::new(state.percentage);
     let allow = RwSignal::new(state.allow.join("\n"));
     let deny = RwSignal::new(state.deny.join("\n"));
-    let variants = state.variants.clone();
+    let variants = RwSignal::new(state.variants.iter().map(|v| format!("{}={}", v.name, v.weight)).collect::<Vec<_>>().join("\n"));
     let id = |what: &str| format!("{what}-{}", state.environment);
     let save = {
         let (flag_key, env) = (flag_key.clone(), env.clone());
@@ -218,7 +281,13 @@ fn EnvCard(
                 percentage: percentage.get_untracked(),
                 allow: lines(&allow.get_untracked()),
                 deny: lines(&deny.get_untracked()),
-                variants: variants.clone(),
+                variants: match parse_variants(&variants.get_untracked()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        error.set(Some(e));
+                        return;
+                    }
+                },
             };
             if let Err(e) = input.validate() {
                 error.set(Some(e));
@@ -236,6 +305,7 @@ fn EnvCard(
     };
     let (on_id, pct_id, allow_id, deny_id) = (id("enabled"), id("percentage"), id("allow"), id("deny"));
     let (on_for, pct_for, allow_for, deny_for) = (on_id.clone(), pct_id.clone(), allow_id.clone(), deny_id.clone());
+    let (var_id, var_for) = (id("variants"), id("variants"));
     view! {
         <section class=format!("panel env-card env-{}", state.environment) aria-labelledby=format!("env-{}-heading", state.environment)>
             <h2 id=format!("env-{}-heading", state.environment)>{state.environment.clone()}</h2>
@@ -258,6 +328,10 @@ fn EnvCard(
                     <div class="field">
                         <label for=deny_for>"Never on for (wins over the list above)"</label>
                         <textarea id=deny_id rows="2" prop:value=move || deny.get() on:input=move |ev| deny.set(event_target_value(&ev))></textarea>
+                    </div>
+                    <div class="field">
+                        <label for=var_for>"Variants (name=weight per line; empty for a plain on/off flag)"</label>
+                        <textarea id=var_id rows="2" prop:value=move || variants.get() on:input=move |ev| variants.set(event_target_value(&ev))></textarea>
                     </div>
                     <button type="submit" class="button primary">{format!("Save {}", env)}</button>
                 </fieldset>
