@@ -2,6 +2,7 @@
 //! Runway's pages, components and the types shared by server and browser.
 pub mod api;
 pub mod audit;
+pub mod checklist;
 pub mod error;
 pub mod flag;
 pub mod pages;

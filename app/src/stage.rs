@@ -82,6 +82,9 @@ pub struct Stage {
     /// The flags this stage flips when it starts (and puts back when it is rolled back).
     #[serde(default)]
     pub flag_changes: Vec<StageFlagChange>,
+    /// Go/no-go criteria and checks, in order.
+    #[serde(default)]
+    pub checklist: Vec<crate::checklist::ChecklistItem>,
 }
 
 /// One flag this stage sets in one environment.

@@ -2,6 +2,7 @@
 //! The `runway` server: command line, HTTP, the service layer and storage.
 pub mod api;
 pub mod audit;
+pub mod checklist;
 pub mod cli;
 pub mod db;
 pub mod demo;

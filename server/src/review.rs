@@ -43,7 +43,15 @@ pub async fn load_sign_offs(conn: &mut AnyConnection, plan_id: i64) -> Result<Ve
 pub fn is_content_change(action: &str) -> bool {
     matches!(
         action,
-        "plan.update" | "stage.create" | "stage.update" | "stage.delete" | "stage.reorder" | "stage.flags"
+        "plan.update"
+            | "stage.create"
+            | "stage.update"
+            | "stage.delete"
+            | "stage.reorder"
+            | "stage.flags"
+            | "checklist.create"
+            | "checklist.delete"
+            | "checklist.copy"
     ) || action.starts_with("risk.")
 }
 
@@ -112,6 +120,7 @@ fn describe(entry: &Entry, plan: &Plan) -> String {
         "stage.delete" => format!("removed stage “{}”", stage_name()),
         "stage.reorder" => "reordered the stages".into(),
         "stage.flags" => format!("changed the flags stage “{}” flips", stage_name()),
+        "checklist.create" | "checklist.delete" | "checklist.copy" => "changed a stage's checklist".into(),
         "risk.create" => format!("added risk “{}”", risk_name()),
         "risk.update" => format!("edited risk “{}”", risk_name()),
         "risk.delete" => format!("removed risk “{}”", risk_name()),

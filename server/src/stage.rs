@@ -30,6 +30,7 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         flag_changes: vec![],
+        checklist: vec![],
     })
 }
 
@@ -46,7 +47,7 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
          FROM stage_flag_changes c JOIN stages s ON s.id = c.stage_id WHERE s.plan_id = $1 ORDER BY c.stage_id, c.position",
     )
     .bind(plan_id)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
     for r in &changes {
         let stage_id: i64 = r.try_get("stage_id")?;
@@ -60,6 +61,11 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
                 applied_at: r.try_get("applied_at")?,
                 reverted_at: r.try_get("reverted_at")?,
             });
+        }
+    }
+    for (stage_id, item) in crate::checklist::load_items(conn, plan_id).await? {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
+            stage.checklist.push(item);
         }
     }
     Ok(stages)

@@ -41,6 +41,11 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("PUT", "/plans/{id}/stages/{stage_id}/flags", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/start", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/rollback", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/checklist", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy", EDIT),
+    ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}", EDIT),
+    // The people who run the plan: lead, on-call, rollback authority, admins.
+    ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result", "222200001"),
     ("GET", "/plans/{id}/risks", READ),
     ("POST", "/plans/{id}/risks", EDIT),
     ("GET", "/plans/{id}/risks/{risk_id}", READ),
@@ -96,6 +101,7 @@ struct Fixture {
     role: i64,
     token: i64,
     flag: String,
+    item: i64,
 }
 
 /// How far along the fixture plan is.
@@ -137,6 +143,12 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         assert_eq!(status, 201, "{p}");
         last = p;
     }
+    let (status, with_check) = admin
+        .send("POST", &format!("/api/v1/plans/{id}/stages/{}/checklist", plan["stages"][0]["id"]), json!({"version": last["version"], "text": "Error rate under 1%"}))
+        .await;
+    assert_eq!(status, 201, "{with_check}");
+    let item = with_check["stages"][0]["checklist"][0]["id"].as_i64().unwrap();
+    last = with_check;
     if stage >= Stage::InReview {
         let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": last["version"]})).await;
         assert_eq!(status, 200, "{p}");
@@ -167,6 +179,7 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         role: last["roles"].as_array().unwrap().iter().find(|r| r["role"] == "on_call").unwrap()["id"].as_i64().unwrap(),
         token: token["token"]["id"].as_i64().unwrap(),
         flag,
+        item,
     }
 }
 
@@ -179,6 +192,7 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{token_id}", &f.token.to_string())
         .replace("{username}", "target")
         .replace("{key}", &f.flag)
+        .replace("{item_id}", &f.item.to_string())
         .replace("{env}", "production")
 }
 
@@ -210,6 +224,9 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
             json!({"version": v, "changes": [{"flag": f.flag, "environment": "production", "enabled": true, "percentage": 5}]})
         }
         ("POST", "/plans/{id}/stages/{stage_id}/start") => json!({"version": v}),
+        ("POST", "/plans/{id}/stages/{stage_id}/checklist") => json!({"version": v, "text": "Backups verified"}),
+        ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy") => json!({"version": v, "from_stage_id": f.stages[1]}),
+        ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result") => json!({"status": "pass", "comment": "ok"}),
         ("POST", "/plans/{id}/stages/{stage_id}/rollback") => json!({"version": v, "reason": "error rate up"}),
         _ => return None,
     })
@@ -221,6 +238,7 @@ fn query(method: &str, path: &str, f: &Fixture) -> String {
             format!("?version={}", f.version)
         }
         ("DELETE", "/flags/{key}") => "?version=1".to_string(),
+        ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}") => format!("?version={}", f.version),
         _ => String::new(),
     }
 }

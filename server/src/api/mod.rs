@@ -1,5 +1,6 @@
 //! The machine API under `/api/v1`: JSON in, JSON out, one error shape.
 pub mod audit;
+pub mod checklist;
 pub mod flag;
 pub mod ofrep;
 pub mod openapi;
@@ -82,6 +83,10 @@ fn api() -> Api {
         .at(M::PUT, "/plans/{id}/stages/{stage_id}/flags", stage::set_flags)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/start", stage::start)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/rollback", stage::rollback)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist", checklist::add)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist/copy", checklist::copy)
+        .at(M::DELETE, "/plans/{id}/stages/{stage_id}/checklist/{item_id}", checklist::remove)
+        .at(M::PUT, "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result", checklist::record)
         .at(M::GET, "/plans/{id}/risks", risk::list)
         .at(M::POST, "/plans/{id}/risks", risk::create)
         .at(M::GET, "/plans/{id}/risks/{risk_id}", risk::get)
@@ -275,6 +280,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 pub struct Ids {
     pub plan: i64,
     pub sub: i64,
+    /// `{item_id}`, under a stage.
+    pub item: i64,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ids {
@@ -284,7 +291,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("Resource"))?;
-        let mut ids = Ids { plan: 0, sub: 0 };
+        let mut ids = Ids { plan: 0, sub: 0, item: 0 };
         for (name, value) in &params {
             let (slot, what) = match name {
                 "id" => (&mut ids.plan, "Plan"),
@@ -292,6 +299,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
                 "risk_id" => (&mut ids.sub, "Risk"),
                 "role_id" => (&mut ids.sub, "Role assignment"),
                 "token_id" => (&mut ids.sub, "Token"),
+                "item_id" => (&mut ids.item, "Checklist item"),
                 _ => continue,
             };
             *slot = value.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(what))?;

@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{audit, flag, person, plan, review, risk, role, session, stage, token};
+use super::{audit, checklist, flag, person, plan, review, risk, role, session, stage, token};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -27,9 +27,10 @@ use utoipa::OpenApi;
         review::request, review::sign_off, review::comments, review::comment,
         flag::list, flag::create, flag::get, flag::update, flag::archive, flag::set_state, flag::kill,
         flag::environments, flag::add_environment,
+        checklist::add, checklist::copy, checklist::remove, checklist::record,
     ),
     tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "roles"), (name = "review"),
-        (name = "people"), (name = "tokens"), (name = "flags"), (name = "audit"))
+        (name = "people"), (name = "tokens"), (name = "flags"), (name = "checklists"), (name = "audit"))
 )]
 pub struct ApiDoc;
 
