@@ -183,3 +183,21 @@ pub async fn update_flag(key: &str, patch: &crate::flag::FlagPatch) -> Result<cr
 pub async fn archive_flag(key: &str, version: i64) -> Result<crate::flag::Flag, ApiError> {
     call::<(), _>(Verb::Delete, &format!("/api/v1/flags/{}?version={version}", crate::pages::encode(key)), None).await
 }
+
+pub async fn add_check(plan_id: i64, stage_id: i64, new: &crate::checklist::NewChecklistItem) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/checklist"), Some(new)).await
+}
+
+pub async fn copy_checklist(plan_id: i64, stage_id: i64, copy: &crate::checklist::ChecklistCopy) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/checklist/copy"), Some(copy)).await
+}
+
+pub async fn remove_check(plan_id: i64, stage_id: i64, item_id: i64, version: i64) -> Result<Plan, ApiError> {
+    let url = format!("/api/v1/plans/{plan_id}/stages/{stage_id}/checklist/{item_id}?version={version}");
+    call::<(), _>(Verb::Delete, &url, None).await
+}
+
+pub async fn record_check(plan_id: i64, stage_id: i64, item_id: i64, result: &crate::checklist::CheckResult) -> Result<Plan, ApiError> {
+    let url = format!("/api/v1/plans/{plan_id}/stages/{stage_id}/checklist/{item_id}/result");
+    call(Verb::Put, &url, Some(result)).await
+}

@@ -25,6 +25,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_flags(&self, headers: &HeaderMap) -> Result<Vec<Flag>, ApiError>;
     async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError>;
     async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError>;
+    async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -284,6 +284,8 @@ pub struct PlanView {
     pub flag_keys: Vec<String>,
     /// Flags this plan's stages use that the kill switch turned off: (key, by whom, when).
     pub killed_flags: Vec<(String, String, String)>,
+    /// Stages (of any plan) with a checklist to copy: (stage id, "plan — stage (n checks)").
+    pub checklist_sources: Vec<(i64, String)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -296,6 +298,8 @@ pub struct Abilities {
     pub sign_off: bool,
     /// Read the plan's history in the audit log (admins).
     pub history: bool,
+    /// Record checklist results while the plan runs (leads, on-call, rollback authorities, admins).
+    pub run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,5 +359,15 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         .map(|f| (f.key.clone(), f.killed_by.clone().unwrap_or_default(), f.killed_at.clone().unwrap_or_default()))
         .collect();
     let flag_keys = flags.into_iter().map(|f| f.key).collect();
-    Ok(PlanView { description_html: to_html(&plan.description), stages_html, plan, comments, can, flag_keys, killed_flags })
+    let checklist_sources = if can.edit { backend.checklist_sources(&headers).await.unwrap_or_default() } else { vec![] };
+    Ok(PlanView {
+        description_html: to_html(&plan.description),
+        stages_html,
+        plan,
+        comments,
+        can,
+        flag_keys,
+        killed_flags,
+        checklist_sources,
+    })
 }

@@ -3,12 +3,11 @@
 use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
-use crate::service::{decode_enum, forbidden, roles_of, Caller, Ctx, Service};
+use crate::service::{decode_enum, forbidden, Ctx, Service};
 use crate::stage::find_stage;
 use app::checklist::{CheckResult, CheckStatus, ChecklistCopy, ChecklistItem, NewChecklistItem};
 use app::error::ApiError;
 use app::plan::Plan;
-use app::role::PlanRole;
 use sqlx::{AnyConnection, Row};
 
 /// Every checklist item of a plan, as (stage id, item), in stage and item order.
@@ -55,6 +54,26 @@ async fn insert_item(conn: &mut AnyConnection, stage_id: i64, text: &str, requir
 }
 
 impl Service {
+    /// Stages with a checklist worth copying, newest plans first.
+    pub async fn checklist_sources(&self, ctx: &Ctx) -> Result<Vec<(i64, String)>> {
+        ctx.require_read(app::token::Scope::PlansRead)?;
+        let mut conn = self.db.read().await?;
+        let rows = sqlx::query(
+            "SELECT s.id, p.title, s.name, COUNT(c.id) AS checks FROM stages s
+             JOIN plans p ON p.id = s.plan_id JOIN checklist_items c ON c.stage_id = s.id
+             GROUP BY s.id, p.id, p.title, s.name ORDER BY p.id DESC, s.id LIMIT 200",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (title, name, checks): (String, String, i64) = (r.try_get("title")?, r.try_get("name")?, r.try_get("checks")?);
+                Ok((r.try_get("id")?, format!("{title} — {name} ({checks} checks)")))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     pub async fn add_check(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, new: NewChecklistItem) -> Result<Plan> {
         new.validate()?;
         let (mut tx, before) = self.begin_change(ctx, plan_id, Some(new.version)).await?;
@@ -102,16 +121,7 @@ impl Service {
         ctx.require_signed_in()?;
         let mut tx = self.db.write().await?;
         let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        let runs = match &ctx.caller {
-            Caller::Person(p) => {
-                ctx.is_admin()
-                    || roles_of(tx.conn(), plan_id, p.id)
-                        .await?
-                        .iter()
-                        .any(|r| matches!(r, PlanRole::MigrationLead | PlanRole::OnCall | PlanRole::RollbackAuthority))
-            }
-            _ => false,
-        };
+        let runs = ctx.abilities(tx.conn(), plan_id).await?.run;
         if !runs {
             return Err(forbidden("Only the plan's leads, on-call, rollback authorities and admins record checks.").into());
         }

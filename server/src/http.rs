@@ -243,6 +243,11 @@ impl Backend for Service {
         Service::flag_abilities(self, &ctx).await.map_err(Error::into_api)
     }
 
+    async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::checklist_sources(self, &ctx).await.map_err(Error::into_api)
+    }
+
     async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError> {
         let ctx = ctx_of(self, headers).await?;
         Service::flag_view(self, &ctx, key).await.map_err(Error::into_api)

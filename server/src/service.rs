@@ -140,6 +140,9 @@ impl Ctx {
             comment: self.person().is_some() && (self.is_admin() || !roles.is_empty()),
             sign_off: roles.contains(&PlanRole::Stakeholder),
             history: self.is_admin() && self.person().is_some(),
+            run: self.person().is_some()
+                && (self.is_admin()
+                    || roles.iter().any(|r| matches!(r, PlanRole::MigrationLead | PlanRole::OnCall | PlanRole::RollbackAuthority))),
         })
     }
 

@@ -7,6 +7,7 @@ pub mod plan_list;
 pub mod plan_page;
 pub mod plan_people;
 pub mod sign_in;
+pub mod stage_checklist;
 pub mod stage_flags;
 
 use crate::error::ApiError;

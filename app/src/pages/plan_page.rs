@@ -1,5 +1,6 @@
 //! A plan: its stages as a timeline, its risks, and its Markdown.
 use super::plan_people::{Discussion, ReviewPanel, RolesPanel};
+use super::stage_checklist::StageChecklist;
 use super::stage_flags::StageFlags;
 use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, Ready, StageStatusBadge};
 use crate::api;
@@ -34,7 +35,7 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags } = view;
+    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources } = view;
     let plan_status = plan.status;
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
@@ -86,6 +87,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .enumerate()
         .map(|(i, (stage, html))| {
             let flags = view! {
+                <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit=can.edit can_run=can.run
+                    sources=checklist_sources.clone() reload error=action_error/>
                 <StageFlags plan_id version plan_status stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
             }
             .into_any();
