@@ -9,9 +9,8 @@ test(
   { timeout: TEST_TIMEOUT_MS },
   app.test(
     async ({ page, api }) => {
-      // The admin creates the plan, so they lead it; oli is on call.
+      // The admin creates the plan, so they lead it; oli (this browser) is on call.
       const plan = await api.post('/api/v1/plans', { title: 'Provider columns', stages: [{ name: 'Stage 0: DB migration' }] });
-      await app.person('oli');
       await api.post(`/api/v1/plans/${plan.id}/roles`, { username: 'oli', role: 'on_call' });
       const lead = await app.browser.newContext({ baseURL: app.baseUrl });
       try {
