@@ -201,3 +201,7 @@ pub async fn record_check(plan_id: i64, stage_id: i64, item_id: i64, result: &cr
     let url = format!("/api/v1/plans/{plan_id}/stages/{stage_id}/checklist/{item_id}/result");
     call(Verb::Put, &url, Some(result)).await
 }
+
+pub async fn pass_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/pass"), Some(action)).await
+}

@@ -85,6 +85,11 @@ pub struct Stage {
     /// Go/no-go criteria and checks, in order.
     #[serde(default)]
     pub checklist: Vec<crate::checklist::ChecklistItem>,
+    /// When the stage started; its minimum soak counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed_at: Option<String>,
 }
 
 /// One flag this stage sets in one environment.

@@ -12,3 +12,7 @@ CREATE TABLE checklist_items (
     checked_at   TEXT
 );
 CREATE INDEX checklist_items_by_stage ON checklist_items (stage_id, position);
+
+-- When a stage started (its soak time counts from here) and passed.
+ALTER TABLE stages ADD COLUMN started_at TEXT;
+ALTER TABLE stages ADD COLUMN passed_at TEXT;

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
-const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, planned_start, \
+const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, started_at, passed_at, planned_start, \
     planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at";
 
 fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
@@ -31,6 +31,8 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         updated_at: r.try_get("updated_at")?,
         flag_changes: vec![],
         checklist: vec![],
+        started_at: r.try_get("started_at")?,
+        passed_at: r.try_get("passed_at")?,
     })
 }
 
@@ -78,7 +80,20 @@ pub(crate) fn prefix(e: Error, prefix: &str) -> Error {
     }
 }
 
+/// Stages move through start, pass and rollback, which check their order, soak time
+/// and flags; a status is never set by hand.
+fn check_status(wanted: Option<StageStatus>, current: StageStatus) -> Result<(), ApiError> {
+    match wanted {
+        Some(s) if s != current => Err(ApiError::validation(
+            "status",
+            "A stage's status changes by starting, passing or rolling it back, not by editing it.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, position: i64, s: &NewStage, at: &str) -> Result<i64> {
+    check_status(s.status, StageStatus::Pending)?;
     let start = s.planned_start.as_deref().map(|t| normalize_time("planned_start", t)).transpose()?;
     let id = sqlx::query_scalar(
         "INSERT INTO stages (plan_id, position, name, goal, description, status, planned_start,
@@ -149,6 +164,7 @@ impl Service {
         patch.validate()?;
         let (mut tx, before) = self.begin_change(ctx, plan_id, Some(patch.version)).await?;
         let old = find_stage(&before, stage_id)?.clone();
+        check_status(patch.status, old.status)?;
         let start = match patch.planned_start {
             Some(Some(t)) => Some(normalize_time("planned_start", &t)?),
             Some(None) => None,

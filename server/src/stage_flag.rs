@@ -66,6 +66,9 @@ impl Service {
         if let Some(active) = before.stages.iter().find(|s| s.status == StageStatus::Active) {
             return Err(ApiError::new(409, "stage_active", format!("{} is still active; one stage runs at a time.", active.name)).into());
         }
+        if let Some(earlier) = before.stages.iter().take_while(|s| s.id != stage_id).find(|s| s.status != StageStatus::Passed) {
+            return Err(ApiError::new(409, "out_of_order", format!("{} has not passed yet; stages run in order.", earlier.name)).into());
+        }
         let at = now();
         let rows = sqlx::query("SELECT id, flag_key, environment, enabled, percentage FROM stage_flag_changes WHERE stage_id = $1 ORDER BY position")
             .bind(stage_id)
@@ -87,7 +90,7 @@ impl Service {
                 .execute(tx.conn())
                 .await?;
         }
-        sqlx::query("UPDATE stages SET status = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE stages SET status = $1, updated_at = $2, started_at = $2 WHERE id = $3")
             .bind(StageStatus::Active.as_str())
             .bind(&at)
             .bind(stage_id)
@@ -100,6 +103,36 @@ impl Service {
             self.flags_changed().await;
         }
         Ok(plan)
+    }
+
+    /// An active stage passes once its minimum soak time is over; when the last stage
+    /// passes, the plan is completed.
+    pub async fn pass_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
+        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
+        let stage = find_stage(&before, stage_id)?.clone();
+        if stage.status != StageStatus::Active {
+            return Err(ApiError::new(409, "stage_not_active", format!("This stage is {}; only an active stage passes.", stage.status.label().to_lowercase())).into());
+        }
+        if let Some(until) = soak_until(&stage) {
+            let left = until - chrono::Utc::now();
+            if left > chrono::Duration::zero() {
+                let minutes = (left.num_seconds() + 59) / 60;
+                return Err(ApiError::new(409, "soaking", format!("This stage is soaking for {minutes} more minute(s); it can pass after {}.", until.format("%H:%M UTC"))).into());
+            }
+        }
+        let at = now();
+        sqlx::query("UPDATE stages SET status = $1, updated_at = $2, passed_at = $2 WHERE id = $3")
+            .bind(StageStatus::Passed.as_str())
+            .bind(&at)
+            .bind(stage_id)
+            .execute(tx.conn())
+            .await?;
+        let last = before.stages.iter().all(|s| s.id == stage_id || s.status == StageStatus::Passed);
+        if last {
+            sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::Completed.as_str()).bind(plan_id).execute(tx.conn()).await?;
+        }
+        let entry = Entry::new("stage.pass", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage);
+        self.finish_change(tx, ctx, entry).await
     }
 
     /// Rolls a started stage back: every flag it changed returns to exactly its state
@@ -137,6 +170,7 @@ impl Service {
             .bind(stage_id)
             .execute(tx.conn())
             .await?;
+        sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::RolledBack.as_str()).bind(plan_id).execute(tx.conn()).await?;
         let entry = Entry::new("stage.rollback", format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
             .before(&stage)
             .after(&serde_json::json!({ "status": "rolled_back", "reason": action.reason.trim(), "flags_reverted": rows.len() }));
@@ -179,4 +213,10 @@ async fn set_flag(
     }), ..entry };
     audit::append(tx.conn(), ctx, &entry).await?;
     Ok(())
+}
+
+/// The earliest time an active stage may pass: its start plus its minimum soak.
+fn soak_until(stage: &app::stage::Stage) -> Option<chrono::DateTime<chrono::Utc>> {
+    let started = chrono::DateTime::parse_from_rfc3339(stage.started_at.as_deref()?).ok()?;
+    Some(started.with_timezone(&chrono::Utc) + chrono::Duration::minutes(stage.min_soak_minutes.unwrap_or(0)))
 }

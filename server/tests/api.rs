@@ -229,12 +229,12 @@ async fn a_stage_can_be_inserted_edited_and_removed_keeping_positions_contiguous
 
     let b = ids(&p)[1];
     let (status, p) = app
-        .send("PATCH", &format!("{path}/stages/{b}"), json!({"version": 3, "goal": "Half the traffic", "status": "active", "rollback_runbook": "1. Flip back"}))
+        .send("PATCH", &format!("{path}/stages/{b}"), json!({"version": 3, "goal": "Half the traffic", "rollback_runbook": "1. Flip back"}))
         .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["stages"][1]["name"], "B", "fields left out stay");
     assert_eq!(p["stages"][1]["goal"], "Half the traffic");
-    assert_eq!(p["stages"][1]["status"], "active");
+    assert_eq!(p["stages"][1]["status"], "pending");
 
     let (status, body) = app.send("PATCH", &format!("{path}/stages/{b}"), json!({"version": 4, "name": ""})).await;
     assert_eq!((status, error_of(&body).1), (422, Some("name")));
@@ -385,6 +385,7 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/plans/{id}/stages/{stage_id}", vec!["get", "patch", "delete"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/flags", vec!["put"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/start", vec!["post"]),
+        ("/api/v1/plans/{id}/stages/{stage_id}/pass", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/rollback", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/checklist", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/checklist/copy", vec!["post"]),

@@ -40,6 +40,7 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("DELETE", "/plans/{id}/stages/{stage_id}", EDIT),
     ("PUT", "/plans/{id}/stages/{stage_id}/flags", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/start", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/pass", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/rollback", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/checklist", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy", EDIT),
@@ -117,7 +118,7 @@ fn stage_for(path: &str) -> Stage {
     match path {
         "/plans/{id}/signoffs" => Stage::InReview,
         "/plans/{id}/stages/{stage_id}/start" => Stage::Approved,
-        "/plans/{id}/stages/{stage_id}/rollback" => Stage::Running,
+        "/plans/{id}/stages/{stage_id}/rollback" | "/plans/{id}/stages/{stage_id}/pass" => Stage::Running,
         _ => Stage::Draft,
     }
 }
@@ -224,6 +225,7 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
             json!({"version": v, "changes": [{"flag": f.flag, "environment": "production", "enabled": true, "percentage": 5}]})
         }
         ("POST", "/plans/{id}/stages/{stage_id}/start") => json!({"version": v}),
+        ("POST", "/plans/{id}/stages/{stage_id}/pass") => json!({"version": v}),
         ("POST", "/plans/{id}/stages/{stage_id}/checklist") => json!({"version": v, "text": "Backups verified"}),
         ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy") => json!({"version": v, "from_stage_id": f.stages[1]}),
         ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result") => json!({"status": "pass", "comment": "ok"}),

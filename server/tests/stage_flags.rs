@@ -10,6 +10,8 @@ on_both_databases!(
     a_stage_only_starts_on_an_approved_plan_and_one_at_a_time,
     a_stage_cannot_name_an_unknown_flag_or_environment,
     a_plan_using_a_killed_flag_shows_a_banner_until_the_flag_is_on_again,
+    every_stage_action_from_every_stage_state_is_allowed_or_refused_as_the_lifecycle_says,
+    a_stage_passes_only_after_its_minimum_soak_and_the_last_one_completes_the_plan,
 );
 
 /// A state without its timestamp, for comparing what services see.
@@ -149,4 +151,87 @@ async fn a_plan_using_a_killed_flag_shows_a_banner_until_the_flag_is_on_again(ap
     assert_eq!(app.send("PUT", "/api/v1/flags/USE_STANDALONE_MCP/environments/staging", on).await.0, 200);
     let (_, html) = app.get_text(&format!("/plans/{id}")).await;
     assert!(!html.contains(banner), "turned on again: the banner goes");
+}
+
+/// A fresh approved plan with two stages (the first with `soak` minutes of minimum soak).
+async fn fresh_approved(app: &TestApp, n: usize, soak: i64) -> (i64, i64, i64, i64) {
+    let plan = app.plan(json!({"title": format!("Lifecycle {n}"), "stages": [{"name": "One", "min_soak_minutes": soak}, {"name": "Two"}]})).await;
+    let id = plan["id"].as_i64().unwrap();
+    let stakeholder = app.holding(&format!("sam{n}"), id, "stakeholder").await;
+    let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+    let (_, p) = app.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": p["version"]})).await;
+    let (_, p) = stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({"version": p["version"], "decision": "approved"})).await;
+    assert_eq!(p["status"], "approved", "{p}");
+    (id, plan["stages"][0]["id"].as_i64().unwrap(), plan["stages"][1]["id"].as_i64().unwrap(), p["version"].as_i64().unwrap())
+}
+
+/// Runs `action` on a stage; returns the status code and the plan's version afterwards.
+async fn act(app: &TestApp, id: i64, stage: i64, action: &str, version: i64) -> (u16, i64) {
+    let body = json!({"version": version, "reason": "testing the lifecycle"});
+    let (status, _) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage}/{action}"), body).await;
+    let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+    (status, p["version"].as_i64().unwrap())
+}
+
+async fn every_stage_action_from_every_stage_state_is_allowed_or_refused_as_the_lifecycle_says(app: TestApp) {
+    // (steps that bring the first stage to a state, that state, then start / pass / rollback on it)
+    let table: [(&[&str], &str, [u16; 3]); 4] = [
+        (&[], "pending", [200, 409, 409]),
+        (&["start"], "active", [409, 200, 200]),
+        (&["start", "pass"], "passed", [409, 409, 200]),
+        (&["start", "rollback"], "rolled_back", [409, 409, 409]),
+    ];
+    let mut n = 0;
+    for (steps, state, expected) in table {
+        for (action, want) in ["start", "pass", "rollback"].into_iter().zip(expected) {
+            n += 1;
+            let (id, first, _, mut version) = fresh_approved(&app, n, 0).await;
+            for step in steps {
+                let (status, v) = act(&app, id, first, step, version).await;
+                assert_eq!(status, 200, "getting to {state} with {step}");
+                version = v;
+            }
+            let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+            assert_eq!(p["stages"][0]["status"], state);
+            let (status, after) = act(&app, id, first, action, version).await;
+            assert_eq!(status, want, "{action} from {state}");
+            if status != 200 {
+                assert_eq!(after, version, "a refused {action} from {state} changes nothing");
+            }
+        }
+    }
+    // The second stage waits for the first to pass.
+    for (steps, want) in [(&[][..], 409), (&["start"][..], 409), (&["start", "pass"][..], 200)] {
+        n += 1;
+        let (id, first, second, mut version) = fresh_approved(&app, n, 0).await;
+        for step in steps {
+            version = act(&app, id, first, step, version).await.1;
+        }
+        assert_eq!(act(&app, id, second, "start", version).await.0, want, "second stage after {steps:?}");
+    }
+    // Statuses are never set by hand.
+    let (id, first, _, version) = fresh_approved(&app, n + 1, 0).await;
+    let (status, body) = app.send("PATCH", &format!("/api/v1/plans/{id}/stages/{first}"), json!({"version": version, "status": "passed"})).await;
+    assert_eq!((status, error_of(&body).1), (422, Some("status")));
+}
+
+async fn a_stage_passes_only_after_its_minimum_soak_and_the_last_one_completes_the_plan(app: TestApp) {
+    let (id, first, _, version) = fresh_approved(&app, 1, 30).await;
+    let (status, version) = act(&app, id, first, "start", version).await;
+    assert_eq!(status, 200);
+    let body = json!({"version": version});
+    let (status, refused) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/pass"), body).await;
+    assert_eq!((status, error_of(&refused).0), (409, "soaking"));
+    assert!(refused["error"]["message"].as_str().unwrap().contains("30 more minute"), "{refused}");
+
+    let (id, first, second, version) = fresh_approved(&app, 2, 0).await;
+    let mut v = version;
+    for (stage, action) in [(first, "start"), (first, "pass"), (second, "start"), (second, "pass")] {
+        let (status, next) = act(&app, id, stage, action, v).await;
+        assert_eq!(status, 200, "{action}");
+        v = next;
+    }
+    let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+    assert_eq!(p["status"], "completed");
+    assert!(p["stages"][1]["passed_at"].is_string() && p["stages"][1]["started_at"].is_string());
 }

@@ -47,6 +47,12 @@ pub fn StageFlags(
     let editable = can_edit && matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision);
     let startable = editable && matches!(plan_status, PlanStatus::Approved | PlanStatus::Executing);
     let rollbackable = can_edit && matches!(stage.status, StageStatus::Active | StageStatus::Passed);
+    let passable = can_edit && stage.status == StageStatus::Active;
+    let soak = (stage.status == StageStatus::Active).then(|| {
+        let started = stage.started_at.clone().unwrap_or_default();
+        let minutes = stage.min_soak_minutes.unwrap_or(0);
+        format!("Active since {}; minimum soak {} minute(s) from then.", super::short_time(&started), minutes)
+    });
     let current: Vec<FlagChangeInput> = stage
         .flag_changes
         .iter()
@@ -128,7 +134,17 @@ pub fn StageFlags(
                     <button type="submit" class="button">"Add flag change"</button>
                 </form>
             })}
+            {soak.map(|text| view! { <p class="soak" role="status">{text}</p> })}
             <div class="stage-run">
+                {passable.then(|| {
+                    let label = format!("Mark {} passed", stage.name);
+                    view! {
+                        <button type="button" class="button" aria-label=label
+                            on:click=move |_| run(reload, error, async move { api::pass_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
+                            "Mark passed"
+                        </button>
+                    }
+                })}
                 {startable.then(|| {
                     let label = format!("Start {name}");
                     view! {

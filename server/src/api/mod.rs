@@ -82,6 +82,7 @@ fn api() -> Api {
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}", stage::delete)
         .at(M::PUT, "/plans/{id}/stages/{stage_id}/flags", stage::set_flags)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/start", stage::start)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/pass", stage::pass)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/rollback", stage::rollback)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist", checklist::add)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist/copy", checklist::copy)

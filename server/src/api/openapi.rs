@@ -17,7 +17,7 @@ use utoipa::OpenApi;
     ),
     paths(
         plan::list, plan::create, plan::get, plan::update, plan::archive,
-        stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder, stage::set_flags, stage::start, stage::rollback,
+        stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder, stage::set_flags, stage::start, stage::pass, stage::rollback,
         risk::list, risk::create, risk::get, risk::update, risk::delete,
         audit::list, audit::csv, audit::jsonl,
         session::sign_in, session::current, session::sign_out,

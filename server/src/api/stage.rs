@@ -77,3 +77,11 @@ pub async fn start(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action
 pub async fn rollback(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
     Ok(Json(s.service.rollback_stage(&ctx, ids.plan, ids.sub, action).await?))
 }
+
+/// Mark an active stage passed, once its minimum soak time is over (409 `soaking` before).
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/pass", tag = "stages",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageAction,
+    responses((status = 200, body = Plan), (status = 409, body = ErrorBody)))]
+pub async fn pass(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.pass_stage(&ctx, ids.plan, ids.sub, action).await?))
+}
