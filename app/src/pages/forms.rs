@@ -237,12 +237,13 @@ fn with_plan<V: IntoView + 'static>(form: impl Fn(Plan) -> V + Copy + Send + Syn
     }
 }
 
-fn plan_status_options() -> Vec<(&'static str, &'static str)> {
-    PlanStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect()
-}
-
-fn stage_status_options() -> Vec<(&'static str, &'static str)> {
-    StageStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect()
+/// Review states come from review and sign-off, so they are not offered here.
+fn plan_status_options(current: PlanStatus) -> Vec<(&'static str, &'static str)> {
+    PlanStatus::ALL
+        .iter()
+        .filter(|s| **s == current || !matches!(s, PlanStatus::InReview | PlanStatus::Approved))
+        .map(|s| (s.as_str(), s.label()))
+        .collect()
 }
 
 fn level_options() -> Vec<(&'static str, &'static str)> {
@@ -279,7 +280,8 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
     let summary = text(|p| &p.summary);
     let description = text(|p| &p.description);
     let owner = text(|p| &p.owner);
-    let status = RwSignal::new(plan.as_ref().map(|p| p.status).unwrap_or(PlanStatus::Draft).as_str().to_string());
+    let current_status = plan.as_ref().map(|p| p.status).unwrap_or(PlanStatus::Draft);
+    let status = RwSignal::new(current_status.as_str().to_string());
     let based_on = plan.as_ref().map(|p| (p.id, p.version));
     let cancel = based_on.map(|(id, _)| format!("/plans/{id}")).unwrap_or_else(|| "/plans".into());
 
@@ -330,7 +332,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
             <Field label="Title" name="title" value=title form required=true/>
             <Field label="Summary" name="summary" value=summary form hint="One or two sentences shown in the plan list."/>
             <Field label="Owner" name="owner" value=owner form hint="Who answers for this plan."/>
-            <Choice label="Status" name="status" value=status options=plan_status_options()/>
+            <Choice label="Status" name="status" value=status options=plan_status_options(current_status)/>
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown. Code blocks such as ```sql are kept."/>
             <Actions form label=if based_on.is_some() { "Save plan" } else { "Create plan" } cancel/>
         </form>
@@ -402,7 +404,6 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
     let soak = text(|s| s.min_soak_minutes.map(|m| m.to_string()).unwrap_or_default());
     let forward = text(|s| s.forward_runbook.clone());
     let rollback = text(|s| s.rollback_runbook.clone());
-    let status = RwSignal::new(stage.as_ref().map(|s| s.status).unwrap_or(StageStatus::Pending).as_str().to_string());
     let stage_id = stage.as_ref().map(|s| s.id);
 
     let on_submit = move |ev: SubmitEvent| {
@@ -418,7 +419,8 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             Err(e) => return form.show(e),
         };
         let start = from_local_input(&planned_start.get_untracked());
-        let status = StageStatus::parse(&status.get_untracked());
+        // A stage's status moves with start, pass and rollback on the plan page.
+        let status: Option<StageStatus> = None;
         let to_page = move |_: &Plan| format!("/plans/{plan_id}");
         match stage_id {
             None => {
@@ -466,7 +468,6 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             <FormBanner form/>
             <Field label="Name" name="name" value=name form required=true/>
             <Field label="Goal" name="goal" value=goal form hint="What is true when this stage has passed."/>
-            <Choice label="Status" name="status" value=status options=stage_status_options()/>
             <Field label="Planned start (UTC)" name="planned_start" value=planned_start form kind=Kind::DateTime/>
             <Field label="Planned duration (minutes)" name="planned_duration_minutes" value=duration form kind=Kind::Number/>
             <Field label="Minimum soak time (minutes)" name="min_soak_minutes" value=soak form kind=Kind::Number hint="How long the stage must run before the next gate may open."/>
