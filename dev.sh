@@ -46,8 +46,9 @@ install_browser() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null \
       || { as_root apt-get update >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
   fi
-  if ! [ -d end2end/node_modules/playwright-core ]; then
-    say "installing playwright-core for the browser tests"
+  # Again whenever package-lock.json changed since the last install.
+  if ! [ -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "installing the browser tests' packages (playwright-core, OpenFeature SDK)"
     (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
