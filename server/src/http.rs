@@ -108,7 +108,7 @@ async fn pages_need_sign_in(State(state): State<AppState>, req: Request<Body>, n
         Ok(r) if matches!(r.caller, Caller::Person(_)) => next.run(req).await,
         outcome => {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let expired = if matches!(outcome, Err(_)) { "&expired=1" } else { "" };
+            let expired = if outcome.is_err() { "&expired=1" } else { "" };
             Redirect::to(&format!("/login?next={}{expired}", app::pages::encode(target))).into_response()
         }
     }

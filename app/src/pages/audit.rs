@@ -13,7 +13,7 @@ pub fn AuditLog() -> impl IntoView {
     let query = use_query_map();
     let value = move |k: &str| query.read().get(k).unwrap_or_default();
     let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
-    let filters = move || FILTERS.map(|k| value(k));
+    let filters = move || FILTERS.map(value);
     let entries = Resource::new(
         move || (filters(), page()),
         |([plan_id, actor, action, since, until], page)| list_audit(plan_id, actor, action, since, until, page),

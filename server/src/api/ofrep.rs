@@ -69,8 +69,11 @@ async fn environment(state: &AppState, headers: &HeaderMap) -> Result<String, Re
     }
 }
 
+/// An evaluation context and its targeting key.
+type Context = (Map<String, Value>, Option<String>);
+
 /// The request's context and its targeting key, or OFREP's INVALID_CONTEXT / PARSE_ERROR.
-fn context(body: &[u8]) -> Result<(Map<String, Value>, Option<String>), (&'static str, String)> {
+fn context(body: &[u8]) -> Result<Context, (&'static str, String)> {
     let value: Value = serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("The body is not valid JSON: {e}")))?;
     let ctx = match value.get("context") {
         None | Some(Value::Null) => Map::new(),
