@@ -2,7 +2,7 @@
 //! and optional string variants. Evaluation is here, shared by the server (for
 //! services) and the browser (the "test a key" box), so both give the same answer.
 use crate::error::ApiError;
-use crate::validate::{check_len, check_required};
+use crate::validate::{check_len, check_required, check_slug};
 use serde::{Deserialize, Serialize};
 
 pub const KEY_MAX: usize = 200;
@@ -160,10 +160,7 @@ impl FlagStateInput {
 pub fn check_key(key: &str) -> Result<(), ApiError> {
     check_required("key", "Key", key)?;
     check_len("key", "Key", key, KEY_MAX)?;
-    if !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Err(ApiError::validation("key", "A flag key may hold only letters, digits, '.', '_' and '-'."));
-    }
-    Ok(())
+    check_slug("key", "A flag key", key)
 }
 
 fn check_meta(description: Option<&String>, owner: Option<&String>, tags: Option<&Vec<String>>) -> Result<(), ApiError> {
@@ -206,10 +203,7 @@ impl NewEnvironment {
     pub fn validate(&self) -> Result<(), ApiError> {
         check_required("name", "Name", &self.name)?;
         check_len("name", "Name", &self.name, 64)?;
-        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return Err(ApiError::validation("name", "An environment name may hold only letters, digits, '.', '_' and '-'."));
-        }
-        Ok(())
+        check_slug("name", "An environment name", &self.name)
     }
 }
 

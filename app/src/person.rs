@@ -1,6 +1,6 @@
 //! People: accounts with a username and password, and who is signed in.
 use crate::error::ApiError;
-use crate::validate::{check_len, check_required};
+use crate::validate::{check_len, check_required, check_slug};
 use serde::{Deserialize, Serialize};
 
 pub const USERNAME_MAX: usize = 64;
@@ -82,13 +82,7 @@ impl NewPerson {
 pub fn check_username(name: &str) -> Result<(), ApiError> {
     check_required("username", "Username", name)?;
     check_len("username", "Username", name, USERNAME_MAX)?;
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Err(ApiError::validation(
-            "username",
-            "Username may hold only letters, digits, '.', '_' and '-'.",
-        ));
-    }
-    Ok(())
+    check_slug("username", "Username", name)
 }
 
 pub fn check_password(field: &str, password: &str) -> Result<(), ApiError> {

@@ -1,6 +1,6 @@
 //! API tokens: how services and scripts call Runway, with only the scopes they need.
 use crate::error::ApiError;
-use crate::validate::{check_len, check_required};
+use crate::validate::{check_len, check_required, check_slug};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,9 +100,7 @@ impl NewToken {
         if let Some(env) = &self.environment {
             check_required("environment", "Environment", env)?;
             check_len("environment", "Environment", env, 64)?;
-            if !env.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-                return Err(ApiError::validation("environment", "Environment may hold only letters, digits, '.', '_' and '-'."));
-            }
+            check_slug("environment", "Environment", env)?;
         }
         Ok(())
     }

@@ -24,6 +24,14 @@ pub fn check_len(field: &str, label: &str, value: &str, max: usize) -> Result<()
     Ok(())
 }
 
+/// Letters, digits, `.`, `_` and `-`: names that appear in URLs, logs and the audit log.
+pub fn check_slug(field: &str, label: &str, value: &str) -> Result<(), ApiError> {
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(ApiError::validation(field, format!("{label} may hold only letters, digits, '.', '_' and '-'.")));
+    }
+    Ok(())
+}
+
 pub fn check_minutes(field: &str, label: &str, value: Option<i64>) -> Result<(), ApiError> {
     // A year is more than any stage should plan for; anything longer is a typo.
     const MAX_MINUTES: i64 = 366 * 24 * 60;

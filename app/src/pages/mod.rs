@@ -72,6 +72,22 @@ pub fn param_id(params: &leptos_router::params::ParamsMap, name: &str) -> i64 {
     params.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// Runs a change made from a page: on success the page loads its data again (`reload`),
+/// on failure the error shows (`error`).
+pub fn change_then_reload<T: 'static>(
+    reload: RwSignal<u32>,
+    error: RwSignal<Option<ApiError>>,
+    change: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+) {
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match change.await {
+            Ok(_) => reload.update(|n| *n += 1),
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}
+
 /// A yes/no question before something that cannot be undone from the page.
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "hydrate")]

@@ -8,22 +8,8 @@ use crate::plan::{Plan, PlanStatus};
 use crate::review::{Comment, Decision, NewComment, NewSignOff};
 use crate::role::{NewRoleAssignment, PlanRole, RoleAssignment};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use super::change_then_reload;
 
-/// Runs a change from the page; on success the page loads the plan again.
-fn act<T: 'static>(
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-    fut: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
-) {
-    error.set(None);
-    spawn_local(async move {
-        match fut.await {
-            Ok(_) => reload.update(|n| *n += 1),
-            Err(e) => error.set(Some(e)),
-        }
-    });
-}
 
 fn contact_of(p: &Person) -> String {
     if p.contact.is_empty() {
@@ -58,7 +44,7 @@ pub fn RolesPanel(
                             <span class="contact">{contact_of(&a.person)}</span>
                             {can_assign.then(|| view! {
                                 <button type="button" class="link danger" aria-label=label
-                                    on:click=move |_| act(reload, error, api::remove_role(plan_id, assignment))>"Remove"</button>
+                                    on:click=move |_| change_then_reload(reload, error, api::remove_role(plan_id, assignment))>"Remove"</button>
                             })}
                         </li>
                     }
@@ -98,7 +84,7 @@ fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiErr
             error.set(Some(ApiError::validation("username", "Choose a person.")));
             return;
         }
-        act(reload, error, async move { api::assign_role(plan_id, &new).await });
+        change_then_reload(reload, error, async move { api::assign_role(plan_id, &new).await });
     };
     view! {
         <form class="inline-form assign" on:submit=submit>
@@ -177,7 +163,7 @@ pub fn ReviewPanel(
             error.set(Some(e));
             return;
         }
-        act(reload, error, async move { api::sign_off(plan_id, &new).await });
+        change_then_reload(reload, error, async move { api::sign_off(plan_id, &new).await });
     };
     view! {
         <section aria-labelledby="review-heading" class="panel review">
@@ -188,7 +174,7 @@ pub fn ReviewPanel(
             <p class="review-summary">{summary}</p>
             <ul class="signoffs">{states}</ul>
             {(can_edit && status == PlanStatus::Draft).then(|| view! {
-                <button type="button" class="button" on:click=move |_| act(reload, error, api::request_review(plan_id, version))>
+                <button type="button" class="button" on:click=move |_| change_then_reload(reload, error, api::request_review(plan_id, version))>
                     "Send for review"
                 </button>
             })}
@@ -311,7 +297,7 @@ fn CommentForm(
             error.set(Some(e));
             return;
         }
-        act(reload, error, async move { api::add_comment(plan_id, &new).await });
+        change_then_reload(reload, error, async move { api::add_comment(plan_id, &new).await });
     };
     view! {
         <form class="comment-form" on:submit=submit>

@@ -5,17 +5,8 @@ use crate::api;
 use crate::checklist::{CheckResult, CheckStatus, ChecklistCopy, ChecklistItem, NewChecklistItem};
 use crate::error::ApiError;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use super::change_then_reload;
 
-fn run(reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>, fut: impl std::future::Future<Output = Result<crate::plan::Plan, ApiError>> + 'static) {
-    error.set(None);
-    spawn_local(async move {
-        match fut.await {
-            Ok(_) => reload.update(|n| *n += 1),
-            Err(e) => error.set(Some(e)),
-        }
-    });
-}
 
 #[allow(clippy::too_many_arguments)]
 #[component]
@@ -44,14 +35,14 @@ pub fn StageChecklist(
             error.set(Some(e));
             return;
         }
-        run(reload, error, async move { api::add_check(plan_id, stage_id, &new).await });
+        change_then_reload(reload, error, async move { api::add_check(plan_id, stage_id, &new).await });
     };
     let from = RwSignal::new(String::new());
     let copy = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Ok(from_stage_id) = from.get_untracked().parse::<i64>() else { return };
         let body = ChecklistCopy { version, from_stage_id };
-        run(reload, error, async move { api::copy_checklist(plan_id, stage_id, &body).await });
+        change_then_reload(reload, error, async move { api::copy_checklist(plan_id, stage_id, &body).await });
     };
     let sources: Vec<(i64, String)> = sources.into_iter().filter(|(id, _)| *id != stage_id).collect();
     let has_sources = !sources.is_empty();
@@ -113,7 +104,7 @@ fn CheckRow(
             error.set(Some(e));
             return;
         }
-        run(reload, error, async move { api::record_check(plan_id, stage_id, item_id, &result).await });
+        change_then_reload(reload, error, async move { api::record_check(plan_id, stage_id, item_id, &result).await });
     };
     let who = match (&item.checked_by, &item.checked_at) {
         (Some(by), Some(at)) => format!("{} by {by}, {}", item.status.label(), short_time(at)),
@@ -135,7 +126,7 @@ fn CheckRow(
             {item.evidence_url.clone().map(|url| view! { <p><a href=url rel="noopener noreferrer" target="_blank">"Evidence"</a></p> })}
             {can_edit.then(|| view! {
                 <button type="button" class="link danger" aria-label=label
-                    on:click=move |_| run(reload, error, async move { api::remove_check(plan_id, stage_id, item_id, version).await })>"Remove"</button>
+                    on:click=move |_| change_then_reload(reload, error, async move { api::remove_check(plan_id, stage_id, item_id, version).await })>"Remove"</button>
             })}
             {can_run.then(|| view! {
                 <form class="inline-form small" on:submit=record>

@@ -5,17 +5,8 @@ use crate::error::ApiError;
 use crate::plan::PlanStatus;
 use crate::stage::{FlagChangeInput, Stage, StageAction, StageFlagChanges, StageStatus};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use super::change_then_reload;
 
-fn run(reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>, fut: impl std::future::Future<Output = Result<crate::plan::Plan, ApiError>> + 'static) {
-    error.set(None);
-    spawn_local(async move {
-        match fut.await {
-            Ok(_) => reload.update(|n| *n += 1),
-            Err(e) => error.set(Some(e)),
-        }
-    });
-}
 
 /// Asks for a rollback's reason; `None` when cancelled.
 fn ask_reason(stage: &str) -> Option<String> {
@@ -65,7 +56,7 @@ pub fn StageFlags(
             error.set(Some(e));
             return;
         }
-        run(reload, error, async move { api::set_stage_flags(plan_id, stage_id, &input).await });
+        change_then_reload(reload, error, async move { api::set_stage_flags(plan_id, stage_id, &input).await });
     };
     let items = stage
         .flag_changes
@@ -140,7 +131,7 @@ pub fn StageFlags(
                     let label = format!("Mark {} passed", stage.name);
                     view! {
                         <button type="button" class="button" aria-label=label
-                            on:click=move |_| run(reload, error, async move { api::pass_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
+                            on:click=move |_| change_then_reload(reload, error, async move { api::pass_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
                             "Mark passed"
                         </button>
                     }
@@ -149,7 +140,7 @@ pub fn StageFlags(
                     let label = format!("Start {name}");
                     view! {
                         <button type="button" class="button primary" aria-label=label
-                            on:click=move |_| run(reload, error, async move { api::start_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
+                            on:click=move |_| change_then_reload(reload, error, async move { api::start_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
                             "Start stage"
                         </button>
                     }
@@ -160,7 +151,7 @@ pub fn StageFlags(
                     view! {
                         <button type="button" class="button danger" aria-label=label on:click=move |_| {
                             let Some(reason) = ask_reason(&stage_name) else { return };
-                            run(reload, error, async move { api::rollback_stage(plan_id, stage_id, &StageAction { version, reason }).await })
+                            change_then_reload(reload, error, async move { api::rollback_stage(plan_id, stage_id, &StageAction { version, reason }).await })
                         }>"Roll back"</button>
                     }
                 })}
