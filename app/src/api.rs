@@ -164,12 +164,24 @@ pub async fn set_stage_flags(plan_id: i64, stage_id: i64, changes: &crate::stage
     call(Verb::Put, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/flags"), Some(changes)).await
 }
 
-pub async fn start_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
-    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/start"), Some(action)).await
+pub async fn request_gate(plan_id: i64, stage_id: i64, req: &crate::gate::GateRequest) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/gate"), Some(req)).await
 }
 
-pub async fn rollback_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
-    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/rollback"), Some(action)).await
+pub async fn vote(plan_id: i64, gate_id: i64, vote: &crate::gate::NewVote) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/gates/{gate_id}/votes"), Some(vote)).await
+}
+
+pub async fn abort_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/abort"), Some(action)).await
+}
+
+pub async fn request_rollback(plan_id: i64, stage_id: i64, req: &crate::gate::RollbackRequest) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/rollback"), Some(req)).await
+}
+
+pub async fn decide_rollback(plan_id: i64, rollback_id: i64, d: &crate::gate::RollbackDecision) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/rollbacks/{rollback_id}/decision"), Some(d)).await
 }
 
 pub async fn add_environment(new: &crate::flag::NewEnvironment) -> Result<crate::flag::Environment, ApiError> {

@@ -73,7 +73,7 @@ impl AuditQuery {
 }
 
 /// Choices of the action filter: a value ending in `.` matches every action of that kind.
-pub const ACTION_CHOICES: [(&str, &str); 30] = [
+pub const ACTION_CHOICES: [(&str, &str); 34] = [
     ("plan.", "Any plan change"),
     ("plan.create", "Plan created"),
     ("plan.update", "Plan edited"),
@@ -87,6 +87,10 @@ pub const ACTION_CHOICES: [(&str, &str); 30] = [
     ("stage.update", "Stage edited"),
     ("stage.delete", "Stage removed"),
     ("stage.reorder", "Stages reordered"),
+    ("gate.", "Any go/no-go request or vote"),
+    ("rollback.", "Any rollback request, decision or result"),
+    ("stage.pass", "Stage passed"),
+    ("stage.abort", "Stage aborted"),
     ("risk.", "Any risk change"),
     ("risk.create", "Risk added"),
     ("risk.update", "Risk edited"),

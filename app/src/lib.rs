@@ -5,6 +5,9 @@ pub mod audit;
 pub mod checklist;
 pub mod error;
 pub mod flag;
+pub mod gate;
+pub mod inbox;
+pub mod live;
 pub mod pages;
 pub mod person;
 pub mod plan;
@@ -14,6 +17,7 @@ pub mod role;
 pub mod stage;
 pub mod token;
 pub mod validate;
+pub mod webhook;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -30,6 +34,7 @@ use pages::{
     admin::{PeoplePage, TokensPage},
     audit::AuditLog,
     flags::{FlagList, FlagPage},
+    inbox::InboxPage,
     sign_in::{Header, SignInPage},
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
@@ -62,6 +67,7 @@ pub fn App() -> impl IntoView {
     // Who is signed in, for the header and for offering only the actions they may take.
     let viewer = Resource::new(|| (), |_| person::current_viewer());
     provide_context(pages::sign_in::ViewerResource(viewer));
+    live::provide_live();
     view! {
         <Stylesheet id="leptos" href="/pkg/runway.css"/>
         <Title text="Runway"/>
@@ -87,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/flags/:key") view=FlagPage ssr=SsrMode::Async/>
                     <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/inbox") view=InboxPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

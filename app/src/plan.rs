@@ -97,6 +97,13 @@ pub struct Plan {
     /// Why the plan went back to review (what changed after it was approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_note: Option<String>,
+    /// How fast an approved rollback should have the flags back, in seconds.
+    #[serde(default = "thirty")]
+    pub rollback_target_seconds: i64,
+}
+
+fn thirty() -> i64 {
+    30
 }
 
 impl Plan {
@@ -217,6 +224,8 @@ pub struct PlanPatch {
     /// `false` restores an archived plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_target_seconds: Option<i64>,
 }
 
 impl PlanPatch {
@@ -226,7 +235,13 @@ impl PlanPatch {
             self.summary.as_ref(),
             self.description.as_ref(),
             self.owner.as_ref(),
-        )
+        )?;
+        match self.rollback_target_seconds {
+            Some(t) if !(1..=86_400).contains(&t) => {
+                Err(ApiError::validation("rollback_target_seconds", "The rollback target is from 1 second to 1 day (86400)."))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -286,6 +301,24 @@ pub struct PlanView {
     pub killed_flags: Vec<(String, String, String)>,
     /// Stages (of any plan) with a checklist to copy: (stage id, "plan — stage (n checks)").
     pub checklist_sources: Vec<(i64, String)>,
+    /// Who is looking, to offer them the votes and decisions that are theirs.
+    pub me: Option<crate::person::Person>,
+}
+
+impl PlanView {
+    /// The plan roles the viewer holds.
+    pub fn my_roles(&self) -> Vec<PlanRole> {
+        let Some(me) = &self.me else { return vec![] };
+        self.plan.roles.iter().filter(|a| a.person.id == me.id).map(|a| a.role).collect()
+    }
+
+    pub fn my_name(&self) -> &str {
+        self.me.as_ref().map(|p| p.username.as_str()).unwrap_or("")
+    }
+
+    pub fn i_am_admin(&self) -> bool {
+        self.me.as_ref().is_some_and(|p| p.role == crate::person::GlobalRole::Admin)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -360,7 +393,9 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         .collect();
     let flag_keys = flags.into_iter().map(|f| f.key).collect();
     let checklist_sources = if can.edit { backend.checklist_sources(&headers).await.unwrap_or_default() } else { vec![] };
+    let me = backend.viewer(&headers).await.ok().flatten().map(|v| v.person);
     Ok(PlanView {
+        me,
         description_html: to_html(&plan.description),
         stages_html,
         plan,

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 const CHANNEL: &str = "runway_flags";
+/// Change events (plans, flags, people) from one replica for the watchers of the others.
+const CHANGES: &str = "runway_changes";
 
 /// Tells this process's own notifications from other replicas'.
 fn process_id() -> &'static str {
@@ -96,6 +98,19 @@ impl Service {
         if self.db.kind != crate::db::Kind::Postgres {
             return;
         }
+        // This replica's change events, passed on to the others.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<crate::event::Change>();
+        self.events.forward_to(tx);
+        let pool = self.db.pool.clone();
+        tokio::spawn(async move {
+            while let Some(change) = rx.recv().await {
+                let payload = serde_json::json!({ "origin": process_id(), "change": change }).to_string();
+                let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANGES).bind(payload).execute(&pool).await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "could not tell other replicas about a change");
+                }
+            }
+        });
         let service = self.clone();
         tokio::spawn(async move {
             loop {
@@ -111,10 +126,18 @@ impl Service {
 
     async fn listen_once(&self) -> Result<(), sqlx::Error> {
         let mut listener = sqlx::postgres::PgListener::connect(&self.db.url).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, CHANGES]).await?;
         loop {
             let n = listener.recv().await?;
-            if n.payload() != process_id() {
+            if n.channel() == CHANGES {
+                // Another replica's change: tell the browsers and services watching this one.
+                let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap_or_default();
+                if v["origin"].as_str() != Some(process_id()) {
+                    if let Ok(change) = serde_json::from_value(v["change"].clone()) {
+                        self.events.publish_here(change);
+                    }
+                }
+            } else if n.payload() != process_id() {
                 self.reload_flags().await?;
             }
         }

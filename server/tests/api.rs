@@ -306,7 +306,7 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
     for i in 0..5 {
         app.plan(json!({"title": format!("Queue migration {i}"), "owner": "Ada"})).await;
     }
-    app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "completed"})).await;
+    app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "aborted"})).await;
     app.plan(json!({"title": "100% literal_match"})).await;
 
     let (_, page) = app.get("/api/v1/plans?q=queue&per_page=2").await;
@@ -315,8 +315,8 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
     assert_eq!(last["items"].as_array().unwrap().len(), 1);
     let (_, by_owner) = app.get("/api/v1/plans?q=grace").await;
     assert_eq!(by_owner["items"][0]["title"], "Provider rollout");
-    let (_, completed) = app.get("/api/v1/plans?status=completed").await;
-    assert_eq!(completed["total"], 1);
+    let (_, aborted) = app.get("/api/v1/plans?status=aborted").await;
+    assert_eq!(aborted["total"], 1);
     let (_, literal) = app.get("/api/v1/plans?q=%25").await;
     assert_eq!(literal["total"], 1, "% is searched for, not a wildcard");
     let (_, first) = app.get("/api/v1/plans").await;
@@ -384,9 +384,13 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/plans/{id}/stages/order", vec!["put"]),
         ("/api/v1/plans/{id}/stages/{stage_id}", vec!["get", "patch", "delete"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/flags", vec!["put"]),
-        ("/api/v1/plans/{id}/stages/{stage_id}/start", vec!["post"]),
+        ("/api/v1/plans/{id}/stages/{stage_id}/gate", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/pass", vec!["post"]),
+        ("/api/v1/plans/{id}/stages/{stage_id}/abort", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/rollback", vec!["post"]),
+        ("/api/v1/plans/{id}/gates/{gate_id}/votes", vec!["post"]),
+        ("/api/v1/plans/{id}/rollbacks/{rollback_id}/decision", vec!["post"]),
+        ("/api/v1/inbox", vec!["get"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/checklist", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/checklist/copy", vec!["post"]),
         ("/api/v1/plans/{id}/stages/{stage_id}/checklist/{item_id}", vec!["delete"]),

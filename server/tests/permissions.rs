@@ -39,9 +39,15 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("PATCH", "/plans/{id}/stages/{stage_id}", EDIT),
     ("DELETE", "/plans/{id}/stages/{stage_id}", EDIT),
     ("PUT", "/plans/{id}/stages/{stage_id}/flags", EDIT),
-    ("POST", "/plans/{id}/stages/{stage_id}/start", EDIT),
+    // People only: the migration leads and admins ask for go.
+    ("POST", "/plans/{id}/stages/{stage_id}/gate", "220000001"),
     ("POST", "/plans/{id}/stages/{stage_id}/pass", EDIT),
-    ("POST", "/plans/{id}/stages/{stage_id}/rollback", EDIT),
+    ("POST", "/plans/{id}/stages/{stage_id}/abort", EDIT),
+    // On-call, migration leads and admins ask for a rollback.
+    ("POST", "/plans/{id}/stages/{stage_id}/rollback", "222000001"),
+    // The stage's deciders (lead and rollback authority), never the requester (admin here).
+    ("POST", "/plans/{id}/gates/{gate_id}/votes", "020200001"),
+    ("POST", "/plans/{id}/rollbacks/{rollback_id}/decision", "000200001"),
     ("POST", "/plans/{id}/stages/{stage_id}/checklist", EDIT),
     ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy", EDIT),
     ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}", EDIT),
@@ -68,6 +74,7 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/flags/{key}/kill", "202200001"),
     ("GET", "/environments", PEOPLE),
     ("POST", "/environments", ADMIN),
+    ("GET", "/inbox", PEOPLE),
     ("GET", "/audit", ADMIN),
     ("GET", "/audit/export.csv", ADMIN),
     ("GET", "/audit/export.jsonl", ADMIN),
@@ -88,6 +95,8 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("list_audit", "plan_id=&actor=&action=&since=&until=&page=1", ADMIN),
     ("list_flags", "", PEOPLE),
     ("get_flag_view", "key={key}", PEOPLE),
+    ("list_inbox", "", PEOPLE),
+    ("list_webhooks", "", ADMIN),
 ];
 
 on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
@@ -103,6 +112,8 @@ struct Fixture {
     token: i64,
     flag: String,
     item: i64,
+    gate: i64,
+    rollback: i64,
 }
 
 /// How far along the fixture plan is.
@@ -111,14 +122,20 @@ enum Stage {
     Draft,
     InReview,
     Approved,
+    /// Its first stage's gate asked for (by the admin).
+    Awaiting,
     Running,
+    /// A rollback of the running first stage asked for (by the admin).
+    RollbackRequested,
 }
 
 fn stage_for(path: &str) -> Stage {
     match path {
         "/plans/{id}/signoffs" => Stage::InReview,
-        "/plans/{id}/stages/{stage_id}/start" => Stage::Approved,
+        "/plans/{id}/stages/{stage_id}/gate" => Stage::Approved,
+        "/plans/{id}/gates/{gate_id}/votes" => Stage::Awaiting,
         "/plans/{id}/stages/{stage_id}/rollback" | "/plans/{id}/stages/{stage_id}/pass" => Stage::Running,
+        "/plans/{id}/rollbacks/{rollback_id}/decision" => Stage::RollbackRequested,
         _ => Stage::Draft,
     }
 }
@@ -162,10 +179,30 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         assert_eq!((status, p["status"].as_str()), (200, Some("approved")), "{p}");
         last = p;
     }
-    if stage >= Stage::Running {
-        let first = plan["stages"][0]["id"].as_i64().unwrap();
-        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/start"), json!({"version": last["version"]})).await;
+    let first = plan["stages"][0]["id"].as_i64().unwrap();
+    if stage >= Stage::Approved {
+        let result = format!("/api/v1/plans/{id}/stages/{first}/checklist/{item}/result");
+        let (status, p) = admin.send("PUT", &result, json!({"status": "pass"})).await;
         assert_eq!(status, 200, "{p}");
+        last = p;
+    }
+    let (mut gate, mut rollback) = (0, 0);
+    if stage >= Stage::Awaiting {
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/gate"), json!({"version": last["version"]})).await;
+        assert_eq!(status, 200, "{p}");
+        gate = p["stages"][0]["gates"][0]["id"].as_i64().unwrap();
+        last = p;
+    }
+    if stage >= Stage::Running {
+        let authority = admin.signed_in("authority").await;
+        let (status, p) = authority.send("POST", &format!("/api/v1/plans/{id}/gates/{gate}/votes"), json!({"vote": "go"})).await;
+        assert_eq!((status, p["stages"][0]["status"].as_str()), (200, Some("active")), "{p}");
+        last = p;
+    }
+    if stage >= Stage::RollbackRequested {
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/rollback"), json!({"reason": "errors"})).await;
+        assert_eq!(status, 200, "{p}");
+        rollback = p["stages"][0]["rollbacks"][0]["id"].as_i64().unwrap();
         last = p;
     }
     let (_, token) = admin.send("POST", "/api/v1/tokens", json!({"name": "doomed", "scopes": ["plans:read"]})).await;
@@ -181,6 +218,8 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         token: token["token"]["id"].as_i64().unwrap(),
         flag,
         item,
+        gate,
+        rollback,
     }
 }
 
@@ -194,6 +233,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{username}", "target")
         .replace("{key}", &f.flag)
         .replace("{item_id}", &f.item.to_string())
+        .replace("{gate_id}", &f.gate.to_string())
+        .replace("{rollback_id}", &f.rollback.to_string())
         .replace("{env}", "production")
 }
 
@@ -224,12 +265,15 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("PUT", "/plans/{id}/stages/{stage_id}/flags") => {
             json!({"version": v, "changes": [{"flag": f.flag, "environment": "production", "enabled": true, "percentage": 5}]})
         }
-        ("POST", "/plans/{id}/stages/{stage_id}/start") => json!({"version": v}),
+        ("POST", "/plans/{id}/stages/{stage_id}/gate") => json!({"version": v}),
+        ("POST", "/plans/{id}/stages/{stage_id}/abort") => json!({"version": v, "reason": "not today"}),
+        ("POST", "/plans/{id}/gates/{gate_id}/votes") => json!({"vote": "go"}),
+        ("POST", "/plans/{id}/rollbacks/{rollback_id}/decision") => json!({"decision": "approve"}),
         ("POST", "/plans/{id}/stages/{stage_id}/pass") => json!({"version": v}),
         ("POST", "/plans/{id}/stages/{stage_id}/checklist") => json!({"version": v, "text": "Backups verified"}),
         ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy") => json!({"version": v, "from_stage_id": f.stages[1]}),
         ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result") => json!({"status": "pass", "comment": "ok"}),
-        ("POST", "/plans/{id}/stages/{stage_id}/rollback") => json!({"version": v, "reason": "error rate up"}),
+        ("POST", "/plans/{id}/stages/{stage_id}/rollback") => json!({"reason": "error rate up"}),
         _ => return None,
     })
 }

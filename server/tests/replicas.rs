@@ -143,4 +143,16 @@ async fn a_kill_switch_used_on_one_replica_is_served_by_the_other() {
         }
     };
     assert_eq!(answer["reason"].as_str(), Some("DISABLED"), "{answer}");
+
+    // Browsers watching replica B hear of a plan change made through replica A.
+    let mut changes_b = http.get(format!("{}/api/v1/events", b.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(changes_b.status(), 200);
+    let created: Value = on_a(reqwest::Method::POST, "/api/v1/plans", json!({"title": "Seen on B"})).await.unwrap().json().await.unwrap();
+    let event = loop {
+        let event = next_event(&mut changes_b, Duration::from_secs(5)).await;
+        if event.contains("plan.create") {
+            break event;
+        }
+    };
+    assert!(event.contains(&format!("\"plan_id\":{}", created["id"])), "{event}");
 }

@@ -15,6 +15,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 pub fn FlagList() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let flags = Resource::new(move || reload.get(), |_| list_flags());
+    // Flags change by hand, by the kill switch and by stages' gates and rollbacks.
+    crate::live::on_live_change(|_| true, move || reload.update(|n| *n += 1));
     let error = RwSignal::new(None::<ApiError>);
     let key = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
@@ -117,6 +119,7 @@ pub fn FlagPage() -> impl IntoView {
     let key = move || params.read().get("key").unwrap_or_default();
     let reload = RwSignal::new(0u32);
     let view_data = Resource::new(move || (key(), reload.get()), |(k, _)| get_flag_view(k));
+    crate::live::on_live_change(|seen| seen.plan_id.is_none() || seen.action.starts_with("gate.") || seen.action.starts_with("rollback."), move || reload.update(|n| *n += 1));
     view! {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the flag…"</p> }>
             {move || Suspend::new(async move {

@@ -9,6 +9,8 @@ pub mod plan_people;
 pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
+pub mod stage_gate;
+pub mod inbox;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;
@@ -103,6 +105,21 @@ pub fn confirm(message: &str) -> bool {
     }
 }
 
+/// Asks for a line of text (a reason); `None` when cancelled or left empty.
+pub fn ask(question: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.prompt_with_message(question).ok().flatten())
+            .filter(|r| !r.trim().is_empty())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        None
+    }
+}
+
 /// "2026-11-21T10:29:00Z" as "2026-11-21 10:29 UTC".
 pub fn short_time(rfc3339: &str) -> String {
     if rfc3339.len() >= 16 {
@@ -122,4 +139,96 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Milliseconds since 1970 of Runway's fixed-width UTC times (`2026-11-21T10:29:00.123Z`),
+/// without a date library in the browser bundle.
+pub fn rfc3339_ms(s: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<i64>().ok());
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = if s.as_bytes().get(19) == Some(&b'.') { num(20..23).unwrap_or(0) } else { 0 };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000 + millis)
+}
+
+/// Now, in milliseconds since 1970, on the server or in the browser.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    }
+}
+
+/// A signal holding `now_ms()`, ticking every second in the browser.
+pub fn ticking_clock() -> ReadSignal<i64> {
+    let (now, set_now) = signal(now_ms());
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let handle = leptos::prelude::set_interval_with_handle(
+                move || set_now.set(now_ms()),
+                std::time::Duration::from_secs(1),
+            );
+            if let Ok(h) = handle {
+                on_cleanup(move || h.clear());
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = set_now;
+    });
+    now
+}
+
+/// "2 h 05 min 09 s", "4 min 02 s", "12 s".
+pub fn countdown(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h} h {m:02} min {s:02} s")
+    } else if m > 0 {
+        format!("{m} min {s:02} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// A rollback's measured time: "0.21 s", "42.0 s".
+pub fn seconds(ms: i64) -> String {
+    if ms < 10_000 {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn runway_times_convert_to_epoch_milliseconds() {
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ms("2026-11-21T10:29:00.123Z"), Some(1_795_256_940_123));
+        assert_eq!(rfc3339_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+        assert_eq!(rfc3339_ms("not a time"), None);
+    }
+
+    #[test]
+    fn countdowns_read_as_hours_minutes_and_seconds() {
+        assert_eq!(countdown(3_725_000), "1 h 02 min 05 s");
+        assert_eq!(countdown(62_000), "1 min 02 s");
+        assert_eq!(countdown(-5), "0 s");
+        assert_eq!(seconds(212), "0.21 s");
+    }
 }

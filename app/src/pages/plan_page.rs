@@ -2,6 +2,7 @@
 use super::plan_people::{Discussion, ReviewPanel, RolesPanel};
 use super::stage_checklist::StageChecklist;
 use super::stage_flags::StageFlags;
+use super::stage_gate::{Runner, StageGate};
 use super::{confirm, param_id, short_time, ErrorPanel, PlanStatusBadge, Ready, StageStatusBadge};
 use crate::api;
 use crate::error::ApiError;
@@ -20,6 +21,8 @@ pub fn PlanPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let plan = Resource::new(move || (id(), reload.get()), |(id, _)| get_plan_view(id));
     let action_error = RwSignal::new(None::<ApiError>);
+    // Someone else voted, decided or changed the plan: show it without a reload.
+    crate::live::on_live_change(move |seen| seen.plan_id == Some(id()), move || reload.update(|n| *n += 1));
 
     view! {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the plan…"</p> }>
@@ -35,7 +38,8 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources } = view;
+    let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
+    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, .. } = view;
     let plan_status = plan.status;
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
@@ -89,7 +93,9 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
             let flags = view! {
                 <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit=can.edit can_run=can.run
                     sources=checklist_sources.clone() reload error=action_error/>
-                <StageFlags plan_id version plan_status stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
+                <StageFlags plan_id version stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
+                <StageGate plan_id version plan_status stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
+                    runner=runner.clone() reload error=action_error/>
             }
             .into_any();
             view! {

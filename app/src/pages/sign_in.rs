@@ -32,6 +32,7 @@ pub fn Header() -> impl IntoView {
                                 <a href="/plans">"Plans"</a>
                                 <a href="/plans/new">"New plan"</a>
                                 <a href="/flags">"Flags"</a>
+                                <super::inbox::InboxLink/>
                                 {admin.then(|| view! {
                                     <a href="/audit">"Audit log"</a>
                                     <a href="/people">"People"</a>

@@ -1,33 +1,16 @@
-//! A stage's flag changes on the plan page, and the buttons that start the stage
-//! (applying them) and roll it back (putting the flags back as they were).
+//! A stage's flag changes on the plan page: set while the stage is pending, applied
+//! when its gate says go, put back when its rollback is approved.
 use crate::api;
 use crate::error::ApiError;
-use crate::plan::PlanStatus;
-use crate::stage::{FlagChangeInput, Stage, StageAction, StageFlagChanges, StageStatus};
+use crate::stage::{FlagChangeInput, Stage, StageFlagChanges, StageStatus};
 use leptos::prelude::*;
 use super::change_then_reload;
 
-
-/// Asks for a rollback's reason; `None` when cancelled.
-fn ask_reason(stage: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.prompt_with_message(&format!("Why is {stage} rolled back?")).ok().flatten())
-            .filter(|r| !r.trim().is_empty())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = stage;
-        None
-    }
-}
 
 #[component]
 pub fn StageFlags(
     plan_id: i64,
     version: i64,
-    plan_status: PlanStatus,
     stage: Stage,
     can_edit: bool,
     flag_keys: Vec<String>,
@@ -36,14 +19,6 @@ pub fn StageFlags(
 ) -> impl IntoView {
     let stage_id = stage.id;
     let editable = can_edit && matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision);
-    let startable = editable && matches!(plan_status, PlanStatus::Approved | PlanStatus::Executing);
-    let rollbackable = can_edit && matches!(stage.status, StageStatus::Active | StageStatus::Passed);
-    let passable = can_edit && stage.status == StageStatus::Active;
-    let soak = (stage.status == StageStatus::Active).then(|| {
-        let started = stage.started_at.clone().unwrap_or_default();
-        let minutes = stage.min_soak_minutes.unwrap_or(0);
-        format!("Active since {}; minimum soak {} minute(s) from then.", super::short_time(&started), minutes)
-    });
     let current: Vec<FlagChangeInput> = stage
         .flag_changes
         .iter()
@@ -101,7 +76,6 @@ pub fn StageFlags(
         list.push(FlagChangeInput { flag: flag.get_untracked(), environment: env.get_untracked(), enabled: on.get_untracked(), percentage: pct.get_untracked() });
         save(list);
     };
-    let name = stage.name.clone();
     let ids = |what: &str| format!("{what}-{stage_id}");
     let (flag_id, env_id, on_id, pct_id) = (ids("sf-flag"), ids("sf-env"), ids("sf-on"), ids("sf-pct"));
     let (flag_for, env_for, on_for, pct_for) = (flag_id.clone(), env_id.clone(), on_id.clone(), pct_id.clone());
@@ -125,37 +99,6 @@ pub fn StageFlags(
                     <button type="submit" class="button">"Add flag change"</button>
                 </form>
             })}
-            {soak.map(|text| view! { <p class="soak" role="status">{text}</p> })}
-            <div class="stage-run">
-                {passable.then(|| {
-                    let label = format!("Mark {} passed", stage.name);
-                    view! {
-                        <button type="button" class="button" aria-label=label
-                            on:click=move |_| change_then_reload(reload, error, async move { api::pass_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
-                            "Mark passed"
-                        </button>
-                    }
-                })}
-                {startable.then(|| {
-                    let label = format!("Start {name}");
-                    view! {
-                        <button type="button" class="button primary" aria-label=label
-                            on:click=move |_| change_then_reload(reload, error, async move { api::start_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await })>
-                            "Start stage"
-                        </button>
-                    }
-                })}
-                {rollbackable.then(|| {
-                    let label = format!("Roll back {}", stage.name);
-                    let stage_name = stage.name.clone();
-                    view! {
-                        <button type="button" class="button danger" aria-label=label on:click=move |_| {
-                            let Some(reason) = ask_reason(&stage_name) else { return };
-                            change_then_reload(reload, error, async move { api::rollback_stage(plan_id, stage_id, &StageAction { version, reason }).await })
-                        }>"Roll back"</button>
-                    }
-                })}
-            </div>
         </div>
     }
     .into_any()

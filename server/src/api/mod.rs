@@ -81,9 +81,12 @@ fn api() -> Api {
         .at(M::PATCH, "/plans/{id}/stages/{stage_id}", stage::update)
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}", stage::delete)
         .at(M::PUT, "/plans/{id}/stages/{stage_id}/flags", stage::set_flags)
-        .at(M::POST, "/plans/{id}/stages/{stage_id}/start", stage::start)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/gate", stage::request_gate)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/pass", stage::pass)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/abort", stage::abort)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/rollback", stage::rollback)
+        .at(M::POST, "/plans/{id}/gates/{gate_id}/votes", stage::vote)
+        .at(M::POST, "/plans/{id}/rollbacks/{rollback_id}/decision", stage::decide_rollback)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist", checklist::add)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist/copy", checklist::copy)
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}/checklist/{item_id}", checklist::remove)
@@ -109,6 +112,7 @@ fn api() -> Api {
         .at(M::POST, "/flags/{key}/kill", flag::kill)
         .at(M::GET, "/environments", flag::environments)
         .at(M::POST, "/environments", flag::add_environment)
+        .at(M::GET, "/inbox", inbox)
         .at(M::GET, "/audit", audit::list)
         .at(M::GET, "/audit/export.csv", audit::csv)
         .at(M::GET, "/audit/export.jsonl", audit::jsonl)
@@ -178,12 +182,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Server-sent events: one `change` event per committed change.
-async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(state.service.events.subscribe()).filter_map(|c| {
-        let change = c.ok()?;
-        Event::default().event("change").json_data(&change).ok().map(Ok)
+/// Everything waiting for the signed-in person's decision, oldest first.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "gates",
+    responses((status = 200, body = Vec<app::inbox::InboxItem>), (status = 401, body = app::error::ErrorBody)))]
+pub async fn inbox(State(s): State<AppState>, ctx: Ctx) -> crate::error::Result<axum::Json<Vec<app::inbox::InboxItem>>> {
+    Ok(axum::Json(s.service.inbox(&ctx).await?))
+}
+
+/// Server-sent events: one `change` event (with an id) per committed change. A client
+/// reconnecting with `Last-Event-ID` first gets the changes it missed, or a `resync`
+/// event when they are no longer known (it should then reload what it shows); a client
+/// too slow to keep up gets `resync` too, never a silent gap.
+async fn events(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    use crate::event::{CatchUp, Numbered};
+    let events = state.service.events.clone();
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let (catch_up, rx) = events.resume(last);
+    let ids = events.clone();
+    let to_event = move |n: &Numbered| Event::default().event("change").id(ids.id(n.seq)).json_data(&n.change).ok();
+    let first: Vec<Event> = match catch_up {
+        CatchUp::Missed(missed) => missed.iter().filter_map(&to_event).collect(),
+        CatchUp::Resync => vec![Event::default().event("resync").data("{}")],
+    };
+    let live = BroadcastStream::new(rx).filter_map(move |c| match c {
+        Ok(n) => to_event(&n),
+        Err(_) => Some(Event::default().event("resync").data("{}")),
     });
+    let stream = tokio_stream::iter(first).chain(live).map(Ok);
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -300,6 +325,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
                 "risk_id" => (&mut ids.sub, "Risk"),
                 "role_id" => (&mut ids.sub, "Role assignment"),
                 "token_id" => (&mut ids.sub, "Token"),
+                "gate_id" => (&mut ids.sub, "Gate"),
+                "rollback_id" => (&mut ids.sub, "Rollback"),
+                "webhook_id" => (&mut ids.sub, "Webhook"),
                 "item_id" => (&mut ids.item, "Checklist item"),
                 _ => continue,
             };
