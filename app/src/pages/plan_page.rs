@@ -46,6 +46,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
     let (plan_id, version) = (plan.id, plan.version);
     let stage_ids = StoredValue::new(plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
     let stage_count = plan.stages.len();
+    // Stages run in order: only the first one not yet passed may ask for its gate.
+    let next_stage = plan.stages.iter().find(|s| s.status != crate::stage::StageStatus::Passed).map(|s| s.id);
     let navigate = use_navigate();
 
     // Every change below is made against the version this page shows; a stale
@@ -94,7 +96,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit=can.edit can_run=can.run
                     sources=checklist_sources.clone() reload error=action_error/>
                 <StageFlags plan_id version stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
-                <StageGate plan_id version plan_status stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
+                <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
                     runner=runner.clone() reload error=action_error/>
             }
             .into_any();

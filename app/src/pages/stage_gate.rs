@@ -30,6 +30,8 @@ pub fn StageGate(
     plan_id: i64,
     version: i64,
     plan_status: PlanStatus,
+    /// The first stage not yet passed: the only one whose gate may be asked for.
+    is_next: bool,
     stage: Stage,
     rollback_runbook_html: String,
     runner: Runner,
@@ -44,7 +46,7 @@ pub fn StageGate(
     let heading_id = format!("gate-{stage_id}");
 
     // Asking for go.
-    let ask = (runner.lead && running && stage.status == StageStatus::Pending).then(|| {
+    let ask = (runner.lead && running && is_next && stage.status == StageStatus::Pending).then(|| {
         let rationale = RwSignal::new(String::new());
         let field = format!("gate-rationale-{stage_id}");
         let label = format!("Request go/no-go for {name}");
