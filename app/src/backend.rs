@@ -26,6 +26,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError>;
     async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError>;
     async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError>;
+    async fn inbox(&self, headers: &HeaderMap) -> Result<Vec<crate::inbox::InboxItem>, ApiError>;
+    async fn webhooks(&self, headers: &HeaderMap) -> Result<crate::webhook::WebhookView, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod checklist;
 pub mod error;
 pub mod flag;
+pub mod gate;
+pub mod inbox;
 pub mod pages;
 pub mod person;
 pub mod plan;
@@ -14,6 +16,7 @@ pub mod role;
 pub mod stage;
 pub mod token;
 pub mod validate;
+pub mod webhook;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -97,6 +97,13 @@ pub struct Plan {
     /// Why the plan went back to review (what changed after it was approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_note: Option<String>,
+    /// How fast an approved rollback should have the flags back, in seconds.
+    #[serde(default = "thirty")]
+    pub rollback_target_seconds: i64,
+}
+
+fn thirty() -> i64 {
+    30
 }
 
 impl Plan {
@@ -217,6 +224,8 @@ pub struct PlanPatch {
     /// `false` restores an archived plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_target_seconds: Option<i64>,
 }
 
 impl PlanPatch {
@@ -226,7 +235,13 @@ impl PlanPatch {
             self.summary.as_ref(),
             self.description.as_ref(),
             self.owner.as_ref(),
-        )
+        )?;
+        match self.rollback_target_seconds {
+            Some(t) if !(1..=86_400).contains(&t) => {
+                Err(ApiError::validation("rollback_target_seconds", "The rollback target is from 1 second to 1 day (86400)."))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

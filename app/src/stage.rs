@@ -90,6 +90,43 @@ pub struct Stage {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passed_at: Option<String>,
+    /// The plan roles whose holders vote on this stage's go/no-go gate.
+    #[serde(default = "default_gate_roles")]
+    pub gate_roles: Vec<crate::role::PlanRole>,
+    /// How many "go" votes open the gate (N of the role holders).
+    #[serde(default = "one")]
+    pub gate_approvals: i64,
+    /// Every go/no-go request for this stage, oldest first.
+    #[serde(default)]
+    pub gates: Vec<crate::gate::Gate>,
+    /// Every rollback request for this stage, oldest first.
+    #[serde(default)]
+    pub rollbacks: Vec<crate::gate::Rollback>,
+}
+
+fn default_gate_roles() -> Vec<crate::role::PlanRole> {
+    crate::gate::DEFAULT_GATE_ROLES.to_vec()
+}
+
+fn one() -> i64 {
+    1
+}
+
+impl Stage {
+    /// The open go/no-go request, if any.
+    pub fn open_gate(&self) -> Option<&crate::gate::Gate> {
+        self.gates.iter().find(|g| g.status == crate::gate::GateStatus::Pending)
+    }
+
+    /// The open rollback request, if any.
+    pub fn open_rollback(&self) -> Option<&crate::gate::Rollback> {
+        self.rollbacks.iter().find(|r| r.status == crate::gate::RollbackStatus::Pending)
+    }
+
+    /// Required checklist items not yet at Pass.
+    pub fn unmet_checks(&self) -> impl Iterator<Item = &crate::checklist::ChecklistItem> {
+        self.checklist.iter().filter(|i| i.required && i.status != crate::checklist::CheckStatus::Pass)
+    }
 }
 
 /// One flag this stage sets in one environment.
@@ -188,6 +225,12 @@ pub struct NewStage {
     /// 0-based place to insert at; the end when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
+    /// Who votes on the gate; migration lead and rollback authority when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_roles: Option<Vec<crate::role::PlanRole>>,
+    /// "Go" votes needed; 1 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_approvals: Option<i64>,
 }
 
 impl NewStage {
@@ -207,7 +250,7 @@ impl NewStage {
                 return Err(ApiError::validation("position", "Position must be 0 or more."));
             }
         }
-        Ok(())
+        crate::gate::check_gate_settings(self.gate_roles.as_ref(), self.gate_approvals)
     }
 }
 
@@ -238,6 +281,10 @@ pub struct StagePatch {
     pub forward_runbook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_roles: Option<Vec<crate::role::PlanRole>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_approvals: Option<i64>,
 }
 
 impl StagePatch {
@@ -251,7 +298,8 @@ impl StagePatch {
             self.min_soak_minutes.flatten(),
             self.forward_runbook.as_ref(),
             self.rollback_runbook.as_ref(),
-        )
+        )?;
+        crate::gate::check_gate_settings(self.gate_roles.as_ref(), self.gate_approvals)
     }
 }
 

@@ -252,6 +252,16 @@ impl Backend for Service {
         let ctx = ctx_of(self, headers).await?;
         Service::flag_view(self, &ctx, key).await.map_err(Error::into_api)
     }
+
+    async fn inbox(&self, headers: &HeaderMap) -> Result<Vec<app::inbox::InboxItem>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::inbox(self, &ctx).await.map_err(Error::into_api)
+    }
+
+    async fn webhooks(&self, headers: &HeaderMap) -> Result<app::webhook::WebhookView, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::webhook_view(self, &ctx).await.map_err(Error::into_api)
+    }
 }
 
 /// Server functions only read, so they need no CSRF token; credentials are checked as for the API.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod evaluate;
 pub mod event;
 pub mod flag;
+pub mod gate;
 pub mod http;
 pub mod person;
 pub mod plan;
@@ -21,6 +22,7 @@ pub mod session;
 pub mod stage;
 pub mod stage_flag;
 pub mod token;
+pub mod webhook;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;

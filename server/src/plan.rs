@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 const COLUMNS: &str =
-    "id, title, summary, description, owner, status, version, created_at, updated_at, archived_at, review_note";
+    "id, title, summary, description, owner, status, version, created_at, updated_at, archived_at, review_note, rollback_target_seconds";
 
 fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
     Ok(Plan {
@@ -32,6 +32,7 @@ fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
         roles: vec![],
         signoffs: vec![],
         review_note: r.try_get("review_note")?,
+        rollback_target_seconds: r.try_get("rollback_target_seconds")?,
     })
 }
 
@@ -50,13 +51,17 @@ pub async fn load_plan(conn: &mut AnyConnection, id: i64) -> Result<Option<Plan>
     Ok(Some(plan))
 }
 
-/// Review states are reached through review and sign-off, not set by hand.
+/// Review states are reached through review and sign-off, and running states follow
+/// the stages (gates, passes, rollbacks); none is set by hand.
 fn check_status_choice(wanted: Option<PlanStatus>, current: PlanStatus) -> Result<(), ApiError> {
     match wanted {
         Some(s) if s != current && matches!(s, PlanStatus::InReview | PlanStatus::Approved) => Err(ApiError::validation(
             "status",
             "A plan goes to review with \"Send for review\" and is approved by its stakeholders' sign-offs.",
         )),
+        Some(s) if s != current && matches!(s, PlanStatus::Executing | PlanStatus::Completed | PlanStatus::RolledBack) => {
+            Err(ApiError::validation("status", "A running plan's status follows its stages: go/no-go, pass and rollback."))
+        }
         _ => Ok(()),
     }
 }
@@ -182,13 +187,14 @@ impl Service {
         }
         let (mut tx, before) = self.begin_change(ctx, id, Some(patch.version)).await?;
         check_status_choice(patch.status, before.status)?;
-        sqlx::query("UPDATE plans SET title = $1, summary = $2, description = $3, owner = $4, status = $5 WHERE id = $6")
+        sqlx::query("UPDATE plans SET title = $1, summary = $2, description = $3, owner = $4, status = $5, rollback_target_seconds = $7 WHERE id = $6")
             .bind(patch.title.as_deref().map(str::trim).unwrap_or(&before.title))
             .bind(patch.summary.as_deref().map(str::trim).unwrap_or(&before.summary))
             .bind(patch.description.as_deref().unwrap_or(&before.description))
             .bind(patch.owner.as_deref().map(str::trim).unwrap_or(&before.owner))
             .bind(patch.status.unwrap_or(before.status).as_str())
             .bind(id)
+            .bind(patch.rollback_target_seconds.unwrap_or(before.rollback_target_seconds))
             .execute(tx.conn())
             .await?;
         self.finish_change(tx, ctx, Entry::new("plan.update", format!("plan:{id}"), id).before(&before)).await

@@ -20,6 +20,8 @@ pub struct Service {
     pub sign_in_limit: crate::session::SignInLimit,
     pub flag_cache: crate::evaluate::FlagCache,
     pub token_cache: crate::token::TokenCache,
+    /// Wakes the webhook delivery worker when an event is queued.
+    pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -203,6 +205,7 @@ impl Service {
             sign_in_limit: Default::default(),
             flag_cache: Default::default(),
             token_cache: Default::default(),
+            webhook_wake: Default::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
 const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, started_at, passed_at, planned_start, \
-    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at";
+    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at, gate_roles, gate_approvals";
 
 fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
     Ok(Stage {
@@ -33,6 +33,10 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         checklist: vec![],
         started_at: r.try_get("started_at")?,
         passed_at: r.try_get("passed_at")?,
+        gate_roles: app::gate::parse_roles(&r.try_get::<String, _>("gate_roles")?),
+        gate_approvals: r.try_get("gate_approvals")?,
+        gates: vec![],
+        rollbacks: vec![],
     })
 }
 
@@ -70,6 +74,16 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
             stage.checklist.push(item);
         }
     }
+    for gate in crate::gate::load_gates(conn, plan_id).await? {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == gate.stage_id) {
+            stage.gates.push(gate);
+        }
+    }
+    for rollback in crate::gate::load_rollbacks(conn, plan_id).await? {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == rollback.stage_id) {
+            stage.rollbacks.push(rollback);
+        }
+    }
     Ok(stages)
 }
 
@@ -97,8 +111,9 @@ pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, positio
     let start = s.planned_start.as_deref().map(|t| normalize_time("planned_start", t)).transpose()?;
     let id = sqlx::query_scalar(
         "INSERT INTO stages (plan_id, position, name, goal, description, status, planned_start,
-            planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+            planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at,
+            gate_roles, gate_approvals)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id",
     )
     .bind(plan_id)
     .bind(position)
@@ -112,6 +127,8 @@ pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, positio
     .bind(&s.forward_runbook)
     .bind(&s.rollback_runbook)
     .bind(at)
+    .bind(app::gate::join_roles(s.gate_roles.as_deref().unwrap_or(&app::gate::DEFAULT_GATE_ROLES)))
+    .bind(s.gate_approvals.unwrap_or(1))
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -173,7 +190,7 @@ impl Service {
         sqlx::query(
             "UPDATE stages SET name = $1, goal = $2, description = $3, status = $4, planned_start = $5,
                 planned_duration_minutes = $6, min_soak_minutes = $7, forward_runbook = $8,
-                rollback_runbook = $9, updated_at = $10
+                rollback_runbook = $9, updated_at = $10, gate_roles = $12, gate_approvals = $13
              WHERE id = $11",
         )
         .bind(patch.name.as_deref().map(str::trim).unwrap_or(&old.name))
@@ -187,6 +204,8 @@ impl Service {
         .bind(patch.rollback_runbook.as_deref().unwrap_or(&old.rollback_runbook))
         .bind(now())
         .bind(stage_id)
+        .bind(app::gate::join_roles(patch.gate_roles.as_deref().unwrap_or(&old.gate_roles)))
+        .bind(patch.gate_approvals.unwrap_or(old.gate_approvals))
         .execute(tx.conn())
         .await?;
         let entry = Entry::new("stage.update", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);

@@ -53,23 +53,9 @@ impl Service {
         self.finish_change(tx, ctx, entry).await
     }
 
-    /// Starts a stage of an approved plan: its flag changes apply in one transaction.
-    pub async fn start_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
-        if !matches!(before.status, PlanStatus::Approved | PlanStatus::Executing) {
-            return Err(ApiError::new(409, "not_approved", "Only an approved plan runs: its stakeholders sign it off first.").into());
-        }
-        let stage = find_stage(&before, stage_id)?.clone();
-        if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
-            return Err(ApiError::new(409, "stage_not_pending", format!("This stage is {}.", stage.status.label().to_lowercase())).into());
-        }
-        if let Some(active) = before.stages.iter().find(|s| s.status == StageStatus::Active) {
-            return Err(ApiError::new(409, "stage_active", format!("{} is still active; one stage runs at a time.", active.name)).into());
-        }
-        if let Some(earlier) = before.stages.iter().take_while(|s| s.id != stage_id).find(|s| s.status != StageStatus::Passed) {
-            return Err(ApiError::new(409, "out_of_order", format!("{} has not passed yet; stages run in order.", earlier.name)).into());
-        }
-        let at = now();
+    /// Applies a stage's flag changes as part of its "go" decision, saving each flag's
+    /// prior state so a rollback can put it back exactly. Returns how many it changed.
+    pub(crate) async fn apply_stage_flags(&self, tx: &mut WriteTx, ctx: &Ctx, stage_id: i64, at: &str) -> Result<usize> {
         let rows = sqlx::query("SELECT id, flag_key, environment, enabled, percentage FROM stage_flag_changes WHERE stage_id = $1 ORDER BY position")
             .bind(stage_id)
             .fetch_all(tx.conn())
@@ -81,28 +67,22 @@ impl Service {
                 ApiError::new(409, "flag_archived", format!("Flag {key:?} is archived or gone; change the stage's flags first."))
             })?;
             let prior = flag.state(&env).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
-            let next = FlagState { enabled: enabled == 1, percentage: r.try_get("percentage")?, updated_at: at.clone(), ..prior.clone() };
-            set_flag(&mut tx, ctx, flag.id, flag.killed_at.is_some(), &key, &prior, &next, stage_id).await?;
+            let next = FlagState { enabled: enabled == 1, percentage: r.try_get("percentage")?, updated_at: at.to_string(), ..prior.clone() };
+            set_flag(tx, ctx, flag.id, flag.killed_at.is_some(), &key, &prior, &next, stage_id).await?;
             sqlx::query("UPDATE stage_flag_changes SET prior_json = $1, applied_at = $2, reverted_at = NULL WHERE id = $3")
                 .bind(serde_json::to_string(&prior).unwrap_or_default())
-                .bind(&at)
+                .bind(at)
                 .bind(id)
                 .execute(tx.conn())
                 .await?;
         }
         sqlx::query("UPDATE stages SET status = $1, updated_at = $2, started_at = $2 WHERE id = $3")
             .bind(StageStatus::Active.as_str())
-            .bind(&at)
+            .bind(at)
             .bind(stage_id)
             .execute(tx.conn())
             .await?;
-        sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::Executing.as_str()).bind(plan_id).execute(tx.conn()).await?;
-        let entry = Entry::new("stage.start", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage);
-        let plan = self.finish_change(tx, ctx, entry).await?;
-        if !rows.is_empty() {
-            self.flags_changed().await;
-        }
-        Ok(plan)
+        Ok(rows.len())
     }
 
     /// An active stage passes once its minimum soak time is over; when the last stage
@@ -135,18 +115,9 @@ impl Service {
         self.finish_change(tx, ctx, entry).await
     }
 
-    /// Rolls a started stage back: every flag it changed returns to exactly its state
-    /// from just before the stage started, in one transaction.
-    pub async fn rollback_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
-        if action.reason.trim().is_empty() {
-            return Err(ApiError::validation("reason", "Say why the stage is rolled back.").into());
-        }
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
-        let stage = find_stage(&before, stage_id)?.clone();
-        if !matches!(stage.status, StageStatus::Active | StageStatus::Passed) {
-            return Err(ApiError::new(409, "stage_not_started", format!("This stage is {}; only a started stage rolls back.", stage.status.label().to_lowercase())).into());
-        }
-        let at = now();
+    /// Puts every flag a stage changed back to exactly its state from just before the
+    /// stage started, and marks the stage rolled back. Returns how many flags it changed.
+    pub(crate) async fn revert_stage_flags(&self, tx: &mut WriteTx, ctx: &Ctx, stage_id: i64, at: &str) -> Result<usize> {
         let rows = sqlx::query(
             "SELECT id, flag_key, environment, prior_json FROM stage_flag_changes
              WHERE stage_id = $1 AND applied_at IS NOT NULL AND reverted_at IS NULL ORDER BY position DESC",
@@ -160,25 +131,17 @@ impl Service {
             let Some(prior) = prior.and_then(|p| serde_json::from_str::<FlagState>(&p).ok()) else { continue };
             let Some(flag) = load_flag(tx.conn(), &key).await? else { continue };
             let current = flag.state(&prior.environment).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
-            let restored = FlagState { updated_at: at.clone(), ..prior };
-            set_flag(&mut tx, ctx, flag.id, flag.killed_at.is_some(), &key, &current, &restored, stage_id).await?;
-            sqlx::query("UPDATE stage_flag_changes SET reverted_at = $1 WHERE id = $2").bind(&at).bind(id).execute(tx.conn()).await?;
+            let restored = FlagState { updated_at: at.to_string(), ..prior };
+            set_flag(tx, ctx, flag.id, flag.killed_at.is_some(), &key, &current, &restored, stage_id).await?;
+            sqlx::query("UPDATE stage_flag_changes SET reverted_at = $1 WHERE id = $2").bind(at).bind(id).execute(tx.conn()).await?;
         }
         sqlx::query("UPDATE stages SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(StageStatus::RolledBack.as_str())
-            .bind(&at)
+            .bind(at)
             .bind(stage_id)
             .execute(tx.conn())
             .await?;
-        sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::RolledBack.as_str()).bind(plan_id).execute(tx.conn()).await?;
-        let entry = Entry::new("stage.rollback", format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
-            .before(&stage)
-            .after(&serde_json::json!({ "status": "rolled_back", "reason": action.reason.trim(), "flags_reverted": rows.len() }));
-        let plan = self.finish_change(tx, ctx, entry).await?;
-        if !rows.is_empty() {
-            self.flags_changed().await;
-        }
-        Ok(plan)
+        Ok(rows.len())
     }
 }
 

@@ -241,7 +241,13 @@ fn with_plan<V: IntoView + 'static>(form: impl Fn(Plan) -> V + Copy + Send + Syn
 fn plan_status_options(current: PlanStatus) -> Vec<(&'static str, &'static str)> {
     PlanStatus::ALL
         .iter()
-        .filter(|s| **s == current || !matches!(s, PlanStatus::InReview | PlanStatus::Approved))
+        .filter(|s| {
+            **s == current
+                || !matches!(
+                    s,
+                    PlanStatus::InReview | PlanStatus::Approved | PlanStatus::Executing | PlanStatus::Completed | PlanStatus::RolledBack
+                )
+        })
         .map(|s| (s.as_str(), s.label()))
         .collect()
 }
@@ -282,6 +288,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
     let owner = text(|p| &p.owner);
     let current_status = plan.as_ref().map(|p| p.status).unwrap_or(PlanStatus::Draft);
     let status = RwSignal::new(current_status.as_str().to_string());
+    let target = RwSignal::new(plan.as_ref().map(|p| p.rollback_target_seconds).unwrap_or(30).to_string());
     let based_on = plan.as_ref().map(|p| (p.id, p.version));
     let cancel = based_on.map(|(id, _)| format!("/plans/{id}")).unwrap_or_else(|| "/plans".into());
 
@@ -317,6 +324,15 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
                     owner: Some(owner.get_untracked()),
                     status,
                     archived: None,
+                    rollback_target_seconds: match target.get_untracked().trim().parse::<i64>() {
+                        Ok(t) => Some(t),
+                        Err(_) => {
+                            return form.show(ApiError::validation(
+                                "rollback_target_seconds",
+                                "The rollback target is a whole number of seconds.",
+                            ))
+                        }
+                    },
                 };
                 match patch.validate() {
                     Ok(()) => form.submit(async move { api::update_plan(id, &patch).await }, to_page),
@@ -333,6 +349,10 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
             <Field label="Summary" name="summary" value=summary form hint="One or two sentences shown in the plan list."/>
             <Field label="Owner" name="owner" value=owner form hint="Who answers for this plan."/>
             <Choice label="Status" name="status" value=status options=plan_status_options(current_status)/>
+            {based_on.map(|_| view! {
+                <Field label="Rollback target (seconds)" name="rollback_target_seconds" value=target form kind=Kind::Number
+                    hint="How fast an approved rollback should have the flags back; each rollback's time is shown against it."/>
+            })}
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown. Code blocks such as ```sql are kept."/>
             <Actions form label=if based_on.is_some() { "Save plan" } else { "Create plan" } cancel/>
         </form>
@@ -404,6 +424,13 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
     let soak = text(|s| s.min_soak_minutes.map(|m| m.to_string()).unwrap_or_default());
     let forward = text(|s| s.forward_runbook.clone());
     let rollback = text(|s| s.rollback_runbook.clone());
+    let gate_roles = RwSignal::new(crate::gate::join_roles(
+        stage.as_ref().map(|s| s.gate_roles.as_slice()).unwrap_or(&crate::gate::DEFAULT_GATE_ROLES),
+    ));
+    let gate_approvals = text(|s| s.gate_approvals.to_string());
+    if gate_approvals.get_untracked().is_empty() {
+        gate_approvals.set("1".into());
+    }
     let stage_id = stage.as_ref().map(|s| s.id);
 
     let on_submit = move |ev: SubmitEvent| {
@@ -417,6 +444,11 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
         let (duration, soak) = match numbers {
             Ok(n) => n,
             Err(e) => return form.show(e),
+        };
+        let roles = Some(crate::gate::parse_roles(&gate_roles.get_untracked()));
+        let approvals = match gate_approvals.get_untracked().trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return form.show(ApiError::validation("gate_approvals", "Approvals needed is a whole number.")),
         };
         let start = from_local_input(&planned_start.get_untracked());
         // A stage's status moves with start, pass and rollback on the plan page.
@@ -436,6 +468,8 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     forward_runbook: forward.get_untracked(),
                     rollback_runbook: rollback.get_untracked(),
                     position: None,
+                    gate_roles: roles,
+                    gate_approvals: approvals,
                 };
                 match new.validate() {
                     Ok(()) => form.submit(async move { api::add_stage(plan_id, &new).await }, to_page),
@@ -454,6 +488,8 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     min_soak_minutes: Some(soak),
                     forward_runbook: Some(forward.get_untracked()),
                     rollback_runbook: Some(rollback.get_untracked()),
+                    gate_roles: roles,
+                    gate_approvals: approvals,
                 };
                 match patch.validate() {
                     Ok(()) => form.submit(async move { api::update_stage(plan_id, stage_id, &patch).await }, to_page),
@@ -471,12 +507,26 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             <Field label="Planned start (UTC)" name="planned_start" value=planned_start form kind=Kind::DateTime/>
             <Field label="Planned duration (minutes)" name="planned_duration_minutes" value=duration form kind=Kind::Number/>
             <Field label="Minimum soak time (minutes)" name="min_soak_minutes" value=soak form kind=Kind::Number hint="How long the stage must run before the next gate may open."/>
+            <Choice label="Who decides the go/no-go gate" name="gate_roles" value=gate_roles options=gate_role_options()/>
+            <Field label="Approvals needed" name="gate_approvals" value=gate_approvals form kind=Kind::Number
+                hint="How many \"go\" votes open the gate. The person who asks cannot vote; one \"no-go\" stops it."/>
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown."/>
             <Field label="Forward runbook" name="forward_runbook" value=forward form kind=Kind::Area hint="Markdown: the steps to carry the stage out."/>
             <Field label="Rollback runbook" name="rollback_runbook" value=rollback form kind=Kind::Area hint="Markdown: the steps to undo it."/>
             <Actions form label=if stage_id.is_some() { "Save stage" } else { "Add stage" } cancel=format!("/plans/{plan_id}")/>
         </form>
     }
+}
+
+/// The usual sets of deciders, as `Choice` options (value: the stored role list).
+fn gate_role_options() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("migration_lead,rollback_authority", "Migration lead and rollback authority"),
+        ("rollback_authority", "Rollback authority"),
+        ("migration_lead", "Migration lead"),
+        ("on_call,rollback_authority", "On-call and rollback authority"),
+        ("migration_lead,on_call,rollback_authority", "Migration lead, on-call and rollback authority"),
+    ]
 }
 
 // ---- risks ----

@@ -81,9 +81,12 @@ fn api() -> Api {
         .at(M::PATCH, "/plans/{id}/stages/{stage_id}", stage::update)
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}", stage::delete)
         .at(M::PUT, "/plans/{id}/stages/{stage_id}/flags", stage::set_flags)
-        .at(M::POST, "/plans/{id}/stages/{stage_id}/start", stage::start)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/gate", stage::request_gate)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/pass", stage::pass)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/abort", stage::abort)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/rollback", stage::rollback)
+        .at(M::POST, "/plans/{id}/gates/{gate_id}/votes", stage::vote)
+        .at(M::POST, "/plans/{id}/rollbacks/{rollback_id}/decision", stage::decide_rollback)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist", checklist::add)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist/copy", checklist::copy)
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}/checklist/{item_id}", checklist::remove)
@@ -109,6 +112,7 @@ fn api() -> Api {
         .at(M::POST, "/flags/{key}/kill", flag::kill)
         .at(M::GET, "/environments", flag::environments)
         .at(M::POST, "/environments", flag::add_environment)
+        .at(M::GET, "/inbox", inbox)
         .at(M::GET, "/audit", audit::list)
         .at(M::GET, "/audit/export.csv", audit::csv)
         .at(M::GET, "/audit/export.jsonl", audit::jsonl)
@@ -176,6 +180,13 @@ pub fn check_csrf(method: &Method, headers: &axum::http::HeaderMap, expected: &s
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Everything waiting for the signed-in person's decision, oldest first.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "gates",
+    responses((status = 200, body = Vec<app::inbox::InboxItem>), (status = 401, body = app::error::ErrorBody)))]
+pub async fn inbox(State(s): State<AppState>, ctx: Ctx) -> crate::error::Result<axum::Json<Vec<app::inbox::InboxItem>>> {
+    Ok(axum::Json(s.service.inbox(&ctx).await?))
 }
 
 /// Server-sent events: one `change` event per committed change.
@@ -300,6 +311,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
                 "risk_id" => (&mut ids.sub, "Risk"),
                 "role_id" => (&mut ids.sub, "Role assignment"),
                 "token_id" => (&mut ids.sub, "Token"),
+                "gate_id" => (&mut ids.sub, "Gate"),
+                "rollback_id" => (&mut ids.sub, "Rollback"),
+                "webhook_id" => (&mut ids.sub, "Webhook"),
                 "item_id" => (&mut ids.item, "Checklist item"),
                 _ => continue,
             };

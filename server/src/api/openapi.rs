@@ -17,7 +17,8 @@ use utoipa::OpenApi;
     ),
     paths(
         plan::list, plan::create, plan::get, plan::update, plan::archive,
-        stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder, stage::set_flags, stage::start, stage::pass, stage::rollback,
+        stage::list, stage::create, stage::get, stage::update, stage::delete, stage::reorder, stage::set_flags, stage::pass, stage::abort,
+        stage::request_gate, stage::vote, stage::rollback, stage::decide_rollback, super::inbox,
         risk::list, risk::create, risk::get, risk::update, risk::delete,
         audit::list, audit::csv, audit::jsonl,
         session::sign_in, session::current, session::sign_out,
@@ -29,7 +30,7 @@ use utoipa::OpenApi;
         flag::environments, flag::add_environment,
         checklist::add, checklist::copy, checklist::remove, checklist::record,
     ),
-    tags((name = "plans"), (name = "stages"), (name = "risks"), (name = "roles"), (name = "review"),
+    tags((name = "plans"), (name = "stages"), (name = "gates"), (name = "risks"), (name = "roles"), (name = "review"),
         (name = "people"), (name = "tokens"), (name = "flags"), (name = "checklists"), (name = "audit"))
 )]
 pub struct ApiDoc;

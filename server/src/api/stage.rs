@@ -4,6 +4,7 @@ use crate::service::Ctx;
 use crate::AppState;
 use app::error::ErrorBody;
 use app::plan::{Plan, VersionQuery};
+use app::gate::{GateRequest, NewVote, RollbackDecision, RollbackRequest};
 use app::stage::{NewStage, Stage, StageAction, StageFlagChanges, StageOrder, StagePatch};
 use axum::extract::State;
 use axum::response::Response;
@@ -62,20 +63,49 @@ pub async fn set_flags(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(in
     Ok(Json(s.service.set_stage_flags(&ctx, ids.plan, ids.sub, input).await?))
 }
 
-/// Start a stage of an approved plan: its flag changes apply together, in one transaction.
-#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/start", tag = "stages",
-    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageAction,
-    responses((status = 200, body = Plan), (status = 409, body = ErrorBody)))]
-pub async fn start(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
-    Ok(Json(s.service.start_stage(&ctx, ids.plan, ids.sub, action).await?))
+/// Ask for a go/no-go decision on the next stage (its migration leads and admins). Every
+/// required checklist item must be at Pass; the stage then awaits its decision.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/gate", tag = "gates",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = GateRequest,
+    responses((status = 200, body = Plan), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn request_gate(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(req): ApiJson<GateRequest>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.request_gate(&ctx, ids.plan, ids.sub, req).await?))
 }
 
-/// Roll a started stage back (`reason` required): its flags return to their exact prior state.
-#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/rollback", tag = "stages",
+/// Vote go or no-go on an open gate (holders of the roles the stage names, not the
+/// requester). One no-go rejects; enough go votes apply the stage's flags and start it.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/gates/{gate_id}/votes", tag = "gates",
+    params(("id" = i64, Path), ("gate_id" = i64, Path)), request_body = NewVote,
+    responses((status = 200, body = Plan), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn vote(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(vote): ApiJson<NewVote>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.vote(&ctx, ids.plan, ids.sub, vote).await?))
+}
+
+/// Abort a stage that has not started (`reason` required); the plan is aborted.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/abort", tag = "stages",
     params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = StageAction,
     responses((status = 200, body = Plan), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn rollback(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
-    Ok(Json(s.service.rollback_stage(&ctx, ids.plan, ids.sub, action).await?))
+pub async fn abort(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(action): ApiJson<StageAction>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.abort_stage(&ctx, ids.plan, ids.sub, action).await?))
+}
+
+/// Ask for a rollback of the active stage, or of the last passed one (on-call, migration
+/// leads and admins; `reason` required). A rollback authority approves it.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/stages/{stage_id}/rollback", tag = "gates",
+    params(("id" = i64, Path), ("stage_id" = i64, Path)), request_body = RollbackRequest,
+    responses((status = 200, body = Plan), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rollback(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(req): ApiJson<RollbackRequest>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.request_rollback(&ctx, ids.plan, ids.sub, req).await?))
+}
+
+/// Approve or reject a rollback request (the plan's rollback authorities, not the
+/// requester). Approval reverts the stage's flags in one transaction and records how
+/// long that took against the plan's rollback target.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/rollbacks/{rollback_id}/decision", tag = "gates",
+    params(("id" = i64, Path), ("rollback_id" = i64, Path)), request_body = RollbackDecision,
+    responses((status = 200, body = Plan), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decide_rollback(State(s): State<AppState>, ctx: Ctx, ids: Ids, ApiJson(d): ApiJson<RollbackDecision>) -> Result<Json<Plan>> {
+    Ok(Json(s.service.decide_rollback(&ctx, ids.plan, ids.sub, d).await?))
 }
 
 /// Mark an active stage passed, once its minimum soak time is over (409 `soaking` before).
