@@ -9,6 +9,7 @@ pub mod plan_people;
 pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;
