@@ -147,6 +147,14 @@ pub async fn revoke_token(id: i64) -> Result<Token, ApiError> {
     call::<(), _>(Verb::Delete, &format!("/api/v1/tokens/{id}"), None).await
 }
 
+pub async fn create_webhook(new: &crate::webhook::NewWebhook) -> Result<crate::webhook::CreatedWebhook, ApiError> {
+    call(Verb::Post, "/api/v1/webhooks", Some(new)).await
+}
+
+pub async fn delete_webhook(id: i64) -> Result<crate::webhook::Webhook, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/webhooks/{id}"), None).await
+}
+
 pub async fn create_flag(new: &crate::flag::NewFlag) -> Result<crate::flag::Flag, ApiError> {
     call(Verb::Post, "/api/v1/flags", Some(new)).await
 }

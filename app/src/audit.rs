@@ -73,7 +73,7 @@ impl AuditQuery {
 }
 
 /// Choices of the action filter: a value ending in `.` matches every action of that kind.
-pub const ACTION_CHOICES: [(&str, &str); 34] = [
+pub const ACTION_CHOICES: [(&str, &str); 37] = [
     ("plan.", "Any plan change"),
     ("plan.create", "Plan created"),
     ("plan.update", "Plan edited"),
@@ -108,6 +108,9 @@ pub const ACTION_CHOICES: [(&str, &str); 34] = [
     ("token.", "Any API token change"),
     ("token.create", "Token created"),
     ("token.revoke", "Token revoked"),
+    ("webhook.", "Any webhook change"),
+    ("webhook.create", "Webhook added"),
+    ("webhook.delete", "Webhook deleted"),
 ];
 
 use crate::error::ApiError;

@@ -39,6 +39,7 @@ use pages::{
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
     plan_page::PlanPage,
+    webhooks::WebhooksPage,
     NotFound,
 };
 
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/inbox") view=InboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

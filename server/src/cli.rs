@@ -203,6 +203,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     }
     service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
     service.listen_for_flag_changes();
+    service.start_webhook_worker();
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await

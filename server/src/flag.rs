@@ -351,7 +351,10 @@ impl Service {
             .execute(tx.conn())
             .await?;
         let after = load_flag(tx.conn(), key).await?.ok_or_else(ApiError::internal)?;
+        let event = serde_json::json!({ "flag": { "key": after.key }, "killed_by": ctx.actor() });
+        crate::webhook::enqueue(tx.conn(), "flag.killed", event).await?;
         self.record(tx, ctx, Entry::global("flag.kill", format!("flag:{key}")).before(&before).after(&after)).await?;
+        self.webhooks_wake();
         self.flags_changed().await;
         Ok(after)
     }

@@ -1,9 +1,38 @@
 //! Webhooks: events are queued in the transaction that caused them (so none is lost and
 //! none is sent for a change that did not commit), then delivered in the background,
 //! signed with HMAC-SHA256 over the body, and retried with backoff.
+//!
+//! Each delivery is claimed with a guarded UPDATE before it is sent, so several
+//! replicas sharing one database never send the same delivery at the same time.
+use crate::audit::Entry;
 use crate::db::now;
-use crate::service::Service;
+use crate::error::Result;
+use crate::service::{Ctx, Service};
+use crate::session::random_hex;
+use app::error::ApiError;
+use app::webhook::{CreatedWebhook, Delivery, DeliveryStatus, NewWebhook, Webhook, WebhookView};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::time::Duration;
+
+/// Attempts before a delivery is given up as failed.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long one attempt may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claim keeps other workers away: longer than an attempt can take.
+const CLAIM_FOR: Duration = Duration::from_secs(60);
+/// The worker looks for due retries at least this often.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// The delivery log shows this many, newest first.
+const LOG_SIZE: i64 = 100;
+
+pub const EVENT_HEADER: &str = "X-Runway-Event";
+pub const DELIVERY_HEADER: &str = "X-Runway-Delivery";
+pub const SIGNATURE_HEADER: &str = "X-Runway-Signature";
+
+const COLUMNS: &str = "id, url, events, description, created_by, created_at";
 
 /// Queues `event` for every live webhook that wants it. Call inside the change's transaction.
 pub async fn enqueue(conn: &mut AnyConnection, event: &str, data: serde_json::Value) -> Result<(), sqlx::Error> {
@@ -28,15 +57,382 @@ pub async fn enqueue(conn: &mut AnyConnection, event: &str, data: serde_json::Va
     Ok(())
 }
 
+/// `sha256=<lowercase hex HMAC-SHA256 of body under secret>`, as sent in `X-Runway-Signature`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The wait before the next attempt, once `attempts` have failed: 1 s, 2 s, 4 s, … at most an hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = attempts.clamp(1, 13) - 1;
+    Duration::from_secs(1u64 << exponent).min(Duration::from_secs(3600))
+}
+
+/// `now()`, `d` from now.
+fn from_now(d: Duration) -> String {
+    let later = chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+    later.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn webhook_from_row(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
+    let events: String = r.try_get("events")?;
+    Ok(Webhook {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        events: events.split(',').filter(|e| !e.is_empty()).map(str::to_string).collect(),
+        description: r.try_get("description")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn delivery_from_row(r: &AnyRow) -> Result<Delivery, sqlx::Error> {
+    let status = crate::service::decode_enum(r.try_get("status")?, DeliveryStatus::parse, "status")?;
+    let next: String = r.try_get("next_attempt_at")?;
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        webhook_id: r.try_get("webhook_id")?,
+        url: r.try_get("url")?,
+        event: r.try_get("event")?,
+        status,
+        attempts: r.try_get("attempts")?,
+        response_status: r.try_get("response_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        last_attempt_at: r.try_get("last_attempt_at")?,
+        next_attempt_at: (status == DeliveryStatus::Pending).then_some(next),
+        delivered_at: r.try_get("delivered_at")?,
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: i64) -> Result<Option<Webhook>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1 AND deleted_at IS NULL");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(webhook_from_row).transpose()
+}
+
+/// The stored form of a webhook's events: `*` for all, else the names, once each.
+fn stored_events(events: &[String]) -> String {
+    if events.is_empty() || events.iter().any(|e| e == "*") {
+        return "*".into();
+    }
+    let mut names: Vec<&str> = events.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
+}
+
+/// A delivery claimed by this worker, with what sending it needs.
+struct Claimed {
+    id: i64,
+    event: String,
+    payload: String,
+    attempts: i64,
+    url: String,
+    secret: String,
+    webhook_id: i64,
+    claimed_until: String,
+}
+
+/// How one attempt went.
+struct Outcome {
+    delivered: bool,
+    response_status: Option<i64>,
+    error: Option<String>,
+}
+
 impl Service {
-    /// The webhooks page (admins): live webhooks and the latest deliveries.
-    pub async fn webhook_view(&self, ctx: &crate::service::Ctx) -> crate::error::Result<app::webhook::WebhookView> {
+    /// Live webhooks, newest first; never their secrets (admins).
+    pub async fn list_webhooks(&self, ctx: &Ctx) -> Result<Vec<Webhook>> {
         ctx.require_admin()?;
-        Ok(app::webhook::WebhookView { webhooks: vec![], deliveries: vec![] })
+        let mut conn = self.db.read().await?;
+        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE deleted_at IS NULL ORDER BY id DESC");
+        let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+        Ok(rows.iter().map(webhook_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Registers a webhook (admins). The answer holds its signing secret, the only time it is shown.
+    pub async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<CreatedWebhook> {
+        ctx.require_admin()?;
+        new.validate()?;
+        let secret = format!("whsec_{}", random_hex(32));
+        let mut tx = self.db.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhooks (url, secret, events, description, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(new.url.trim())
+        .bind(&secret)
+        .bind(stored_events(&new.events))
+        .bind(new.description.trim())
+        .bind(ctx.actor())
+        .bind(now())
+        .fetch_one(tx.conn())
+        .await?;
+        let webhook = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
+        // The entry holds the webhook as listed: no secret.
+        self.record(tx, ctx, Entry::global("webhook.create", format!("webhook:{id}")).after(&webhook)).await?;
+        Ok(CreatedWebhook { webhook, secret })
+    }
+
+    /// Removes a webhook (admins): it receives nothing more, and its pending deliveries
+    /// are marked failed. Its delivery log stays.
+    pub async fn delete_webhook(&self, ctx: &Ctx, id: i64) -> Result<Webhook> {
+        ctx.require_admin()?;
+        let mut tx = self.db.write().await?;
+        let before = load(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
+        let at = now();
+        sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2").bind(&at).bind(id).execute(tx.conn()).await?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'failed', claimed_until = NULL, last_error = $1
+             WHERE webhook_id = $2 AND status = 'pending'",
+        )
+        .bind("The webhook was deleted before this was delivered.")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        self.record(tx, ctx, Entry::global("webhook.delete", format!("webhook:{id}")).before(&before)).await?;
+        Ok(before)
+    }
+
+    /// The latest deliveries to any webhook, newest first (admins).
+    pub async fn list_deliveries(&self, ctx: &Ctx) -> Result<Vec<Delivery>> {
+        ctx.require_admin()?;
+        let mut conn = self.db.read().await?;
+        let rows = sqlx::query(
+            "SELECT d.id, d.webhook_id, w.url, d.event, d.status, d.attempts, d.response_status, d.last_error,
+                    d.created_at, d.last_attempt_at, d.next_attempt_at, d.delivered_at
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             ORDER BY d.id DESC LIMIT $1",
+        )
+        .bind(LOG_SIZE)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.iter().map(delivery_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The webhooks page (admins): live webhooks and the latest deliveries.
+    pub async fn webhook_view(&self, ctx: &Ctx) -> Result<WebhookView> {
+        Ok(WebhookView { webhooks: self.list_webhooks(ctx).await?, deliveries: self.list_deliveries(ctx).await? })
     }
 
     /// Tells the delivery worker that something was queued.
     pub fn webhooks_wake(&self) {
         self.webhook_wake.notify_one();
+    }
+
+    /// Delivers queued events in the background: whenever one is queued here, and every
+    /// second for retries and for events queued by other replicas.
+    pub fn start_webhook_worker(&self) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let client = match reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("Runway-Webhooks/", env!("CARGO_PKG_VERSION")))
+                .build()
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the webhook worker");
+                    return;
+                }
+            };
+            loop {
+                loop {
+                    match service.deliver_next(&client).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "webhook worker: database error; trying again shortly");
+                            break;
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = service.webhook_wake.notified() => {}
+                    _ = tokio::time::sleep(POLL_EVERY) => {}
+                }
+            }
+        });
+    }
+
+    /// Claims one due delivery and attempts it. False when none was due.
+    async fn deliver_next(&self, client: &reqwest::Client) -> Result<bool> {
+        let Some(claimed) = self.claim().await? else {
+            return Ok(false);
+        };
+        let outcome = attempt(client, &claimed).await;
+        self.settle(&claimed, &outcome).await?;
+        Ok(true)
+    }
+
+    /// Takes the oldest due delivery for this worker. It is looked for outside any write
+    /// (an idle worker never takes SQLite's write turn), then claimed by an UPDATE that
+    /// repeats the conditions and the attempt count read: of two workers racing for one
+    /// delivery, exactly one gets it.
+    async fn claim(&self) -> Result<Option<Claimed>> {
+        loop {
+            let at = now();
+            let row = {
+                let mut conn = self.db.read().await?;
+                sqlx::query(
+                    "SELECT d.id, d.event, d.payload, d.attempts, d.webhook_id, w.url, w.secret
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND w.deleted_at IS NULL
+                       AND (d.claimed_until IS NULL OR d.claimed_until < $1)
+                     ORDER BY d.next_attempt_at, d.id LIMIT 1",
+                )
+                .bind(&at)
+                .fetch_optional(&mut *conn)
+                .await?
+            };
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let claimed = Claimed {
+                id: row.try_get("id")?,
+                event: row.try_get("event")?,
+                payload: row.try_get("payload")?,
+                attempts: row.try_get("attempts")?,
+                url: row.try_get("url")?,
+                secret: row.try_get("secret")?,
+                webhook_id: row.try_get("webhook_id")?,
+                claimed_until: from_now(CLAIM_FOR),
+            };
+            let mut tx = self.db.write().await?;
+            let taken = sqlx::query(
+                "UPDATE webhook_deliveries SET claimed_until = $1
+                 WHERE id = $2 AND status = 'pending' AND attempts = $3 AND next_attempt_at <= $4
+                   AND (claimed_until IS NULL OR claimed_until < $4)",
+            )
+            .bind(&claimed.claimed_until)
+            .bind(claimed.id)
+            .bind(claimed.attempts)
+            .bind(&at)
+            .execute(tx.conn())
+            .await?;
+            tx.commit().await?;
+            if taken.rows_affected() == 1 {
+                return Ok(Some(claimed));
+            }
+            // Another worker took it first: look for the next one.
+        }
+    }
+
+    /// Records how an attempt went: delivered, due again after the backoff, or failed
+    /// for good after `MAX_ATTEMPTS`. Only while this worker still holds the claim.
+    /// `response_status` is the last attempt's; `last_error` the last failed attempt's,
+    /// kept after a later success so the log shows why it took more than one.
+    async fn settle(&self, claimed: &Claimed, outcome: &Outcome) -> Result<()> {
+        let at = now();
+        let attempts = claimed.attempts + 1;
+        let (status, next) = if outcome.delivered {
+            (DeliveryStatus::Delivered, at.clone())
+        } else if attempts >= MAX_ATTEMPTS {
+            (DeliveryStatus::Failed, at.clone())
+        } else {
+            (DeliveryStatus::Pending, from_now(backoff(attempts)))
+        };
+        let mut tx = self.db.write().await?;
+        sqlx::query(
+            "UPDATE webhook_deliveries
+             SET status = $1, attempts = $2, next_attempt_at = $3, claimed_until = NULL, last_attempt_at = $4,
+                 response_status = $5, last_error = COALESCE($6, last_error), delivered_at = $7
+             WHERE id = $8 AND claimed_until = $9",
+        )
+        .bind(status.as_str())
+        .bind(attempts)
+        .bind(&next)
+        .bind(&at)
+        .bind(outcome.response_status)
+        .bind(outcome.error.as_deref())
+        .bind(outcome.delivered.then(|| at.clone()))
+        .bind(claimed.id)
+        .bind(&claimed.claimed_until)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        // Ids and status codes only: URLs may carry tokens, payloads may say too much.
+        let (delivery, webhook, answer) = (claimed.id, claimed.webhook_id, outcome.response_status);
+        match status {
+            DeliveryStatus::Delivered => tracing::debug!(delivery, webhook, attempts, "webhook delivered"),
+            DeliveryStatus::Pending => tracing::debug!(delivery, webhook, attempts, ?answer, "webhook delivery failed; will retry"),
+            DeliveryStatus::Failed => tracing::warn!(delivery, webhook, attempts, ?answer, "webhook delivery failed for good"),
+        }
+        Ok(())
+    }
+}
+
+/// One POST of the stored body, exactly as stored, signed.
+async fn attempt(client: &reqwest::Client, d: &Claimed) -> Outcome {
+    let sent = client
+        .post(&d.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(EVENT_HEADER, &d.event)
+        .header(DELIVERY_HEADER, d.id.to_string())
+        .header(SIGNATURE_HEADER, signature(&d.secret, d.payload.as_bytes()))
+        .body(d.payload.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Outcome { delivered: true, response_status: Some(r.status().as_u16().into()), error: None },
+        Ok(r) => {
+            let status = r.status();
+            Outcome {
+                delivered: false,
+                response_status: Some(status.as_u16().into()),
+                error: Some(format!("The receiver answered {status}.")),
+            }
+        }
+        Err(e) => Outcome { delivered: false, response_status: None, error: Some(describe(&e)) },
+    }
+}
+
+/// A short reason for a failed request, without the URL (it may carry a token).
+fn describe(e: &reqwest::Error) -> String {
+    let reason = if e.is_timeout() {
+        format!("No answer within {} s.", TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "Could not connect to the receiver.".to_string()
+    } else if e.is_redirect() {
+        "The receiver answered with a redirect; give the final URL.".to_string()
+    } else {
+        let mut source: &dyn std::error::Error = e;
+        while let Some(inner) = source.source() {
+            source = inner;
+        }
+        format!("The request failed: {source}")
+    };
+    reason.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hex_hmac_sha256_of_the_body() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_up_to_an_hour() {
+        let waits: Vec<u64> = (1..=MAX_ATTEMPTS).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128]);
+        assert_eq!(backoff(40), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn no_events_or_a_star_means_all_events() {
+        assert_eq!(stored_events(&[]), "*");
+        assert_eq!(stored_events(&["flag.killed".into(), "*".into()]), "*");
+        assert_eq!(stored_events(&["gate.requested".into(), "flag.killed".into(), "flag.killed".into()]), "flag.killed,gate.requested");
     }
 }

@@ -27,6 +27,10 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/tokens", ADMIN),
     ("POST", "/tokens", ADMIN),
     ("DELETE", "/tokens/{token_id}", ADMIN),
+    ("GET", "/webhooks", ADMIN),
+    ("POST", "/webhooks", ADMIN),
+    ("DELETE", "/webhooks/{webhook_id}", ADMIN),
+    ("GET", "/webhooks/deliveries", ADMIN),
     ("GET", "/plans", READ),
     ("POST", "/plans", "222222021"),
     ("GET", "/plans/{id}", READ),
@@ -89,6 +93,7 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("current_viewer", "", "222222222"),
     ("list_people", "", PEOPLE),
     ("list_tokens", "", ADMIN),
+    ("list_webhooks", "", ADMIN),
     ("list_plans", "q=&status=&page=1", READ),
     ("get_plan", "id={id}", READ),
     ("get_plan_view", "id={id}", READ),
@@ -96,7 +101,6 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("list_flags", "", PEOPLE),
     ("get_flag_view", "key={key}", PEOPLE),
     ("list_inbox", "", PEOPLE),
-    ("list_webhooks", "", ADMIN),
 ];
 
 on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
@@ -110,6 +114,7 @@ struct Fixture {
     risk: i64,
     role: i64,
     token: i64,
+    webhook: i64,
     flag: String,
     item: i64,
     gate: i64,
@@ -206,6 +211,9 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         last = p;
     }
     let (_, token) = admin.send("POST", "/api/v1/tokens", json!({"name": "doomed", "scopes": ["plans:read"]})).await;
+    // Subscribed to an event none of these requests causes, so nothing is sent to it.
+    let (status, webhook) = admin.send("POST", "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/fixture", "events": ["rollback.done"]})).await;
+    assert_eq!(status, 201, "{webhook}");
     let flag = format!("flag-{id}");
     let (status, body) = admin.send("POST", "/api/v1/flags", json!({"key": flag})).await;
     assert_eq!(status, 201, "{body}");
@@ -216,6 +224,7 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
         risk: plan["risks"][0]["id"].as_i64().unwrap(),
         role: last["roles"].as_array().unwrap().iter().find(|r| r["role"] == "on_call").unwrap()["id"].as_i64().unwrap(),
         token: token["token"]["id"].as_i64().unwrap(),
+        webhook: webhook["webhook"]["id"].as_i64().unwrap(),
         flag,
         item,
         gate,
@@ -230,6 +239,7 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{risk_id}", &f.risk.to_string())
         .replace("{role_id}", &f.role.to_string())
         .replace("{token_id}", &f.token.to_string())
+        .replace("{webhook_id}", &f.webhook.to_string())
         .replace("{username}", "target")
         .replace("{key}", &f.flag)
         .replace("{item_id}", &f.item.to_string())
@@ -246,6 +256,7 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("POST", "/users") => json!({"username": format!("new{n}"), "password": "long enough password"}),
         ("PUT", "/users/{username}/password") => json!({"password": "another long password"}),
         ("POST", "/tokens") => json!({"name": format!("t{n}"), "scopes": ["flags:read"], "environment": "staging"}),
+        ("POST", "/webhooks") => json!({"url": format!("http://127.0.0.1:9/hook{n}"), "events": ["rollback.done"]}),
         ("POST", "/plans") => json!({"title": "New"}),
         ("PATCH", "/plans/{id}") => json!({"version": v, "title": "Renamed"}),
         ("POST", "/plans/{id}/stages") => json!({"version": v, "name": "three"}),

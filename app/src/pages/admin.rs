@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
-fn field_value(ev: &SubmitEvent, name: &str) -> String {
+pub(super) fn field_value(ev: &SubmitEvent, name: &str) -> String {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -43,8 +43,36 @@ fn reset_form(ev: &SubmitEvent) {
     let _ = ev;
 }
 
+/// Sends a form that creates something holding a secret (an API token, a webhook):
+/// stops at an invalid field, else, once `create` succeeds, empties the form, shows
+/// its `(name, secret)` the one time it is given, and loads the page's data again.
+pub(super) fn create_with_secret(
+    ev: SubmitEvent,
+    valid: Result<(), ApiError>,
+    error: RwSignal<Option<ApiError>>,
+    secret: RwSignal<Option<(String, String)>>,
+    reload: RwSignal<u32>,
+    create: impl std::future::Future<Output = Result<(String, String), ApiError>> + 'static,
+) {
+    if let Err(e) = valid {
+        error.set(Some(e));
+        return;
+    }
+    error.set(None);
+    spawn_local(async move {
+        match create.await {
+            Ok(shown) => {
+                reset_form(&ev);
+                secret.set(Some(shown));
+                reload.update(|n| *n += 1);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}
+
 #[component]
-fn FormError(error: RwSignal<Option<ApiError>>) -> impl IntoView {
+pub(super) fn FormError(error: RwSignal<Option<ApiError>>) -> impl IntoView {
     move || error.get().map(|e| view! { <p class="error-box" role="alert">{e.message}</p> })
 }
 
@@ -135,21 +163,9 @@ pub fn TokensPage() -> impl IntoView {
         let scopes = Scope::ALL.into_iter().filter(|s| field_value(&ev, &format!("scope-{}", s.as_str())) == "on").collect();
         let environment = Some(field_value(&ev, "environment").trim().to_string()).filter(|e| !e.is_empty());
         let new = NewToken { name: field_value(&ev, "name").trim().to_string(), scopes, environment };
-        if let Err(e) = new.validate() {
-            error.set(Some(e));
-            return;
-        }
-        error.set(None);
-        spawn_local(async move {
-            match api::create_token(&new).await {
-                Ok(made) => {
-                    reset_form(&ev);
-                    secret.set(Some((made.token.name, made.secret)));
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        let valid = new.validate();
+        let create = async move { api::create_token(&new).await.map(|made| (made.token.name, made.secret)) };
+        create_with_secret(ev, valid, error, secret, reload, create);
     };
     let revoke = move |id: i64| {
         if !super::confirm("Revoke this token? Services using it stop working at once.") {

@@ -11,6 +11,7 @@ pub mod stage_checklist;
 pub mod stage_flags;
 pub mod stage_gate;
 pub mod inbox;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;

@@ -37,6 +37,7 @@ pub fn Header() -> impl IntoView {
                                     <a href="/audit">"Audit log"</a>
                                     <a href="/people">"People"</a>
                                     <a href="/tokens">"API tokens"</a>
+                                    <a href="/webhooks">"Webhooks"</a>
                                 })}
                             </nav>
                             <form class="who" method="post" action="/auth/sign-out" data-csrf=csrf>

@@ -12,6 +12,7 @@ pub mod role;
 pub mod session;
 pub mod stage;
 pub mod token;
+pub mod webhook;
 
 use crate::error::{respond, Error};
 use crate::service::{Caller, Ctx};
@@ -69,6 +70,10 @@ fn api() -> Api {
         .at(M::GET, "/tokens", token::list)
         .at(M::POST, "/tokens", token::create)
         .at(M::DELETE, "/tokens/{token_id}", token::revoke)
+        .at(M::GET, "/webhooks", webhook::list)
+        .at(M::POST, "/webhooks", webhook::create)
+        .at(M::DELETE, "/webhooks/{webhook_id}", webhook::delete)
+        .at(M::GET, "/webhooks/deliveries", webhook::deliveries)
         .at(M::GET, "/plans", plan::list)
         .at(M::POST, "/plans", plan::create)
         .at(M::GET, "/plans/{id}", plan::get)

@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{audit, checklist, flag, person, plan, review, risk, role, session, stage, token};
+use super::{audit, checklist, flag, person, plan, review, risk, role, session, stage, token, webhook};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -24,6 +24,7 @@ use utoipa::OpenApi;
         session::sign_in, session::current, session::sign_out,
         person::list, person::create, person::set_password,
         token::list, token::create, token::revoke,
+        webhook::list, webhook::create, webhook::delete, webhook::deliveries,
         role::list, role::assign, role::remove,
         review::request, review::sign_off, review::comments, review::comment,
         flag::list, flag::create, flag::get, flag::update, flag::archive, flag::set_state, flag::kill,
@@ -31,7 +32,7 @@ use utoipa::OpenApi;
         checklist::add, checklist::copy, checklist::remove, checklist::record,
     ),
     tags((name = "plans"), (name = "stages"), (name = "gates"), (name = "risks"), (name = "roles"), (name = "review"),
-        (name = "people"), (name = "tokens"), (name = "flags"), (name = "checklists"), (name = "audit"))
+        (name = "people"), (name = "tokens"), (name = "webhooks"), (name = "flags"), (name = "checklists"), (name = "audit"))
 )]
 pub struct ApiDoc;
 

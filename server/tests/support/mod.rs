@@ -102,6 +102,7 @@ impl TestApp {
         let db = TestDb::new(store).await;
         let service = Service::new(Db::open(&db.url).await.unwrap());
         service.reload_flags().await.unwrap();
+        service.start_webhook_worker();
         let app = runway::http::router(AppState::new(service.clone(), "target/site"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
