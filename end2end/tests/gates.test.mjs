@@ -22,9 +22,11 @@ async function as(username) {
 /**
  * An approved plan whose first stage turns `flag` on for 5% of production, with the demo's
  * lead, on-call, rollback authority and stakeholder in their roles (passwords PASSWORD).
+ * `signedIn`: the person this test's browser is already signed in as (setting their
+ * password again would end that session).
  */
-async function approvedPlan(title, flag) {
-  for (const who of ['lead', 'oncall', 'authority', 'stakeholder']) await app.person(who);
+async function approvedPlan(title, flag, signedIn) {
+  for (const who of ['lead', 'oncall', 'authority', 'stakeholder']) if (who !== signedIn) await app.person(who);
   await app.api.post('/api/v1/flags', { key: flag, description: 'Browser test flag' });
   let plan = await app.api.post('/api/v1/plans', {
     title,
@@ -68,7 +70,7 @@ test(
   app.test(
     async ({ page }) => {
       const flag = 'E2E_GATE_FLAG';
-      const plan = await approvedPlan('Gate in the browser', flag);
+      const plan = await approvedPlan('Gate in the browser', flag, 'stakeholder');
 
       // The stakeholder (this browser) watches the plan page.
       await openPage(page, `/plans/${plan.id}`);
@@ -94,7 +96,7 @@ test(
         const item = authority.page.locator('li.inbox-item');
         assert.match(await item.innerText(), /Go\/no-go for Canary 5% on Gate in the browser/);
         await item.getByLabel('Comment').fill('Error budget is fine');
-        await item.getByRole('button', { name: 'Go: Go/no-go for Canary 5% on Gate in the browser' }).click();
+        await item.getByRole('button', { name: 'Go: Go/no-go for Canary 5% on Gate in the browser', exact: true }).click();
         await authority.page.locator('p.empty').waitFor();
         await eventually(async () => assert.equal(await authority.page.locator('.count-badge').count(), 0));
 
@@ -120,7 +122,7 @@ test(
   app.test(
     async ({ page }) => {
       const flag = 'E2E_ROLLBACK_FLAG';
-      let plan = await approvedPlan('Rollback in the browser', flag);
+      let plan = await approvedPlan('Rollback in the browser', flag, 'oncall');
       const before = await app.api.get(`/api/v1/flags/${flag}`);
       const lead = await as('lead');
       const authorityApi = await as('authority');

@@ -16,22 +16,28 @@ fn concerns_inbox(seen: &crate::live::Seen) -> bool {
     seen.plan_id.is_some()
 }
 
-/// "Inbox" in the header, with how many decisions wait.
+/// "Inbox" in the header, with how many decisions wait. The count is fetched in the
+/// browser after hydration (and again on live changes), so the server-rendered header
+/// never has to agree with it.
 #[component]
 pub fn InboxLink() -> impl IntoView {
+    let count = RwSignal::new(0usize);
     let reload = RwSignal::new(0u32);
-    let items = Resource::new(move || reload.get(), |_| list_inbox());
+    Effect::new(move |_| {
+        reload.track();
+        leptos::task::spawn_local(async move {
+            if let Ok(items) = list_inbox().await {
+                count.set(items.len());
+            }
+        });
+    });
     on_live_change(concerns_inbox, move || reload.update(|n| *n += 1));
     view! {
         <a href="/inbox">"Inbox"
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let n = items.await.map(|i| i.len()).unwrap_or(0);
-                    (n > 0).then(|| view! {
-                        <span class="count-badge" aria-label=format!("{n} waiting for you")>{n}</span>
-                    })
-                })}
-            </Transition>
+            {move || {
+                let n = count.get();
+                (n > 0).then(|| view! { <span class="count-badge" aria-label=format!("{n} waiting for you")>{n}</span> })
+            }}
         </a>
     }
 }
