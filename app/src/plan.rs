@@ -111,6 +111,11 @@ impl Plan {
     pub fn holders(&self, role: PlanRole) -> impl Iterator<Item = &Person> {
         self.roles.iter().filter(move |a| a.role == role).map(|a| &a.person)
     }
+
+    /// The roles one person holds on this plan.
+    pub fn roles_of(&self, person_id: i64) -> Vec<PlanRole> {
+        self.roles.iter().filter(|a| a.person.id == person_id).map(|a| a.role).collect()
+    }
 }
 
 /// A row of the plan list.
@@ -308,8 +313,7 @@ pub struct PlanView {
 impl PlanView {
     /// The plan roles the viewer holds.
     pub fn my_roles(&self) -> Vec<PlanRole> {
-        let Some(me) = &self.me else { return vec![] };
-        self.plan.roles.iter().filter(|a| a.person.id == me.id).map(|a| a.role).collect()
+        self.me.as_ref().map(|me| self.plan.roles_of(me.id)).unwrap_or_default()
     }
 
     pub fn my_name(&self) -> &str {

@@ -7,7 +7,7 @@ use crate::audit::Entry;
 use crate::db::{now, WriteTx};
 use crate::error::Result;
 use crate::plan::load_plan;
-use crate::service::{decode_enum, forbidden, roles_of, Ctx, Service};
+use crate::service::{decode_enum, forbidden, Ctx, Service};
 use crate::stage::find_stage;
 use app::error::ApiError;
 use app::gate::{
@@ -194,12 +194,8 @@ impl Service {
         vote.validate()?;
         let person = ctx.require_person()?.clone();
         let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
-        let (stage, gate) = before
-            .stages
-            .iter()
-            .find_map(|s| s.gates.iter().find(|g| g.id == gate_id).map(|g| (s.clone(), g.clone())))
-            .ok_or_else(|| ApiError::not_found("Gate"))?;
-        let roles = roles_of(tx.conn(), plan_id, person.id).await?;
+        let (stage, gate) = find_in_stages(&before, |s| s.gates.iter().find(|g| g.id == gate_id), "Gate")?;
+        let roles = before.roles_of(person.id);
         let Some(role) = gate.roles.iter().copied().find(|r| roles.contains(r)) else {
             let names: Vec<&str> = gate.roles.iter().map(|r| r.label()).collect();
             return Err(forbidden(&format!("Only this plan's {} may vote on this gate.", names.join(" and ").to_lowercase())).into());
@@ -303,7 +299,7 @@ impl Service {
         req.validate()?;
         let person = ctx.require_person()?.clone();
         let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
-        let roles = roles_of(tx.conn(), plan_id, person.id).await?;
+        let roles = before.roles_of(person.id);
         if !ctx.is_admin() && !roles.iter().any(|r| matches!(r, PlanRole::OnCall | PlanRole::MigrationLead)) {
             return Err(forbidden("Only the plan's on-call and migration leads may ask for a rollback.").into());
         }
@@ -338,12 +334,8 @@ impl Service {
         d.validate()?;
         let person = ctx.require_person()?.clone();
         let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
-        let (stage, rollback) = before
-            .stages
-            .iter()
-            .find_map(|s| s.rollbacks.iter().find(|r| r.id == rollback_id).map(|r| (s.clone(), r.clone())))
-            .ok_or_else(|| ApiError::not_found("Rollback"))?;
-        if !roles_of(tx.conn(), plan_id, person.id).await?.contains(&PlanRole::RollbackAuthority) {
+        let (stage, rollback) = find_in_stages(&before, |s| s.rollbacks.iter().find(|r| r.id == rollback_id), "Rollback")?;
+        if !before.roles_of(person.id).contains(&PlanRole::RollbackAuthority) {
             return Err(forbidden("Only the plan's rollback authorities may decide a rollback.").into());
         }
         if rollback.status != RollbackStatus::Pending {
@@ -451,24 +443,9 @@ impl Service {
         let mut items = vec![];
         for plan_id in plan_ids {
             let Some(plan) = load_plan(&mut conn, plan_id).await? else { continue };
-            let roles = roles_of(&mut conn, plan_id, person.id).await?;
-            let gate_requesters: Vec<(i64, Option<i64>)> =
-                sqlx::query("SELECT id, requested_by_id FROM gates WHERE plan_id = $1 AND status = 'pending'")
-                    .bind(plan_id)
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get("id")?, r.try_get("requested_by_id")?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
-            let rollback_requesters: Vec<(i64, Option<i64>)> =
-                sqlx::query("SELECT id, requested_by_id FROM rollbacks WHERE plan_id = $1 AND status = 'pending'")
-                    .bind(plan_id)
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get("id")?, r.try_get("requested_by_id")?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
-            let mine = |list: &[(i64, Option<i64>)], id: i64| list.iter().any(|(i, by)| *i == id && *by == Some(person.id));
+            let roles = plan.roles_of(person.id);
+            // Requests are made by people, recorded under their username.
+            let mine = |by: &str| by == person.username;
             let item = |kind, id, stage: Option<&Stage>, by: &str, at: &str, note: &str| InboxItem {
                 kind,
                 id,
@@ -485,12 +462,12 @@ impl Service {
                 if let Some(g) = stage.open_gate() {
                     let may = g.roles.iter().any(|r| roles.contains(r));
                     let voted = g.votes.iter().any(|v| v.username == person.username);
-                    if may && !voted && !mine(&gate_requesters, g.id) {
+                    if may && !voted && !mine(&g.requested_by) {
                         items.push(item(InboxKind::Gate, g.id, Some(stage), &g.requested_by, &g.requested_at, &g.rationale));
                     }
                 }
                 if let Some(r) = stage.open_rollback() {
-                    if roles.contains(&PlanRole::RollbackAuthority) && !mine(&rollback_requesters, r.id) {
+                    if roles.contains(&PlanRole::RollbackAuthority) && !mine(&r.requested_by) {
                         items.push(item(InboxKind::Rollback, r.id, Some(stage), &r.requested_by, &r.requested_at, &r.reason));
                     }
                 }
@@ -505,6 +482,11 @@ impl Service {
         items.sort_by(|a, b| a.requested_at.cmp(&b.requested_at));
         Ok(items)
     }
+}
+
+/// The stage holding the gate or rollback `find` picks, and that item; 404 naming `what`.
+fn find_in_stages<T: Clone>(plan: &Plan, find: impl Fn(&Stage) -> Option<&T>, what: &str) -> Result<(Stage, T), ApiError> {
+    plan.stages.iter().find_map(|s| find(s).map(|t| (s.clone(), t.clone()))).ok_or_else(|| ApiError::not_found(what))
 }
 
 /// Every required checklist item must be at Pass before a gate is asked for or a "go" given.
