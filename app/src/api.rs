@@ -225,3 +225,69 @@ pub async fn record_check(plan_id: i64, stage_id: i64, item_id: i64, result: &cr
 pub async fn pass_stage(plan_id: i64, stage_id: i64, action: &crate::stage::StageAction) -> Result<Plan, ApiError> {
     call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/pass"), Some(action)).await
 }
+
+pub async fn create_workspace(new: &crate::workspace::NewWorkspace) -> Result<crate::workspace::Workspace, ApiError> {
+    call(Verb::Post, "/api/v1/workspaces", Some(new)).await
+}
+
+fn workspace_url(id: &str, rest: &str) -> String {
+    format!("/api/v1/workspaces/{}{rest}", crate::pages::encode(id))
+}
+
+pub async fn rename_workspace(id: &str, patch: &crate::workspace::WorkspacePatch) -> Result<crate::workspace::Workspace, ApiError> {
+    call(Verb::Patch, &workspace_url(id, ""), Some(patch)).await
+}
+
+/// Switches the workspace's provider, storing the key given with it.
+pub async fn choose_provider(id: &str, choice: &crate::workspace::ProviderChoice) -> Result<crate::workspace::Workspace, ApiError> {
+    call(Verb::Put, &workspace_url(id, "/provider"), Some(choice)).await
+}
+
+pub async fn set_api_key(id: &str, key: &crate::workspace::ApiKeyInput) -> Result<crate::workspace::Workspace, ApiError> {
+    call(Verb::Put, &workspace_url(id, "/api-key"), Some(key)).await
+}
+
+pub async fn remove_api_key(id: &str) -> Result<crate::workspace::Workspace, ApiError> {
+    call::<(), _>(Verb::Delete, &workspace_url(id, "/api-key"), None).await
+}
+
+pub async fn add_member(id: &str, username: &str) -> Result<crate::workspace::Workspace, ApiError> {
+    call::<(), _>(Verb::Put, &workspace_url(id, &format!("/members/{}", crate::pages::encode(username))), None).await
+}
+
+pub async fn remove_member(id: &str, username: &str) -> Result<crate::workspace::Workspace, ApiError> {
+    call::<(), _>(Verb::Delete, &workspace_url(id, &format!("/members/{}", crate::pages::encode(username))), None).await
+}
+
+pub async fn add_provider(new: &crate::workspace::NewProvider) -> Result<crate::workspace::Provider, ApiError> {
+    call(Verb::Post, "/api/v1/providers", Some(new)).await
+}
+
+/// Starts an import of a CSV file's text; the answer's id is polled for progress.
+#[cfg(feature = "hydrate")]
+pub async fn start_import(csv: String) -> Result<crate::workspace::ImportReport, ApiError> {
+    use gloo_net::http::Request;
+    let mut builder = Request::post("/api/v1/workspaces/imports").header("content-type", "text/csv").header("accept", "application/json");
+    if let Some(token) = csrf_token() {
+        builder = builder.header("x-csrf-token", &token);
+    }
+    let response = builder
+        .body(csv)
+        .map_err(|e| ApiError::new(0, "client", e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
+    let status = response.status();
+    if response.ok() {
+        return response.json().await.map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError { status, ..body.error }),
+        Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub async fn start_import(_csv: String) -> Result<crate::workspace::ImportReport, ApiError> {
+    Err(ApiError::new(0, "client", "This action needs the browser."))
+}

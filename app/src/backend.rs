@@ -28,6 +28,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError>;
     async fn inbox(&self, headers: &HeaderMap) -> Result<Vec<crate::inbox::InboxItem>, ApiError>;
     async fn webhooks(&self, headers: &HeaderMap) -> Result<crate::webhook::WebhookView, ApiError>;
+    async fn list_workspaces(&self, headers: &HeaderMap, query: crate::workspace::WorkspaceQuery) -> Result<crate::workspace::WorkspacePage, ApiError>;
+    async fn workspace_view(&self, headers: &HeaderMap, id: &str) -> Result<crate::workspace::WorkspaceView, ApiError>;
+    async fn list_providers(&self, headers: &HeaderMap) -> Result<Vec<crate::workspace::Provider>, ApiError>;
+    async fn import_report(&self, headers: &HeaderMap, id: i64) -> Result<crate::workspace::ImportReport, ApiError>;
+    /// Provider adoption, for a plan whose stages flip a provider's availability flag.
+    async fn adoption(&self, headers: &HeaderMap) -> Result<crate::workspace::Adoption, ApiError>;
+    /// The flags that make providers available.
+    async fn provider_flags(&self, headers: &HeaderMap) -> Result<Vec<String>, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

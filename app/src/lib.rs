@@ -18,6 +18,7 @@ pub mod stage;
 pub mod token;
 pub mod validate;
 pub mod webhook;
+pub mod workspace;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -308,6 +308,9 @@ pub struct PlanView {
     pub checklist_sources: Vec<(i64, String)>,
     /// Who is looking, to offer them the votes and decisions that are theirs.
     pub me: Option<crate::person::Person>,
+    /// For a plan whose stages flip a provider's availability flag: how many workspaces
+    /// use each provider, now and over time.
+    pub adoption: Option<crate::workspace::Adoption>,
 }
 
 impl PlanView {
@@ -398,8 +401,11 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     let flag_keys = flags.into_iter().map(|f| f.key).collect();
     let checklist_sources = if can.edit { backend.checklist_sources(&headers).await.unwrap_or_default() } else { vec![] };
     let me = backend.viewer(&headers).await.ok().flatten().map(|v| v.person);
+    let provider_flags = backend.provider_flags(&headers).await.unwrap_or_default();
+    let adoption = if provider_flags.iter().any(|f| used(f)) { backend.adoption(&headers).await.ok() } else { None };
     Ok(PlanView {
         me,
+        adoption,
         description_html: to_html(&plan.description),
         stages_html,
         plan,
