@@ -174,7 +174,8 @@ export async function startServer({ demo = true } = {}) {
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    const args = ['--addr', `127.0.0.1:${port}`, '--database-url', databaseUrl, '--site-root', siteRoot];
+    const args = ['--addr', `127.0.0.1:${port}`, '--database-url', databaseUrl, '--site-root', siteRoot,
+      '--secret-key-file', path.join(tmp, 'secret.key')];
     if (!demo) args.push('--no-demo');
     const logs = new LogTail(LOG_LINES_KEPT);
     const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -45,13 +45,67 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
                 service.assign_role(&ctx, plan.id, assignment).await?;
                 role.label()
             }
-            None => "admin",
+            None if *admin => "admin",
+            None => "workspace user (member of acme-internal)",
         };
         lines.push(format!("  {username:<12} {password}   {what}"));
     }
+    workspaces(service, &ctx, plan.id).await?;
     // Printed, never logged: the one time these passwords are shown.
     println!("Demo people, one per role (their passwords are shown only now):\n{}", lines.join("\n"));
     Ok(Some(plan.id))
+}
+
+/// The plan's flags, staged as the example plan rolls them out; 240 workspaces, the
+/// internal one with its member; and two weeks of adoption as the rollout would show it.
+async fn workspaces(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
+    use app::flag::{FlagStateInput, NewFlag};
+    use app::stage::{FlagChangeInput, StageFlagChanges};
+    for (key, description) in [
+        ("USE_STANDALONE_MCP", "MCP servers run as stdio processes instead of in process."),
+        ("ENABLE_CODEX_PROVIDER", "Offers Codex in a workspace's provider selector."),
+    ] {
+        let new = NewFlag { key: key.into(), description: description.into(), owner: "lead".into(), tags: vec!["providers".into()] };
+        service.create_flag(ctx, new).await?;
+    }
+    // Internal testing (stage 4): 10% of workspaces and the internal one.
+    let codex = service.get_flag(ctx, "ENABLE_CODEX_PROVIDER").await?;
+    let state = FlagStateInput { version: codex.version, enabled: true, percentage: 10, allow: vec!["acme-internal".into()], deny: vec![], variants: vec![] };
+    service.set_flag_state(ctx, "ENABLE_CODEX_PROVIDER", "production", state).await?;
+    let plan = service.get_plan(ctx, plan_id).await?;
+    let change = |flag: &str, percentage| FlagChangeInput { flag: flag.into(), environment: "production".into(), enabled: true, percentage };
+    let mut version = plan.version;
+    for (i, changes) in [(2, vec![change("USE_STANDALONE_MCP", 100)]), (4, vec![change("ENABLE_CODEX_PROVIDER", 10)]), (5, vec![change("ENABLE_CODEX_PROVIDER", 100)])] {
+        let stage_id = plan.stages[i].id;
+        version = service.set_stage_flags(ctx, plan_id, stage_id, StageFlagChanges { version, changes }).await?.version;
+    }
+    // Workspaces the flag lets in have moved to Codex, as they would during stage 4.
+    let mut csv = String::from("id,name,agent_provider\nacme-internal,Acme (internal),claude\n");
+    for i in 1..240 {
+        let id = format!("ws-{i:04}");
+        let on = app::flag::bucket("ENABLE_CODEX_PROVIDER", &id) <= 10 && i % 2 == 0;
+        csv.push_str(&format!("{id},Customer {i},{}\n", if on { "codex" } else { "claude" }));
+    }
+    service.import_now(ctx, csv.as_bytes(), |_| {}).await?;
+    service.add_member(ctx, "acme-internal", "wendy").await?;
+    // Two weeks of samples before now, Codex growing towards today's count.
+    let adoption = service.adoption(ctx).await?;
+    let (total, now_codex) = (adoption.total(), adoption.current.iter().find(|c| c.0 == "codex").map(|c| c.2).unwrap_or(0));
+    let mut tx = service.db.write().await?;
+    for day in (1..=14).rev() {
+        let hour = (chrono::Utc::now() - chrono::Duration::days(day)).format("%Y-%m-%dT09:00:00Z").to_string();
+        let codex = now_codex * (14 - day) / 14;
+        for (provider, n) in [("claude", total - codex), ("codex", codex)] {
+            sqlx::query("INSERT INTO provider_adoption (hour, provider, workspaces) VALUES ($1, $2, $3)")
+                .bind(&hour)
+                .bind(provider)
+                .bind(n)
+                .execute(tx.conn())
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Username, display name, admin, and role on the demo plan.
@@ -61,6 +115,8 @@ const PEOPLE: &[(&str, &str, bool, Option<PlanRole>)] = &[
     ("oncall", "Oli On-call", false, Some(PlanRole::OnCall)),
     ("authority", "Ari Authority", false, Some(PlanRole::RollbackAuthority)),
     ("stakeholder", "Sam Stakeholder", false, Some(PlanRole::Stakeholder)),
+    // A workspace user: a member of the internal workspace, where Codex is on.
+    ("wendy", "Wendy Workspace", false, None),
 ];
 
 fn stage(name: &str, goal: &str, description: &str, forward: &str, rollback: &str) -> NewStage {

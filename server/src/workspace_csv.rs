@@ -212,13 +212,19 @@ impl Service {
 
     async fn end_import(&self, id: i64, status: ImportStatus, error: Option<&str>) {
         let status = if status == ImportStatus::Done { "done" } else { "failed" };
-        let done = sqlx::query("UPDATE workspace_imports SET status = $1, finished_at = $2, error = $3 WHERE id = $4")
-            .bind(status)
-            .bind(now())
-            .bind(error)
-            .bind(id)
-            .execute(&self.db.pool)
-            .await;
+        // Through the write turn: on SQLite a write beside it could fail another transaction.
+        let done = async {
+            let mut tx = self.db.write().await?;
+            sqlx::query("UPDATE workspace_imports SET status = $1, finished_at = $2, error = $3 WHERE id = $4")
+                .bind(status)
+                .bind(now())
+                .bind(error)
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await
+        }
+        .await;
         if let Err(e) = done {
             tracing::error!(import = id, error = %e, "could not record the end of an import");
         }

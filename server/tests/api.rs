@@ -418,6 +418,19 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/audit", vec!["get"]),
         ("/api/v1/audit/export.csv", vec!["get"]),
         ("/api/v1/audit/export.jsonl", vec!["get"]),
+        ("/api/v1/workspaces", vec!["get", "post"]),
+        ("/api/v1/workspaces/export.csv", vec!["get"]),
+        ("/api/v1/workspaces/adoption", vec!["get"]),
+        ("/api/v1/workspaces/imports", vec!["post"]),
+        ("/api/v1/workspaces/imports/{import_id}", vec!["get"]),
+        ("/api/v1/workspaces/{workspace_id}", vec!["get", "patch"]),
+        ("/api/v1/workspaces/{workspace_id}/provider", vec!["put"]),
+        ("/api/v1/workspaces/{workspace_id}/api-key", vec!["put", "delete"]),
+        ("/api/v1/workspaces/{workspace_id}/members/{username}", vec!["put", "delete"]),
+        ("/api/v1/workspaces/{workspace_id}/history", vec!["get"]),
+        ("/api/v1/workspaces/{workspace_id}/agent-provider", vec!["get"]),
+        ("/api/v1/workspaces/{workspace_id}/sessions", vec!["post"]),
+        ("/api/v1/providers", vec!["get", "post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());

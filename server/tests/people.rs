@@ -650,7 +650,9 @@ async fn the_demo_people_hold_their_roles_on_the_demo_plan(app: TestApp) {
     }
     // The existing admin keeps their account; no second one is made.
     assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE username = 'admin'").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 5);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 6);
+    let (_, internal) = app.get("/api/v1/workspaces/acme-internal").await;
+    assert_eq!(internal["members"], serde_json::json!(["wendy"]), "the demo workspace user is a member of the internal workspace");
     let (status, _) = app.get("/api/v1/session").await;
     assert_eq!(status, 200, "the admin's session goes on");
 }
