@@ -35,8 +35,17 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+/// The pages' routes, worked out once per process. Working them out runs the app with
+/// resource loading suspended process-wide (leptos' `SuppressResourceLoad`), so doing it
+/// again while another router renders a page (tests start many) could leave that page's
+/// resources pending for ever.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let backend: SharedBackend = Arc::new(state.service.clone());
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
