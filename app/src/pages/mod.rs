@@ -1,5 +1,6 @@
 //! Pages and the small components they share.
 pub mod admin;
+pub mod adoption;
 pub mod audit;
 pub mod flags;
 pub mod forms;
