@@ -7,12 +7,14 @@ pub mod forms;
 pub mod plan_list;
 pub mod plan_page;
 pub mod plan_people;
+pub mod providers;
 pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
 pub mod stage_gate;
 pub mod inbox;
 pub mod webhooks;
+pub mod workspaces;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;
