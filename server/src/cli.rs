@@ -29,6 +29,15 @@ pub struct Cli {
     #[arg(long, env = "RUNWAY_NO_DEMO", global = true)]
     pub no_demo: bool,
 
+    /// The key that seals workspaces' provider API keys: 64 hex digits or base64 of 32
+    /// bytes. Every replica needs the same one. When unset, --secret-key-file is used.
+    #[arg(long, env = "RUNWAY_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// The key file used when RUNWAY_SECRET_KEY is unset; created (mode 0600) on first start.
+    #[arg(long, env = "RUNWAY_SECRET_KEY_FILE", default_value = "data/secret.key", global = true)]
+    pub secret_key_file: std::path::PathBuf,
+
     /// Folder holding the built browser assets (pkg/runway.js, .wasm, .css), as cargo-leptos writes them.
     #[arg(long, env = "RUNWAY_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -46,6 +55,18 @@ pub enum Command {
     /// Manage API tokens for services and scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import and export workspaces.
+    #[command(subcommand)]
+    Workspaces(WorkspacesCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkspacesCommand {
+    /// Create or update workspaces from a CSV file with the header id,name,agent_provider.
+    /// Bad lines are listed with their numbers and skipped; the good ones are imported.
+    Import { file: std::path::PathBuf },
+    /// Print every workspace as CSV (id,name,agent_provider).
+    Export,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -104,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(cli).await,
         Command::User(cmd) => user(&cli.database_url, cmd).await,
         Command::Token(cmd) => token(&cli.database_url, cmd).await,
+        Command::Workspaces(cmd) => workspaces(&cli.database_url, cmd).await,
     }
 }
 
@@ -189,10 +211,41 @@ async fn token(url: &str, cmd: TokenCommand) -> Result<(), String> {
     Ok(())
 }
 
+async fn workspaces(url: &str, cmd: WorkspacesCommand) -> Result<(), String> {
+    let service = open_service(url).await?;
+    let ctx = Ctx::cli();
+    match cmd {
+        WorkspacesCommand::Import { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let report = service
+                .import_now(&ctx, &bytes, |r| eprintln!("imported {} of {} lines", r.processed, r.total))
+                .await
+                .map_err(failed)?;
+            for e in &report.rejected {
+                println!("line {}: {}", e.line, e.message);
+            }
+            if report.rejected_count > report.rejected.len() as i64 {
+                println!("... and {} more refused lines", report.rejected_count - report.rejected.len() as i64);
+            }
+            println!(
+                "{} lines: {} created, {} updated, {} unchanged, {} refused",
+                report.total, report.created, report.updated, report.unchanged, report.rejected_count
+            );
+            if let Some(e) = report.error {
+                return Err(format!("the import stopped: {e}"));
+            }
+        }
+        WorkspacesCommand::Export => print!("{}", service.export_csv(&ctx).await.map_err(failed)?),
+    }
+    Ok(())
+}
+
 async fn serve(cli: Cli) -> Result<(), String> {
     let db = Db::open(&cli.database_url).await?;
     tracing::info!(database = %redact(&cli.database_url), "database ready");
-    let service = Service::new(db);
+    let key = crate::secret::SecretKey::load(cli.secret_key.as_deref(), &cli.secret_key_file)?;
+    crate::secret::verify(&db, &key).await?;
+    let service = Service::new(db).with_secret(key);
     if !cli.no_demo {
         if let Some(id) = demo::load_if_empty(&service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
             tracing::info!(plan = id, "loaded the demo plan and its demo people");

@@ -10,6 +10,7 @@ use app::person::{Person, Viewer};
 use app::plan::{Abilities, Plan, PlanPage, PlanQuery};
 use app::review::Comment;
 use app::token::Token;
+use app::workspace::{Adoption, ImportReport, Provider, WorkspacePage, WorkspaceQuery, WorkspaceView};
 use crate::service::{Caller, Ctx};
 use crate::session::{clear_cookie, is_https, session_cookie};
 use axum::extract::Form;
@@ -261,6 +262,36 @@ impl Backend for Service {
     async fn webhooks(&self, headers: &HeaderMap) -> Result<app::webhook::WebhookView, ApiError> {
         let ctx = ctx_of(self, headers).await?;
         Service::webhook_view(self, &ctx).await.map_err(Error::into_api)
+    }
+
+    async fn list_workspaces(&self, headers: &HeaderMap, query: WorkspaceQuery) -> Result<WorkspacePage, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_workspaces(self, &ctx, &query).await.map_err(Error::into_api)
+    }
+
+    async fn workspace_view(&self, headers: &HeaderMap, id: &str) -> Result<WorkspaceView, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::workspace_view(self, &ctx, id).await.map_err(Error::into_api)
+    }
+
+    async fn list_providers(&self, headers: &HeaderMap) -> Result<Vec<Provider>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::list_providers(self, &ctx).await.map_err(Error::into_api)
+    }
+
+    async fn import_report(&self, headers: &HeaderMap, id: i64) -> Result<ImportReport, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::import_report(self, &ctx, id).await.map_err(Error::into_api)
+    }
+
+    async fn adoption(&self, headers: &HeaderMap) -> Result<Adoption, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::adoption(self, &ctx).await.map_err(Error::into_api)
+    }
+
+    async fn provider_flags(&self, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::provider_flags(self, &ctx).await.map_err(Error::into_api)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod person;
 pub mod plan;
 pub mod review;
 pub mod risk;
+pub mod secret;
 pub mod role;
 pub mod service;
 pub mod session;
@@ -23,6 +24,8 @@ pub mod stage;
 pub mod stage_flag;
 pub mod token;
 pub mod webhook;
+pub mod workspace;
+pub mod workspace_csv;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;

@@ -22,6 +22,8 @@ pub struct Service {
     pub token_cache: crate::token::TokenCache,
     /// Wakes the webhook delivery worker when an event is queued.
     pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Seals workspaces' API keys; without one, storing a key is refused (503).
+    pub secret: Option<crate::secret::SecretKey>,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -206,7 +208,13 @@ impl Service {
             flag_cache: Default::default(),
             token_cache: Default::default(),
             webhook_wake: Default::default(),
+            secret: None,
         }
+    }
+
+    pub fn with_secret(mut self, key: crate::secret::SecretKey) -> Service {
+        self.secret = Some(key);
+        self
     }
 
     /// Opens a change to plan `id` made against `version`: 404 when there is no such

@@ -657,30 +657,10 @@ async fn the_demo_people_hold_their_roles_on_the_demo_plan(app: TestApp) {
 
 // ---- command line ----
 
-/// Runs the built `runway` binary against this app's database, feeding `stdin`.
+/// Runs the built `runway` binary against this app's database; it must succeed.
 async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> (String, String) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut all = vec!["--database-url".to_string(), app.db_url().to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    let stdin = stdin.to_string();
-    // Blocking work off the runtime that serves the app.
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runway"))
-            .args(&all)
-            .env_remove("RUNWAY_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).to_string());
-    assert!(out.status.success(), "runway {args:?} failed: {stderr}\n{stdout}");
+    let (ok, stdout, stderr) = support::run_cli(app, args, stdin, &[]).await;
+    assert!(ok, "runway {args:?} failed: {stderr}\n{stdout}");
     (stdout, stderr)
 }
 

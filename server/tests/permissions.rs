@@ -16,6 +16,8 @@ const ADMIN: &str = "200000001";
 const PEOPLE: &str = "222222001";
 /// Admins (and flags:write tokens, which this table's tokens are not).
 const FLAG_WRITE: &str = "200000001";
+/// The workspace's members and admins (and workspaces:write tokens, which these are not).
+const MEMBER: &str = "200002001";
 
 /// One row per endpoint: method, path, expectations (in `CALLERS` order, with `0` for 403).
 const API_TABLE: &[(&str, &str, &str)] = &[
@@ -79,6 +81,24 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/environments", PEOPLE),
     ("POST", "/environments", ADMIN),
     ("GET", "/inbox", PEOPLE),
+    ("GET", "/workspaces", PEOPLE),
+    ("POST", "/workspaces", ADMIN),
+    ("GET", "/workspaces/export.csv", PEOPLE),
+    ("GET", "/workspaces/adoption", PEOPLE),
+    ("POST", "/workspaces/imports", ADMIN),
+    ("GET", "/workspaces/imports/{import_id}", ADMIN),
+    ("GET", "/workspaces/{workspace_id}", PEOPLE),
+    ("PATCH", "/workspaces/{workspace_id}", MEMBER),
+    ("PUT", "/workspaces/{workspace_id}/provider", MEMBER),
+    ("PUT", "/workspaces/{workspace_id}/api-key", MEMBER),
+    ("DELETE", "/workspaces/{workspace_id}/api-key", MEMBER),
+    ("PUT", "/workspaces/{workspace_id}/members/{username}", ADMIN),
+    ("DELETE", "/workspaces/{workspace_id}/members/{username}", ADMIN),
+    ("GET", "/workspaces/{workspace_id}/history", PEOPLE),
+    ("GET", "/workspaces/{workspace_id}/agent-provider", PEOPLE),
+    ("POST", "/workspaces/{workspace_id}/sessions", MEMBER),
+    ("GET", "/providers", PEOPLE),
+    ("POST", "/providers", ADMIN),
     ("GET", "/audit", ADMIN),
     ("GET", "/audit/export.csv", ADMIN),
     ("GET", "/audit/export.jsonl", ADMIN),
@@ -101,6 +121,10 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("list_flags", "", PEOPLE),
     ("get_flag_view", "key={key}", PEOPLE),
     ("list_inbox", "", PEOPLE),
+    ("list_workspaces", "query[q]=", PEOPLE),
+    ("get_workspace_view", "id={workspace_id}", PEOPLE),
+    ("list_providers", "", PEOPLE),
+    ("get_import", "id={import_id}", ADMIN),
 ];
 
 on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
@@ -119,6 +143,8 @@ struct Fixture {
     item: i64,
     gate: i64,
     rollback: i64,
+    workspace: String,
+    import: i64,
 }
 
 /// How far along the fixture plan is.
@@ -145,7 +171,12 @@ fn stage_for(path: &str) -> Stage {
     }
 }
 
-async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
+/// Rows that read an import need one made first.
+fn needs_import(path_or_name: &str) -> bool {
+    path_or_name.contains("import")
+}
+
+async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
     let admin = app.with(app.auth.clone());
     let (status, plan) = admin
         .send(
@@ -217,7 +248,19 @@ async fn fixture(app: &TestApp, stage: Stage) -> Fixture {
     let flag = format!("flag-{id}");
     let (status, body) = admin.send("POST", "/api/v1/flags", json!({"key": flag})).await;
     assert_eq!(status, 201, "{body}");
+    let workspace = format!("ws-{id}");
+    let (status, body) = admin.send("POST", "/api/v1/workspaces", json!({"id": workspace, "name": "W", "members": ["member", "target"]})).await;
+    assert_eq!(status, 201, "{body}");
+    let import = if with_import {
+        let (status, body) = admin.send_raw("POST", "/api/v1/workspaces/imports", "text/csv", "id,name,agent_provider\n").await;
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_i64().unwrap()
+    } else {
+        0
+    };
     Fixture {
+        workspace,
+        import,
         plan: id,
         version: last["version"].as_i64().unwrap(),
         stages: plan["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect(),
@@ -246,6 +289,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{gate_id}", &f.gate.to_string())
         .replace("{rollback_id}", &f.rollback.to_string())
         .replace("{env}", "production")
+        .replace("{workspace_id}", &f.workspace)
+        .replace("{import_id}", &f.import.to_string())
 }
 
 /// A valid body for each writing endpoint, so only permission decides the answer.
@@ -285,6 +330,12 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("POST", "/plans/{id}/stages/{stage_id}/checklist/copy") => json!({"version": v, "from_stage_id": f.stages[1]}),
         ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result") => json!({"status": "pass", "comment": "ok"}),
         ("POST", "/plans/{id}/stages/{stage_id}/rollback") => json!({"reason": "error rate up"}),
+        ("POST", "/workspaces") => json!({"id": format!("new-ws-{n}"), "name": "New"}),
+        ("PATCH", "/workspaces/{workspace_id}") => json!({"name": "Renamed"}),
+        ("PUT", "/workspaces/{workspace_id}/provider") => json!({"provider": "claude"}),
+        ("PUT", "/workspaces/{workspace_id}/api-key") => json!({"api_key": "sk-test-0123456789abcdefghij"}),
+        ("POST", "/workspaces/{workspace_id}/sessions") => json!({"session_id": format!("s-{n}")}),
+        ("POST", "/providers") => json!({"id": format!("p{n}"), "display_name": "P"}),
         _ => return None,
     })
 }
@@ -347,7 +398,7 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     // Server functions first: the API table ends by signing the callers out.
     for (name, args, expected) in FN_TABLE {
         for (i, caller) in callers.iter().enumerate() {
-            let f = fixture(&admin, Stage::Draft).await;
+            let f = fixture(&admin, Stage::Draft, needs_import(name)).await;
             let path = leptos::server_fn::axum::server_fn_paths()
                 .map(|(p, _)| p)
                 .find(|p| fn_name(p) == *name)
@@ -370,11 +421,14 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     for (method, path, expected) in API_TABLE {
         for (i, caller) in callers.iter().enumerate() {
             n += 1;
-            let f = fixture(&admin, stage_for(path)).await;
+            let f = fixture(&admin, stage_for(path), needs_import(path)).await;
             let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
             let mut req = caller.request(method, &url);
             if let Some(b) = body(method, path, &f, n) {
                 req = req.json(&b);
+            }
+            if (*method, *path) == ("POST", "/workspaces/imports") {
+                req = req.header("content-type", "text/csv").body(format!("id,name,agent_provider\nimp-{n},I,claude\n"));
             }
             let r = req.send().await.unwrap();
             let got = class(r.status());

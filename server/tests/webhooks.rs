@@ -10,8 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use support::{error_of, Auth, TestApp};
+use support::{error_of, eventually, Auth, TestApp};
 
 on_both_databases!(
     a_killed_flag_reaches_the_receiver_signed_and_a_failed_attempt_is_retried,
@@ -105,17 +104,6 @@ async fn deliveries(app: &TestApp) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
-/// Polls `check` until it gives a value, failing after 15 s.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The delivery to `webhook_id`, once it is delivered.
 async fn delivered_to(app: &TestApp, webhook_id: i64) -> Value {

@@ -33,7 +33,7 @@ pub async fn jsonl(State(s): State<AppState>, ctx: Ctx, ApiQuery(q): ApiQuery<Au
     Ok(download("application/jsonl; charset=utf-8", "runway-audit.jsonl", to_json_lines(&entries)))
 }
 
-fn download(content_type: &'static str, name: &str, body: String) -> Response {
+pub(crate) fn download(content_type: &'static str, name: &str, body: String) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
     ([(CONTENT_TYPE, content_type.to_string()), (CONTENT_DISPOSITION, disposition)], body).into_response()
 }

@@ -13,6 +13,7 @@ pub mod session;
 pub mod stage;
 pub mod token;
 pub mod webhook;
+pub mod workspace;
 
 use crate::error::{respond, Error};
 use crate::service::{Caller, Ctx};
@@ -117,6 +118,24 @@ fn api() -> Api {
         .at(M::POST, "/flags/{key}/kill", flag::kill)
         .at(M::GET, "/environments", flag::environments)
         .at(M::POST, "/environments", flag::add_environment)
+        .at(M::GET, "/workspaces", workspace::list)
+        .at(M::POST, "/workspaces", workspace::create)
+        .at(M::GET, "/workspaces/export.csv", workspace::export)
+        .at(M::GET, "/workspaces/adoption", workspace::adoption)
+        .at(M::POST, "/workspaces/imports", workspace::import)
+        .at(M::GET, "/workspaces/imports/{import_id}", workspace::import_report)
+        .at(M::GET, "/workspaces/{workspace_id}", workspace::get)
+        .at(M::PATCH, "/workspaces/{workspace_id}", workspace::rename)
+        .at(M::PUT, "/workspaces/{workspace_id}/provider", workspace::choose_provider)
+        .at(M::PUT, "/workspaces/{workspace_id}/api-key", workspace::set_key)
+        .at(M::DELETE, "/workspaces/{workspace_id}/api-key", workspace::remove_key)
+        .at(M::PUT, "/workspaces/{workspace_id}/members/{username}", workspace::add_member)
+        .at(M::DELETE, "/workspaces/{workspace_id}/members/{username}", workspace::remove_member)
+        .at(M::GET, "/workspaces/{workspace_id}/history", workspace::history)
+        .at(M::GET, "/workspaces/{workspace_id}/agent-provider", workspace::agent_provider)
+        .at(M::POST, "/workspaces/{workspace_id}/sessions", workspace::record_session)
+        .at(M::GET, "/providers", workspace::providers)
+        .at(M::POST, "/providers", workspace::add_provider)
         .at(M::GET, "/inbox", inbox)
         .at(M::GET, "/audit", audit::list)
         .at(M::GET, "/audit/export.csv", audit::csv)

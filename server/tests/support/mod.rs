@@ -100,7 +100,7 @@ impl Drop for Inner {
 impl TestApp {
     pub async fn spawn(store: Store) -> TestApp {
         let db = TestDb::new(store).await;
-        let service = Service::new(Db::open(&db.url).await.unwrap());
+        let service = Service::new(Db::open(&db.url).await.unwrap()).with_secret(runway::secret::SecretKey::generate());
         service.reload_flags().await.unwrap();
         service.start_webhook_worker();
         let app = runway::http::router(AppState::new(service.clone(), "target/site"));
@@ -220,11 +220,11 @@ impl TestApp {
     }
 
     /// Sends a raw body with the given content type.
-    pub async fn send_raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+    pub async fn send_raw(&self, method: &str, path: &str, content_type: &str, body: impl AsRef<[u8]>) -> (u16, Value) {
         let r = self
             .request(method, path)
             .header("content-type", content_type)
-            .body(body.to_string())
+            .body(body.as_ref().to_vec())
             .send()
             .await
             .unwrap();
@@ -280,4 +280,45 @@ macro_rules! on_both_databases {
             }
         }
     )*};
+}
+
+/// Waits until `check` gives a value, checking every 50 ms, or fails after 15 s.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the built `runway` binary against this app's database, feeding `stdin`:
+/// (whether it succeeded, stdout, stderr).
+pub async fn run_cli(app: &TestApp, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut all = vec!["--database-url".to_string(), app.db_url().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let stdin = stdin.to_string();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // Blocking work off the runtime that serves the app.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runway"))
+            .args(&all)
+            .env_remove("RUNWAY_DATABASE_URL")
+            .env_remove("RUNWAY_SECRET_KEY")
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
 }
