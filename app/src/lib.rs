@@ -40,7 +40,9 @@ use pages::{
     forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
     plan_list::PlanList,
     plan_page::PlanPage,
+    providers::ProvidersPage,
     webhooks::WebhooksPage,
+    workspaces::{WorkspaceList, WorkspacePage},
     NotFound,
 };
 
@@ -97,6 +99,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/inbox") view=InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/workspaces") view=WorkspaceList ssr=SsrMode::Async/>
+                    <Route path=path!("/workspaces/:id") view=WorkspacePage ssr=SsrMode::Async/>
+                    <Route path=path!("/providers") view=ProvidersPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

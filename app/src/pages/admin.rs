@@ -43,16 +43,15 @@ fn reset_form(ev: &SubmitEvent) {
     let _ = ev;
 }
 
-/// Sends a form that creates something holding a secret (an API token, a webhook):
-/// stops at an invalid field, else, once `create` succeeds, empties the form, shows
-/// its `(name, secret)` the one time it is given, and loads the page's data again.
-pub(super) fn create_with_secret(
+/// Sends a form that creates something: stops at an invalid field, else, once `create`
+/// succeeds, empties the form, hands the answer to `done` and loads the page's data again.
+pub(super) fn submit_form<T: 'static>(
     ev: SubmitEvent,
     valid: Result<(), ApiError>,
     error: RwSignal<Option<ApiError>>,
-    secret: RwSignal<Option<(String, String)>>,
     reload: RwSignal<u32>,
-    create: impl std::future::Future<Output = Result<(String, String), ApiError>> + 'static,
+    create: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+    done: impl FnOnce(T) + 'static,
 ) {
     if let Err(e) = valid {
         error.set(Some(e));
@@ -61,14 +60,27 @@ pub(super) fn create_with_secret(
     error.set(None);
     spawn_local(async move {
         match create.await {
-            Ok(shown) => {
+            Ok(answer) => {
                 reset_form(&ev);
-                secret.set(Some(shown));
+                done(answer);
                 reload.update(|n| *n += 1);
             }
             Err(e) => error.set(Some(e)),
         }
     });
+}
+
+/// `submit_form` for something holding a secret (an API token, a webhook): shows its
+/// `(name, secret)` the one time it is given.
+pub(super) fn create_with_secret(
+    ev: SubmitEvent,
+    valid: Result<(), ApiError>,
+    error: RwSignal<Option<ApiError>>,
+    secret: RwSignal<Option<(String, String)>>,
+    reload: RwSignal<u32>,
+    create: impl std::future::Future<Output = Result<(String, String), ApiError>> + 'static,
+) {
+    submit_form(ev, valid, error, reload, create, move |shown| secret.set(Some(shown)));
 }
 
 #[component]
@@ -90,20 +102,8 @@ pub fn PeoplePage() -> impl IntoView {
             contact: field_value(&ev, "contact"),
             admin: field_value(&ev, "admin") == "on",
         };
-        if let Err(e) = new.validate() {
-            error.set(Some(e));
-            return;
-        }
-        error.set(None);
-        spawn_local(async move {
-            match api::add_person(&new).await {
-                Ok(_) => {
-                    reset_form(&ev);
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        let valid = new.validate();
+        submit_form(ev, valid, error, reload, async move { api::add_person(&new).await }, |_| ());
     };
     view! {
         <Title text="People · Runway"/>

@@ -424,7 +424,6 @@ fn RolloutChart(history: Vec<FlagChange>, envs: Vec<String>) -> impl IntoView {
     let span = (t1 - t0).max(1.0);
     let x = move |t: f64| 40.0 + (t - t0) / span * (W - 60.0);
     let y = |pct: i64| 10.0 + (100 - pct) as f64 / 100.0 * (H - 30.0);
-    let colors = ["#1d4ed8", "#b45309", "#15803d", "#7c3aed"];
     let series = envs
         .iter()
         .enumerate()
@@ -443,7 +442,7 @@ fn RolloutChart(history: Vec<FlagChange>, envs: Vec<String>) -> impl IntoView {
                 last = next;
             }
             points.push(format!("{:.1},{:.1}", W - 20.0, y(last)));
-            let color = colors[i % colors.len()];
+            let color = super::CHART_COLORS[i % super::CHART_COLORS.len()];
             view! {
                 <polyline fill="none" stroke=color stroke-width="2" points=points.join(" ")/>
                 <text x=W - 18.0 y=y(last) + 4.0 font-size="11" fill=color>{format!("{env} {last}%")}</text>

@@ -1,17 +1,20 @@
 //! Pages and the small components they share.
 pub mod admin;
+pub mod adoption;
 pub mod audit;
 pub mod flags;
 pub mod forms;
 pub mod plan_list;
 pub mod plan_page;
 pub mod plan_people;
+pub mod providers;
 pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
 pub mod stage_gate;
 pub mod inbox;
 pub mod webhooks;
+pub mod workspaces;
 
 use crate::error::ApiError;
 use crate::plan::PlanStatus;
@@ -130,6 +133,25 @@ pub fn short_time(rfc3339: &str) -> String {
     }
 }
 
+/// 12000 as "12,000".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Line colours of the charts, told apart also by their legend's order.
+pub const CHART_COLORS: [&str; 6] = ["#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be123c", "#0e7490"];
+
 /// Percent-encodes a query value (no extra crate for the browser bundle).
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -231,5 +253,14 @@ mod time_tests {
         assert_eq!(countdown(62_000), "1 min 02 s");
         assert_eq!(countdown(-5), "0 s");
         assert_eq!(seconds(212), "0.21 s");
+    }
+
+    #[test]
+    fn large_counts_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(12_000), "12,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
     }
 }

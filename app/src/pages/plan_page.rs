@@ -39,7 +39,7 @@ pub fn PlanPage() -> impl IntoView {
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
     let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
-    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, .. } = view;
+    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, .. } = view;
     let plan_status = plan.status;
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
@@ -217,6 +217,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <ReviewPanel plan=people_plan.clone() can_edit=can.edit can_sign_off=can.sign_off reload error=action_error/>
                 <RolesPanel plan_id roles=people_plan.roles.clone() can_assign=can.assign reload error=action_error/>
             </div>
+
+            {adoption.map(|adoption| view! { <super::adoption::AdoptionPanel adoption/> })}
 
             <section aria-labelledby="stages-heading">
                 <div class="section-head">

@@ -32,12 +32,14 @@ pub fn Header() -> impl IntoView {
                                 <a href="/plans">"Plans"</a>
                                 <a href="/plans/new">"New plan"</a>
                                 <a href="/flags">"Flags"</a>
+                                <a href="/workspaces">"Workspaces"</a>
                                 <super::inbox::InboxLink/>
                                 {admin.then(|| view! {
                                     <a href="/audit">"Audit log"</a>
                                     <a href="/people">"People"</a>
                                     <a href="/tokens">"API tokens"</a>
                                     <a href="/webhooks">"Webhooks"</a>
+                                    <a href="/providers">"Providers"</a>
                                 })}
                             </nav>
                             <form class="who" method="post" action="/auth/sign-out" data-csrf=csrf>
