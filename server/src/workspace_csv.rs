@@ -72,16 +72,17 @@ pub fn parse(bytes: &[u8], providers: &[Provider]) -> Result<Parsed, ApiError> {
     let needed = id_at.max(name_at).max(provider_at) + 1;
     let mut parsed = Parsed::default();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let mut lines = LineCounter::default();
     for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = lines.at(bytes, e.position().map(|p| p.byte()).unwrap_or(0));
                 parsed.rejected.push(LineError { line, message: format!("Cannot be read: {e}.") });
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.at(bytes, record.position().map(|p| p.byte()).unwrap_or(0));
         if record.len() == 1 && record.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
@@ -100,6 +101,26 @@ pub fn parse(bytes: &[u8], providers: &[Provider]) -> Result<Parsed, ApiError> {
         }
     }
     Ok(parsed)
+}
+
+/// Line numbers from byte offsets. The csv reader's own line count lags by one after a
+/// CRLF line end (it has read the CR, not yet the LF, when the next record starts).
+#[derive(Default)]
+struct LineCounter {
+    counted_to: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line of the record starting at `byte`; offsets only grow.
+    fn at(&mut self, bytes: &[u8], byte: u64) -> u64 {
+        let end = (byte as usize + 1).min(bytes.len());
+        if end > self.counted_to {
+            self.newlines += bytes[self.counted_to..end].iter().filter(|b| **b == b'\n').count() as u64;
+            self.counted_to = end;
+        }
+        self.newlines + 1
+    }
 }
 
 fn check_line(
@@ -416,6 +437,15 @@ mod tests {
         assert_eq!(p.rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["ws-2"]);
         assert_eq!(lines(&p), [2]);
         assert!(p.rejected[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn line_numbers_are_right_with_crlf_and_quoted_line_breaks() {
+        let csv = b"id,name,agent_provider\r\nws-1,\"Two\r\nlines\",claude\r\nws-2,B,nope\r\nws-3,C,nope\n";
+        let p = parse(csv, &catalog()).unwrap();
+        // A name may not hold a line break; the record is named by the line it starts on.
+        assert_eq!(lines(&p), [2, 4, 5], "{:?}", p.rejected);
+        assert!(p.rows.is_empty());
     }
 
     #[test]

@@ -68,7 +68,7 @@ async fn a_member_switches_to_codex_with_a_key_and_the_history_marks_the_switch(
 
     let (status, ws) = wendy.send("PUT", url, json!({"provider": "codex", "api_key": KEY})).await;
     assert_eq!(status, 200, "{ws}");
-    assert_eq!((ws["agent_provider"].as_str(), ws["key_ends_with"].as_str()), (Some("codex"), Some("2c6e")));
+    assert_eq!((ws["agent_provider"].as_str(), ws["key_ends_with"].as_str()), (Some("codex"), Some("0c6e")));
     assert!(ws["last_switch_at"].is_string());
     let (_, history) = wendy.get("/api/v1/workspaces/ws-1/history").await;
     assert_eq!(kinds(&history), ["created", "key_set", "switch"]);
@@ -220,7 +220,8 @@ async fn every_row(app: &TestApp) -> String {
             .unwrap(),
     };
     let mut all = String::new();
-    for t in tables {
+    // sqlx's own bookkeeping holds types the Any driver cannot read; it holds no data of ours.
+    for t in tables.into_iter().filter(|t| !t.starts_with("_sqlx")) {
         let sql = match app.store {
             support::Store::Sqlite => format!("SELECT * FROM \"{t}\""),
             support::Store::Postgres => format!("SELECT CAST(t AS TEXT) AS row_text FROM \"{t}\" t"),
@@ -268,7 +269,7 @@ async fn the_api_key_is_sealed_and_no_response_log_or_database_row_holds_it(admi
         assert_eq!(status, 200, "{url}: {text}");
         seen.push_str(&text);
     }
-    assert!(seen.contains("2c6e"), "the answers show the key's end");
+    assert!(seen.contains("0c6e"), "the answers show the key's end");
     assert!(!seen.contains(KEY) && !seen.contains("PLAINTEXT"), "an answer holds the key");
     assert!(!every_row(&admin).await.contains("PLAINTEXT"), "a database row holds the key");
     if admin.store == support::Store::Sqlite {
