@@ -158,7 +158,9 @@ fn AdoptionChart(adoption: Adoption) -> impl IntoView {
                 <line x1=LEFT y1=TOP x2=LEFT y2=bottom stroke="#9ca3af"/>
                 <line x1=LEFT y1=bottom x2=W - RIGHT y2=bottom stroke="#9ca3af"/>
                 <text x=LEFT y=bottom + 16.0 font-size="11" fill="#4b5563">{short_time(first)}</text>
-                <text x=W - RIGHT y=bottom + 16.0 font-size="11" text-anchor="end" fill="#4b5563">{short_time(last)}</text>
+                {(first != last).then(|| view! {
+                    <text x=W - RIGHT y=bottom + 16.0 font-size="11" text-anchor="end" fill="#4b5563">{short_time(last)}</text>
+                })}
                 <text x=LEFT + (W - LEFT - RIGHT) / 2.0 y=H - 6.0 font-size="12" text-anchor="middle" fill="#111827">"Time (hourly, UTC)"</text>
                 <text x="14" y=TOP + (bottom - TOP) / 2.0 font-size="12" text-anchor="middle" fill="#111827"
                     transform=format!("rotate(-90 14 {})", TOP + (bottom - TOP) / 2.0)>"Workspaces"</text>
