@@ -341,6 +341,10 @@ impl Service {
                 .with_field("api_key")
                 .into());
         }
+        if !switching && key.is_none() {
+            // The current provider again, with nothing to store: nothing changes.
+            return Ok(before);
+        }
         if let Some(k) = key {
             self.store_key(tx.conn(), ctx, id, k).await?;
         }

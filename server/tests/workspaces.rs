@@ -92,6 +92,8 @@ async fn a_member_switches_to_codex_with_a_key_and_the_history_marks_the_switch(
     // Back to Claude needs no key; the key stays until removed.
     let (status, ws) = wendy.send("PUT", url, json!({"provider": "claude"})).await;
     assert_eq!((status, ws["agent_provider"].as_str()), (200, Some("claude")));
+    let (status, again) = wendy.send("PUT", url, json!({"provider": "claude"})).await;
+    assert_eq!((status, &again), (200, &ws), "choosing the current provider again changes nothing");
     let (status, ws) = wendy.delete("/api/v1/workspaces/ws-1/api-key").await;
     assert_eq!((status, ws.get("key_ends_with")), (200, None));
     assert_eq!(kinds(&wendy.get("/api/v1/workspaces/ws-1/history").await.1), ["created", "key_set", "switch", "switch", "key_removed"]);
