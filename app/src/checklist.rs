@@ -54,6 +54,20 @@ pub struct ChecklistItem {
     pub checked_at: Option<String>,
 }
 
+pub const TEXT_MAX: usize = 1_000;
+
+/// A checklist item created along with its stage; `done` (a `- [x]` in Markdown) is Pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistDraft {
+    pub text: String,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub done: bool,
+}
+
 /// `POST .../checklist`: a new item (the plan's leads and admins).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -72,7 +86,7 @@ fn yes() -> bool {
 impl NewChecklistItem {
     pub fn validate(&self) -> Result<(), ApiError> {
         check_required("text", "The check", &self.text)?;
-        check_len("text", "The check", &self.text, 1_000)
+        check_len("text", "The check", &self.text, TEXT_MAX)
     }
 }
 

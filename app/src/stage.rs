@@ -231,6 +231,12 @@ pub struct NewStage {
     /// "Go" votes needed; 1 when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_approvals: Option<i64>,
+    /// Checklist items to create with the stage (a new plan, or an imported one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<crate::checklist::ChecklistDraft>,
+    /// Flag changes to set with the stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flag_changes: Vec<FlagChangeInput>,
 }
 
 impl NewStage {
@@ -250,6 +256,13 @@ impl NewStage {
                 return Err(ApiError::validation("position", "Position must be 0 or more."));
             }
         }
+        for (i, c) in self.checklist.iter().enumerate() {
+            check_required(&format!("checklist[{i}].text"), "The check", &c.text)?;
+            check_len(&format!("checklist[{i}].text"), "The check", &c.text, crate::checklist::TEXT_MAX)?;
+        }
+        StageFlagChanges { version: 0, changes: self.flag_changes.clone() }
+            .validate()
+            .map_err(|e| crate::plan::prefix_field(e, "flag_changes"))?;
         crate::gate::check_gate_settings(self.gate_roles.as_ref(), self.gate_approvals)
     }
 }

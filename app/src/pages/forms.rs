@@ -470,6 +470,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     position: None,
                     gate_roles: roles,
                     gate_approvals: approvals,
+                    ..Default::default()
                 };
                 match new.validate() {
                     Ok(()) => form.submit(async move { api::add_stage(plan_id, &new).await }, to_page),
