@@ -211,6 +211,12 @@ pub struct Rollback {
     /// The plan's rollback target when this rollback ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_seconds: Option<i64>,
+    /// When the run of the rollback runbook finished: the rollback is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_finished_at: Option<String>,
+    /// Milliseconds from approval to the rollback runbook's last step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<i64>,
 }
 
 impl Rollback {
@@ -336,6 +342,8 @@ mod tests {
             reverted_at: None,
             duration_ms: Some(30_000),
             target_seconds: Some(30),
+            runbook_finished_at: None,
+            total_ms: None,
         };
         assert_eq!(r.within_target(), Some(true));
         r.duration_ms = Some(30_001);

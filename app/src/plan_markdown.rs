@@ -1146,6 +1146,7 @@ mod tests {
                 gate_approvals: s.gate_approvals.unwrap_or(1),
                 gates: vec![],
                 rollbacks: vec![],
+                runs: vec![],
             })
             .collect();
         Plan {

@@ -102,6 +102,9 @@ pub struct Stage {
     /// Every rollback request for this stage, oldest first.
     #[serde(default)]
     pub rollbacks: Vec<crate::gate::Rollback>,
+    /// Runs of this stage's runbooks, oldest first.
+    #[serde(default)]
+    pub runs: Vec<crate::runbook::RunbookRun>,
 }
 
 fn default_gate_roles() -> Vec<crate::role::PlanRole> {

@@ -39,7 +39,7 @@ pub async fn load_items(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<(i
         .collect()
 }
 
-async fn insert_item(conn: &mut AnyConnection, stage_id: i64, text: &str, required: bool) -> Result<i64, sqlx::Error> {
+pub(crate) async fn insert_item(conn: &mut AnyConnection, stage_id: i64, text: &str, required: bool) -> Result<i64, sqlx::Error> {
     let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM checklist_items WHERE stage_id = $1")
         .bind(stage_id)
         .fetch_one(&mut *conn)

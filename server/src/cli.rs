@@ -58,6 +58,16 @@ pub enum Command {
     /// Import and export workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// Create a plan from a Markdown document (stages from "Phase 1", "Stage 0", "Week 2"
+    /// headings; "- [ ]" checklists; risk tables; rollback sections). `--dry-run` shows what
+    /// would be created and saves nothing.
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a plan as Markdown (the shape `import` reads back to the same plan).
+    Export { plan_id: i64 },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -126,6 +136,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::User(cmd) => user(&cli.database_url, cmd).await,
         Command::Token(cmd) => token(&cli.database_url, cmd).await,
         Command::Workspaces(cmd) => workspaces(&cli.database_url, cmd).await,
+        Command::Import { file, dry_run } => import_plan(&cli.database_url, &file, dry_run).await,
+        Command::Export { plan_id } => {
+            let service = open_service(&cli.database_url).await?;
+            print!("{}", service.export_plan(&Ctx::cli(), plan_id).await.map_err(failed)?.1);
+            Ok(())
+        }
     }
 }
 
@@ -237,6 +253,32 @@ async fn workspaces(url: &str, cmd: WorkspacesCommand) -> Result<(), String> {
         }
         WorkspacesCommand::Export => print!("{}", service.export_csv(&ctx).await.map_err(failed)?),
     }
+    Ok(())
+}
+
+async fn import_plan(url: &str, file: &std::path::Path, dry_run: bool) -> Result<(), String> {
+    let service = open_service(url).await?;
+    let ctx = Ctx::cli();
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let preview = service.preview_import(&ctx, &bytes, &name).await.map_err(failed)?;
+    for note in &preview.notes {
+        eprintln!("note: {note}");
+    }
+    let p = &preview.plan;
+    println!("{}", p.title);
+    for (i, s) in p.stages.iter().enumerate() {
+        let steps = app::runbook::outline(&s.forward_runbook).steps.len();
+        let rollback = app::runbook::outline(&s.rollback_runbook).steps.len();
+        println!("  stage {}: {} ({} checks, {steps} steps, {rollback} rollback steps)", i + 1, s.name, s.checklist.len());
+    }
+    println!("  {} risks; kept in the description: {}", p.risks.len(), preview.described.join(", "));
+    if dry_run {
+        println!("dry run: nothing saved");
+        return Ok(());
+    }
+    let plan = service.create_plan(&ctx, preview.plan).await.map_err(failed)?;
+    println!("created plan {}", plan.id);
     Ok(())
 }
 

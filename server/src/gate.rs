@@ -74,7 +74,7 @@ pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Ga
 pub async fn load_rollbacks(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Rollback>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, stage_id, requested_by, reason, status, requested_at, decided_by, decided_at, decision_comment,
-                automatic, reverted_at, duration_ms, target_seconds
+                automatic, reverted_at, duration_ms, target_seconds, runbook_finished_at, total_ms
          FROM rollbacks WHERE plan_id = $1 ORDER BY id",
     )
     .bind(plan_id)
@@ -96,6 +96,8 @@ pub async fn load_rollbacks(conn: &mut AnyConnection, plan_id: i64) -> Result<Ve
                 reverted_at: r.try_get("reverted_at")?,
                 duration_ms: r.try_get("duration_ms")?,
                 target_seconds: r.try_get("target_seconds")?,
+                runbook_finished_at: r.try_get("runbook_finished_at")?,
+                total_ms: r.try_get("total_ms")?,
             })
         })
         .collect()

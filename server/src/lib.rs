@@ -18,6 +18,8 @@ pub mod review;
 pub mod risk;
 pub mod secret;
 pub mod role;
+pub mod runbook;
+pub mod plan_import;
 pub mod service;
 pub mod session;
 pub mod stage;

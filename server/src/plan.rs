@@ -164,7 +164,22 @@ impl Service {
         .fetch_one(tx.conn())
         .await?;
         for (i, stage) in new.stages.iter().enumerate() {
-            insert_stage(tx.conn(), id, i as i64, stage, &at)
+            let stage_id = insert_stage(tx.conn(), id, i as i64, stage, &at)
+                .await
+                .map_err(|e| crate::stage::prefix(e, &format!("stages[{i}]")))?;
+            for c in &stage.checklist {
+                let item = crate::checklist::insert_item(tx.conn(), stage_id, c.text.trim(), c.required).await?;
+                if c.done {
+                    // "- [x]" in an imported plan: recorded as passed by whoever imported it.
+                    sqlx::query("UPDATE checklist_items SET status = 'pass', checked_by = $1, checked_at = $2 WHERE id = $3")
+                        .bind(ctx.actor())
+                        .bind(&at)
+                        .bind(item)
+                        .execute(tx.conn())
+                        .await?;
+                }
+            }
+            crate::stage_flag::insert_changes(tx.conn(), stage_id, &stage.flag_changes)
                 .await
                 .map_err(|e| crate::stage::prefix(e, &format!("stages[{i}]")))?;
         }

@@ -37,6 +37,7 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         gate_approvals: r.try_get("gate_approvals")?,
         gates: vec![],
         rollbacks: vec![],
+        runs: vec![],
     })
 }
 
@@ -82,6 +83,11 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
     for rollback in crate::gate::load_rollbacks(conn, plan_id).await? {
         if let Some(stage) = stages.iter_mut().find(|s| s.id == rollback.stage_id) {
             stage.rollbacks.push(rollback);
+        }
+    }
+    for run in crate::runbook::load_runs(conn, plan_id).await? {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == run.stage_id) {
+            stage.runs.push(run);
         }
     }
     Ok(stages)

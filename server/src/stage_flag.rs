@@ -9,7 +9,7 @@ use crate::stage::find_stage;
 use app::error::ApiError;
 use app::flag::FlagState;
 use app::plan::{Plan, PlanStatus};
-use app::stage::{StageAction, StageFlagChanges, StageStatus};
+use app::stage::{FlagChangeInput, StageAction, StageFlagChanges, StageStatus};
 use sqlx::Row;
 
 impl Service {
@@ -21,34 +21,8 @@ impl Service {
         if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
             return Err(ApiError::new(409, "stage_started", "This stage has started; its flag changes are fixed.").into());
         }
-        let envs = load_environments(tx.conn()).await?;
-        for (i, c) in input.changes.iter().enumerate() {
-            let live = load_flag(tx.conn(), &c.flag).await?.filter(|f| f.archived_at.is_none());
-            if live.is_none() {
-                return Err(ApiError::new(422, "unknown_flag", format!("There is no flag {:?}.", c.flag))
-                    .with_field(format!("changes[{i}].flag"))
-                    .into());
-            }
-            if !envs.iter().any(|e| e.name == c.environment) {
-                return Err(ApiError::new(422, "unknown_environment", format!("There is no environment {:?}.", c.environment))
-                    .with_field(format!("changes[{i}].environment"))
-                    .into());
-            }
-        }
         sqlx::query("DELETE FROM stage_flag_changes WHERE stage_id = $1").bind(stage_id).execute(tx.conn()).await?;
-        for (i, c) in input.changes.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO stage_flag_changes (stage_id, position, flag_key, environment, enabled, percentage) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(stage_id)
-            .bind(i as i64)
-            .bind(&c.flag)
-            .bind(&c.environment)
-            .bind(i64::from(c.enabled))
-            .bind(c.percentage)
-            .execute(tx.conn())
-            .await?;
-        }
+        insert_changes(tx.conn(), stage_id, &input.changes).await?;
         let entry = Entry::new("stage.flags", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage.flag_changes);
         self.finish_change(tx, ctx, entry).await
     }
@@ -185,4 +159,47 @@ async fn set_flag(
 fn soak_until(stage: &app::stage::Stage) -> Option<chrono::DateTime<chrono::Utc>> {
     let started = chrono::DateTime::parse_from_rfc3339(stage.started_at.as_deref()?).ok()?;
     Some(started.with_timezone(&chrono::Utc) + chrono::Duration::minutes(stage.min_soak_minutes.unwrap_or(0)))
+}
+
+/// The flags that do not exist (or are archived): their keys.
+pub(crate) async fn missing_flags(conn: &mut sqlx::AnyConnection, keys: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    let mut missing = Vec::new();
+    for k in keys {
+        if load_flag(&mut *conn, k).await?.filter(|f| f.archived_at.is_none()).is_none() {
+            missing.push(k.to_string());
+        }
+    }
+    Ok(missing)
+}
+
+/// Stores a stage's flag changes after checking each flag and environment exists.
+pub(crate) async fn insert_changes(conn: &mut sqlx::AnyConnection, stage_id: i64, changes: &[FlagChangeInput]) -> Result<()> {
+    let envs = load_environments(&mut *conn).await?;
+    for (i, c) in changes.iter().enumerate() {
+        let live = load_flag(&mut *conn, &c.flag).await?.filter(|f| f.archived_at.is_none());
+        if live.is_none() {
+            return Err(ApiError::new(422, "unknown_flag", format!("There is no flag {:?}.", c.flag))
+                .with_field(format!("changes[{i}].flag"))
+                .into());
+        }
+        if !envs.iter().any(|e| e.name == c.environment) {
+            return Err(ApiError::new(422, "unknown_environment", format!("There is no environment {:?}.", c.environment))
+                .with_field(format!("changes[{i}].environment"))
+                .into());
+        }
+    }
+    for (i, c) in changes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO stage_flag_changes (stage_id, position, flag_key, environment, enabled, percentage) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(stage_id)
+        .bind(i as i64)
+        .bind(&c.flag)
+        .bind(&c.environment)
+        .bind(i64::from(c.enabled))
+        .bind(c.percentage)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -59,6 +59,13 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}", EDIT),
     // The people who run the plan: lead, on-call, rollback authority, admins.
     ("PUT", "/plans/{id}/stages/{stage_id}/checklist/{item_id}/result", "222200001"),
+    ("POST", "/plans/import", "222222021"),
+    ("GET", "/plans/{id}/export.md", READ),
+    ("GET", "/plans/{id}/stages/{stage_id}/runbooks/{kind}", READ),
+    ("POST", "/plans/{id}/stages/{stage_id}/runs", "222200001"),
+    ("GET", "/plans/{id}/runs/{run_id}", READ),
+    ("PUT", "/plans/{id}/runs/{run_id}/steps/{position}", "222200001"),
+    ("POST", "/plans/{id}/runs/{run_id}/notes", "222200001"),
     ("GET", "/plans/{id}/risks", READ),
     ("POST", "/plans/{id}/risks", EDIT),
     ("GET", "/plans/{id}/risks/{risk_id}", READ),
@@ -145,6 +152,7 @@ struct Fixture {
     rollback: i64,
     workspace: String,
     import: i64,
+    run: i64,
 }
 
 /// How far along the fixture plan is.
@@ -165,7 +173,10 @@ fn stage_for(path: &str) -> Stage {
         "/plans/{id}/signoffs" => Stage::InReview,
         "/plans/{id}/stages/{stage_id}/gate" => Stage::Approved,
         "/plans/{id}/gates/{gate_id}/votes" => Stage::Awaiting,
-        "/plans/{id}/stages/{stage_id}/rollback" | "/plans/{id}/stages/{stage_id}/pass" => Stage::Running,
+        "/plans/{id}/stages/{stage_id}/rollback" | "/plans/{id}/stages/{stage_id}/pass" | "/plans/{id}/stages/{stage_id}/runs" => {
+            Stage::Running
+        }
+        p if p.contains("{run_id}") => Stage::Running,
         "/plans/{id}/rollbacks/{rollback_id}/decision" => Stage::RollbackRequested,
         _ => Stage::Draft,
     }
@@ -177,6 +188,10 @@ fn needs_import(path_or_name: &str) -> bool {
 }
 
 async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
+    fixture_with(app, stage, with_import, false).await
+}
+
+async fn fixture_with(app: &TestApp, stage: Stage, with_import: bool, with_run: bool) -> Fixture {
     let admin = app.with(app.auth.clone());
     let (status, plan) = admin
         .send(
@@ -184,7 +199,7 @@ async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
             "/api/v1/plans",
             json!({
                 "title": "Fixture",
-                "stages": [{"name": "one"}, {"name": "two"}],
+                "stages": [{"name": "one", "forward_runbook": "1. Deploy\n2. Check"}, {"name": "two"}],
                 "risks": [{"risk": "r", "likelihood": "low", "impact": "low"}]
             }),
         )
@@ -241,6 +256,12 @@ async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
         rollback = p["stages"][0]["rollbacks"][0]["id"].as_i64().unwrap();
         last = p;
     }
+    let mut run = 0;
+    if with_run {
+        let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/runs"), json!({"kind": "forward"})).await;
+        assert_eq!(status, 201, "{p}");
+        run = p["stages"][0]["runs"][0]["id"].as_i64().unwrap();
+    }
     let (_, token) = admin.send("POST", "/api/v1/tokens", json!({"name": "doomed", "scopes": ["plans:read"]})).await;
     // Subscribed to an event none of these requests causes, so nothing is sent to it.
     let (status, webhook) = admin.send("POST", "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/fixture", "events": ["rollback.done"]})).await;
@@ -261,6 +282,7 @@ async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
     Fixture {
         workspace,
         import,
+        run,
         plan: id,
         version: last["version"].as_i64().unwrap(),
         stages: plan["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect(),
@@ -291,6 +313,9 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{env}", "production")
         .replace("{workspace_id}", &f.workspace)
         .replace("{import_id}", &f.import.to_string())
+        .replace("{run_id}", &f.run.to_string())
+        .replace("{position}", "0")
+        .replace("{kind}", "forward")
 }
 
 /// A valid body for each writing endpoint, so only permission decides the answer.
@@ -336,6 +361,9 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("PUT", "/workspaces/{workspace_id}/api-key") => json!({"api_key": "sk-test-0123456789abcdefghij"}),
         ("POST", "/workspaces/{workspace_id}/sessions") => json!({"session_id": format!("s-{n}")}),
         ("POST", "/providers") => json!({"id": format!("p{n}"), "display_name": "P"}),
+        ("POST", "/plans/{id}/stages/{stage_id}/runs") => json!({"kind": "forward"}),
+        ("PUT", "/plans/{id}/runs/{run_id}/steps/{position}") => json!({"status": "done"}),
+        ("POST", "/plans/{id}/runs/{run_id}/notes") => json!({"text": "on track"}),
         _ => return None,
     })
 }
@@ -421,11 +449,14 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     for (method, path, expected) in API_TABLE {
         for (i, caller) in callers.iter().enumerate() {
             n += 1;
-            let f = fixture(&admin, stage_for(path), needs_import(path)).await;
+            let f = fixture_with(&admin, stage_for(path), needs_import(path), path.contains("{run_id}")).await;
             let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
             let mut req = caller.request(method, &url);
             if let Some(b) = body(method, path, &f, n) {
                 req = req.json(&b);
+            }
+            if (*method, *path) == ("POST", "/plans/import") {
+                req = req.header("content-type", "text/markdown").body(format!("# Imported {n}\n\n## Phase 1: go\n"));
             }
             if (*method, *path) == ("POST", "/workspaces/imports") {
                 req = req.header("content-type", "text/csv").body(format!("id,name,agent_provider\nimp-{n},I,claude\n"));

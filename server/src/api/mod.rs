@@ -9,6 +9,7 @@ pub mod plan;
 pub mod review;
 pub mod risk;
 pub mod role;
+pub mod runbook;
 pub mod session;
 pub mod stage;
 pub mod token;
@@ -77,6 +78,13 @@ fn api() -> Api {
         .at(M::GET, "/webhooks/deliveries", webhook::deliveries)
         .at(M::GET, "/plans", plan::list)
         .at(M::POST, "/plans", plan::create)
+        .at(M::POST, "/plans/import", runbook::import)
+        .at(M::GET, "/plans/{id}/export.md", runbook::export)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/runs", runbook::start)
+        .at(M::GET, "/plans/{id}/stages/{stage_id}/runbooks/{kind}", runbook::outline)
+        .at(M::GET, "/plans/{id}/runs/{run_id}", runbook::get)
+        .at(M::PUT, "/plans/{id}/runs/{run_id}/steps/{position}", runbook::step)
+        .at(M::POST, "/plans/{id}/runs/{run_id}/notes", runbook::note)
         .at(M::GET, "/plans/{id}", plan::get)
         .at(M::PATCH, "/plans/{id}", plan::update)
         .at(M::DELETE, "/plans/{id}", plan::archive)
@@ -353,6 +361,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
                 "rollback_id" => (&mut ids.sub, "Rollback"),
                 "webhook_id" => (&mut ids.sub, "Webhook"),
                 "item_id" => (&mut ids.item, "Checklist item"),
+                "run_id" => (&mut ids.sub, "Run"),
+                "position" => {
+                    // Step positions start at 0.
+                    ids.item = value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::not_found("Step"))?;
+                    continue;
+                }
                 _ => continue,
             };
             *slot = value.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(what))?;
