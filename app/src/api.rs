@@ -291,3 +291,42 @@ pub async fn start_import(csv: String) -> Result<crate::workspace::ImportReport,
 pub async fn start_import(_csv: String) -> Result<crate::workspace::ImportReport, ApiError> {
     Err(ApiError::new(0, "client", "This action needs the browser."))
 }
+
+pub async fn start_run(plan_id: i64, stage_id: i64, new: &crate::runbook::NewRun) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/runs"), Some(new)).await
+}
+
+pub async fn record_step(plan_id: i64, run_id: i64, position: i64, result: &crate::runbook::StepResult) -> Result<Plan, ApiError> {
+    call(Verb::Put, &format!("/api/v1/plans/{plan_id}/runs/{run_id}/steps/{position}"), Some(result)).await
+}
+
+pub async fn add_run_note(plan_id: i64, run_id: i64, note: &crate::runbook::NewRunNote) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/runs/{run_id}/notes"), Some(note)).await
+}
+
+/// Sends a Markdown file as it is (its bytes, so the server can tell what encoding it is in):
+/// with `dry_run`, the answer is what would be created.
+#[cfg(feature = "hydrate")]
+pub async fn import_plan<R: DeserializeOwned>(file: &web_sys::File, dry_run: bool) -> Result<R, ApiError> {
+    use gloo_net::http::Request;
+    let url = format!("/api/v1/plans/import?dry_run={dry_run}&name={}", crate::pages::encode(&file.name()));
+    let mut builder = Request::post(&url).header("content-type", "text/markdown").header("accept", "application/json");
+    if let Some(token) = csrf_token() {
+        builder = builder.header("x-csrf-token", &token);
+    }
+    let response = builder
+        .body(wasm_bindgen::JsValue::from(file.clone()))
+        .map_err(|e| ApiError::new(0, "client", e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
+    let status = response.status();
+    if response.ok() {
+        return response.json().await.map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError { status, ..body.error }),
+        Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
+    }
+}
+

@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=PlanList ssr=SsrMode::Async/>
                     <Route path=path!("/plans") view=PlanList ssr=SsrMode::Async/>
                     <Route path=path!("/plans/new") view=PlanCreate ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/import") view=pages::plan_import::PlanImport ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id/edit") view=PlanEdit ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id/stages/new") view=StageCreate ssr=SsrMode::Async/>

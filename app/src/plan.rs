@@ -347,6 +347,15 @@ pub struct StageHtml {
     pub description: String,
     pub forward_runbook: String,
     pub rollback_runbook: String,
+    /// For each of the stage's runs, in the same order: its preface and each step's text.
+    #[serde(default)]
+    pub runs: Vec<RunHtml>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHtml {
+    pub preface: String,
+    pub steps: Vec<String>,
 }
 
 use leptos::prelude::*;
@@ -388,6 +397,11 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
             description: to_html(&s.description),
             forward_runbook: to_html(&s.forward_runbook),
             rollback_runbook: to_html(&s.rollback_runbook),
+            runs: s
+                .runs
+                .iter()
+                .map(|r| RunHtml { preface: to_html(&r.preface), steps: r.steps.iter().map(|st| to_html(&st.step.body)).collect() })
+                .collect(),
         })
         .collect();
     // Tokens without flags:read still see the plan, without flag details.

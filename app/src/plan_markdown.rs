@@ -24,6 +24,25 @@ pub struct ImportPreview {
     pub thresholds: Vec<Threshold>,
     /// What the importer decided that a reader should check.
     pub notes: Vec<String>,
+    /// How many steps each stage's runbooks split into, in stage order.
+    #[serde(default)]
+    pub steps: Vec<StepCounts>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StepCounts {
+    pub forward: usize,
+    pub rollback: usize,
+}
+
+/// What an import created, and what the importer noticed on the way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Imported {
+    pub plan: crate::plan::Plan,
+    pub described: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -768,6 +787,15 @@ mod imp {
                     &format!("Stage \"{}\" has {} checklist items; a stage holds at most {MAX_CHECKS}.", clip(&s.name, 60), s.checklist.len()),
                 ));
             }
+            p.steps = p
+                .plan
+                .stages
+                .iter()
+                .map(|s| StepCounts {
+                    forward: crate::runbook::outline(&s.forward_runbook).steps.len(),
+                    rollback: crate::runbook::outline(&s.rollback_runbook).steps.len(),
+                })
+                .collect();
             p.plan.validate().map_err(|e| {
                 let what = e.field.clone().unwrap_or_default();
                 ApiError::new(422, "too_large_to_import", format!("{} (in {what})", e.message)).with_field("file")
@@ -1355,5 +1383,34 @@ mod tests {
             let _ = import(doc.as_bytes(), "x");
         }
         assert_eq!(import(table.as_bytes(), "x").unwrap_err().code, "too_many_risks");
+    }
+}
+
+#[cfg(all(test, feature = "markdown"))]
+mod fuzz_corpus {
+    /// Replays the cargo-fuzz corpus (`fuzz/corpus/import_markdown`, see `fuzz/`): every input
+    /// is imported or refused with an error, and every runbook it yields splits into steps.
+    #[test]
+    fn every_fuzz_corpus_input_imports_or_is_refused_without_panicking() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/import_markdown");
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let path = entry.unwrap_or_else(|e| panic!("{dir}: {e}")).path();
+            if !path.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            files += 1;
+            let outcome = std::panic::catch_unwind(|| {
+                if let Ok(preview) = super::import(&bytes, "fuzz") {
+                    for stage in &preview.plan.stages {
+                        let _ = crate::runbook::outline(&stage.forward_runbook);
+                        let _ = crate::runbook::outline(&stage.rollback_runbook);
+                    }
+                }
+            });
+            assert!(outcome.is_ok(), "importing {} panicked", path.display());
+        }
+        assert!(files >= 10, "{dir} holds {files} files; the corpus should have at least 10");
     }
 }

@@ -2,17 +2,8 @@
 //! permission, one transaction, one audit entry), a preview writes nothing.
 use crate::error::Result;
 use crate::service::{Ctx, Service};
-use app::plan::Plan;
-use app::plan_markdown::{export, import, ImportPreview};
+use app::plan_markdown::{export, import, ImportPreview, Imported};
 use app::token::Scope;
-
-/// What an import created, and what the importer noticed on the way.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Imported {
-    pub plan: Plan,
-    pub described: Vec<String>,
-    pub notes: Vec<String>,
-}
 
 /// "queue-system-migration.md" → "queue-system-migration".
 fn title_from_name(name: &str) -> String {

@@ -4,6 +4,7 @@ pub mod adoption;
 pub mod audit;
 pub mod flags;
 pub mod forms;
+pub mod plan_import;
 pub mod plan_list;
 pub mod plan_page;
 pub mod plan_people;
@@ -12,6 +13,7 @@ pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
 pub mod stage_gate;
+pub mod stage_runbook;
 pub mod inbox;
 pub mod webhooks;
 pub mod workspaces;
@@ -232,6 +234,27 @@ pub fn seconds(ms: i64) -> String {
         format!("{:.2} s", ms as f64 / 1000.0)
     } else {
         format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub(crate) type ChosenFile = web_sys::File;
+#[cfg(not(feature = "hydrate"))]
+pub(crate) type ChosenFile = ();
+
+/// The file picked in the submitted form's `file` input.
+pub(crate) fn chosen_file(ev: &leptos::ev::SubmitEvent) -> Option<ChosenFile> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+        let input = form.elements().named_item("file")?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
+        input.files()?.get(0)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
     }
 }
 

@@ -20,7 +20,10 @@ pub fn PlanList() -> impl IntoView {
         <Title text="Plans · Runway"/>
         <div class="page-head">
             <h1>"Plans"</h1>
-            <a class="button primary" href="/plans/new">"New plan"</a>
+            <div class="head-actions">
+                <a class="button" href="/plans/import">"Import Markdown"</a>
+                <a class="button primary" href="/plans/new">"New plan"</a>
+            </div>
         </div>
         <form class="search" method="get" action="/plans" role="search">
             <div class="field inline">

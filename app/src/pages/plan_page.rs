@@ -98,6 +98,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <StageFlags plan_id version stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
                 <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
                     runner=runner.clone() reload error=action_error/>
+                <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone() can_run=can.run reload error=action_error/>
             }
             .into_any();
             view! {
@@ -153,6 +154,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         })
         .collect_view();
     let has_risks = !risks.is_empty();
+    let export_url = format!("/api/v1/plans/{plan_id}/export.md");
 
     view! {
         <Title text=format!("{} · Runway", plan.title)/>
@@ -165,12 +167,14 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 {if !can.edit {
                     view! {
                         <div class="head-actions">
+                            <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
                         </div>
                     }.into_any()
                 } else if archived {
                     view! {
                         <div class="head-actions">
+                            <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             <button type="button" class="button" on:click=restore>"Restore"</button>
                         </div>
                     }.into_any()
@@ -178,6 +182,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     view! {
                         <div class="head-actions">
                             <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
+                            <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
                             <button type="button" class="button danger" on:click=archive>"Archive"</button>
                         </div>

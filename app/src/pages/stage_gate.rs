@@ -262,7 +262,9 @@ fn StageRollback(
                 _ => "rollback-time",
             };
             let comment = r.decision_comment.clone().filter(|c| !c.is_empty()).map(|c| format!(" — “{c}”"));
-            view! { <li class=class>{text}{format!(". Asked by {}: “{}”", r.requested_by, r.reason)}{comment}</li> }
+            // The rollback is over when its runbook is: from the approval to the last step.
+            let over = r.total_ms.map(|ms| format!(" Rollback runbook finished {} after the approval.", super::countdown(ms)));
+            view! { <li class=class>{text}{format!(". Asked by {}: “{}”", r.requested_by, r.reason)}{comment}{over}</li> }
         })
         .collect_view();
 

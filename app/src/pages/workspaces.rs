@@ -2,7 +2,7 @@
 //! import) and a workspace's page (its agent provider, API key, members and history).
 use super::admin::{field_value, submit_form, FormError};
 use super::sign_in::viewer;
-use super::{change_then_reload, confirm, encode, short_time, thousands, ErrorPanel, Ready};
+use super::{change_then_reload, chosen_file, confirm, encode, short_time, thousands, ChosenFile, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::live::{on_live_change, Seen};
@@ -299,27 +299,6 @@ fn ImportProgress(report: ImportReport) -> impl IntoView {
         })}
     }
     .into_any()
-}
-
-#[cfg(feature = "hydrate")]
-type ChosenFile = web_sys::File;
-#[cfg(not(feature = "hydrate"))]
-type ChosenFile = ();
-
-/// The file picked in the submitted form's `file` input.
-fn chosen_file(ev: &SubmitEvent) -> Option<ChosenFile> {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
-        let input = form.elements().named_item("file")?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
-        input.files()?.get(0)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = ev;
-        None
-    }
 }
 
 /// Reads the file, starts the import and follows it until the server says it ended.

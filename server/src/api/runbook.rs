@@ -1,11 +1,10 @@
 use super::{created, ApiJson, ApiQuery, Ids};
 use crate::error::Result;
-use crate::plan_import::Imported;
 use crate::service::Ctx;
 use crate::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::plan::Plan;
-use app::plan_markdown::{ImportPreview, IMPORT_MAX_BYTES};
+use app::plan_markdown::{ImportPreview, Imported, IMPORT_MAX_BYTES};
 use app::runbook::{NewRun, NewRunNote, RunbookKind, RunbookOutline, RunbookRun, StepResult};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
