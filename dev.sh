@@ -78,12 +78,18 @@ case "$cmd" in
     install_build_tools
     install_browser
     ensure_postgres
+    # The browser tests run the server built for the tests (debug) with the release browser
+    # bundle: a release build of the server would double the time. Debug builds name the
+    # bundle as cargo-leptos does only when told its name.
+    export LEPTOS_OUTPUT_NAME=runway
     say "unit and integration tests (SQLite and PostgreSQL)"
     cargo test --locked -p app --features ssr
     cargo test --locked -p runway
-    build
+    cargo build --locked -p runway
+    say "building the browser bundle (release)"
+    cargo leptos build --release --frontend-only
     say "browser tests (Chromium)"
-    (cd end2end && RUNWAY_BIN="$ROOT/target/release/runway" RUNWAY_SITE_ROOT="$ROOT/target/site" npm test)
+    (cd end2end && RUNWAY_BIN="$ROOT/target/debug/runway" RUNWAY_SITE_ROOT="$ROOT/target/site" npm test)
     say "all tests passed"
     ;;
   *)

@@ -154,6 +154,21 @@ export function useApp({ demo = true } = {}) {
       }
     },
 
+    /** JSON API calls as `username` (signed in over the API): `(method, path, body) => answer`. */
+    async as(username, password = PASSWORD) {
+      const { cookie, csrf } = await app.session(username, password);
+      return async (method, path, body) => {
+        const res = await fetch(app.url(path), {
+          method,
+          headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(WAIT_MS),
+        });
+        if (!res.ok) throw new Error(`${method} ${path} as ${username} answered ${res.status}: ${await res.text()}`);
+        return res.json();
+      };
+    },
+
     /** Signs a browser context in as `username` (its cookie, as after the sign-in form). */
     async signIn(context, username, password = PASSWORD) {
       const { cookie } = await app.session(username, password);

@@ -4,20 +4,8 @@ import { PASSWORD, TEST_TIMEOUT_MS, WAIT_MS, eventually, openPage, useApp, waitF
 
 const app = useApp({ demo: true });
 
-/** JSON API calls as `username` (signed in over the API). */
-async function as(username) {
-  const { cookie, csrf } = await app.session(username, PASSWORD);
-  return async (method, path, body) => {
-    const res = await fetch(app.url(path), {
-      method,
-      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(WAIT_MS),
-    });
-    if (!res.ok) throw new Error(`${method} ${path} as ${username} answered ${res.status}: ${await res.text()}`);
-    return res.json();
-  };
-}
+/** JSON API calls as `username`. */
+const as = (username) => app.as(username);
 
 /**
  * An approved plan whose first stage turns `flag` on for 5% of production, with the demo's

@@ -65,7 +65,7 @@ pub fn PlanImport() -> impl IntoView {
         <Title text="Import a plan · Runway"/>
         <div class="page-head"><h1>"Import a Markdown plan"</h1></div>
         <section class="panel import" aria-labelledby="import-heading">
-            <h2 id="import-heading">"Markdown file"</h2>
+            <h2 id="import-heading">"Upload a plan document"</h2>
             <p class="muted">
                 "The first heading is the title. Headings such as “Phase 2: Feature Flag Integration”, “Stage 0” or “Week 1” become stages; "
                 <code>"- [ ]"</code>" and "<code>"- [x]"</code>" items their checklists; a table with risk, likelihood (or probability), impact and mitigation "
