@@ -873,7 +873,12 @@ mod imp {
                     "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
                     _ => return None,
                 };
-                total += (n * seconds).ceil() as i64;
+                // Absurd numbers ("99999999999999 w") are not durations; never overflow on them.
+                let add = (n * seconds).ceil();
+                if !add.is_finite() || add > 1e12 {
+                    return None;
+                }
+                total = total.checked_add(add as i64)?;
                 found = true;
             } else {
                 i += 1;
@@ -1357,6 +1362,18 @@ mod tests {
         let p = import("# Plan â€” Ã©tape\n".as_bytes(), "x").unwrap();
         assert_eq!(p.plan.title, "Plan — étape");
         assert!(p.notes[0].contains("repaired"));
+    }
+
+    #[test]
+    fn durations_read_as_minutes_and_absurd_ones_are_ignored() {
+        assert_eq!(parse_duration_minutes("1 h 30 min"), Some(90));
+        assert_eq!(parse_duration_minutes("< 5 minutes"), Some(5));
+        assert_eq!(parse_duration_seconds("45 s"), Some(45));
+        assert_eq!(parse_duration_minutes("10%"), None);
+        assert_eq!(parse_duration_minutes("9w 99999999999999 w"), None);
+        // Found by the fuzzer: it used to overflow.
+        let p = import(b"#\n# Phase 1:\n**Duration**:9w 99999999999999 w\n", "x").unwrap();
+        assert_eq!(p.plan.stages[0].planned_duration_minutes, None);
     }
 
     #[test]
