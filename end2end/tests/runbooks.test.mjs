@@ -43,6 +43,9 @@ test(
     assert.ok(described.includes('Monitoring During Migration'), described.join(' | '));
     assert.ok(described.includes('Testing Strategy'), described.join(' | '));
     assert.match(await page.locator('ul.preview-thresholds').innerText(), /Error rate > 1% — in the description/);
+    // The description itself, as it will be saved, nothing lost.
+    assert.match(await page.locator('details.preview-description summary').innerText(), /^The description as it will be saved \(\d+ characters\)$/);
+    assert.match(await page.locator('details.preview-description pre').textContent(), /## Monitoring During Migration\n\n### Key Metrics to Watch/);
     assert.equal((await app.api.get('/api/v1/plans')).total, before, 'the preview saved nothing');
 
     await page.getByRole('button', { name: 'Create plan', exact: true }).click();

@@ -171,6 +171,15 @@ fn PreviewPanel(preview: ImportPreview) -> impl IntoView {
             } else {
                 view! { <ul class="preview-described">{described.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul> }.into_any()
             }}
+            {(!plan.description.is_empty()).then(|| {
+                let summary = format!("The description as it will be saved ({} characters)", plan.description.chars().count());
+                view! {
+                    <details class="preview-description">
+                        <summary>{summary}</summary>
+                        <pre>{plan.description.clone()}</pre>
+                    </details>
+                }
+            })}
             {(!thresholds.is_empty()).then(|| view! {
                 <h3>"Thresholds found"</h3>
                 <ul class="preview-thresholds">
