@@ -106,12 +106,16 @@ test(
 
         await run.getByRole('button', { name: 'Mark step 1 done: Stop the workers (on-call, 5 min)', exact: true }).click();
         await waitForMatch(watched.locator('li.run-step[data-step="0"] .step-outcome'), /^Done by oncall at .* · took \d+ s$/);
+        // This page has reloaded the plan too before anything is typed into it.
+        await waitForMatch(run.locator('li.run-step[data-step="0"] .step-outcome'), /^Done by oncall/);
         await run.getByLabel('Reason for skipping step 2', { exact: true }).fill('Ran it in the maintenance window');
         await run.locator('li.run-step[data-step="1"]').getByRole('button', { name: 'Skip', exact: true }).click();
         await waitForMatch(watched.locator('li.run-step[data-step="1"] .step-outcome'), /^Skipped by oncall at .*: “Ran it in the maintenance window”$/);
+        await waitForMatch(run.locator('li.run-step[data-step="1"] .step-outcome'), /^Skipped by oncall/);
         await run.getByLabel('Note', { exact: true }).fill('Workers were slow to stop');
         await run.getByRole('button', { name: 'Add note', exact: true }).click();
         await waitForMatch(watched.locator('ul.run-notes'), /oncall at .*: Workers were slow to stop/);
+        await waitForMatch(run.locator('ul.run-notes'), /Workers were slow to stop/);
         await run.getByRole('button', { name: 'Mark step 3 done: Start the workers', exact: true }).click();
 
         // Finished: read-only, with its timeline, on both screens.
