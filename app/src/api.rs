@@ -266,13 +266,19 @@ pub async fn add_provider(new: &crate::workspace::NewProvider) -> Result<crate::
 /// Starts an import of a CSV file's text; the answer's id is polled for progress.
 #[cfg(feature = "hydrate")]
 pub async fn start_import(csv: String) -> Result<crate::workspace::ImportReport, ApiError> {
+    send_body("/api/v1/workspaces/imports", "text/csv", wasm_bindgen::JsValue::from(csv)).await
+}
+
+/// POSTs a file's content as it is (not JSON), with the page's CSRF token.
+#[cfg(feature = "hydrate")]
+async fn send_body<R: DeserializeOwned>(url: &str, content_type: &str, body: wasm_bindgen::JsValue) -> Result<R, ApiError> {
     use gloo_net::http::Request;
-    let mut builder = Request::post("/api/v1/workspaces/imports").header("content-type", "text/csv").header("accept", "application/json");
+    let mut builder = Request::post(url).header("content-type", content_type).header("accept", "application/json");
     if let Some(token) = csrf_token() {
         builder = builder.header("x-csrf-token", &token);
     }
     let response = builder
-        .body(csv)
+        .body(body)
         .map_err(|e| ApiError::new(0, "client", e.to_string()))?
         .send()
         .await
@@ -308,25 +314,7 @@ pub async fn add_run_note(plan_id: i64, run_id: i64, note: &crate::runbook::NewR
 /// with `dry_run`, the answer is what would be created.
 #[cfg(feature = "hydrate")]
 pub async fn import_plan<R: DeserializeOwned>(file: &web_sys::File, dry_run: bool) -> Result<R, ApiError> {
-    use gloo_net::http::Request;
     let url = format!("/api/v1/plans/import?dry_run={dry_run}&name={}", crate::pages::encode(&file.name()));
-    let mut builder = Request::post(&url).header("content-type", "text/markdown").header("accept", "application/json");
-    if let Some(token) = csrf_token() {
-        builder = builder.header("x-csrf-token", &token);
-    }
-    let response = builder
-        .body(wasm_bindgen::JsValue::from(file.clone()))
-        .map_err(|e| ApiError::new(0, "client", e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
-    let status = response.status();
-    if response.ok() {
-        return response.json().await.map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
-    }
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Err(ApiError { status, ..body.error }),
-        Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
-    }
+    send_body(&url, "text/markdown", wasm_bindgen::JsValue::from(file.clone())).await
 }
 

@@ -267,9 +267,9 @@ mod imp {
         children: Vec<Section>,
     }
 
-    fn sections(blocks: &[Block], from: usize) -> Section {
+    fn sections(blocks: &[Block]) -> Section {
         let mut stack = vec![Section { heading: None, level: 0, own: vec![], children: vec![] }];
-        for (i, b) in blocks.iter().enumerate().skip(from) {
+        for (i, b) in blocks.iter().enumerate() {
             if let Kind::Heading(level) = b.kind {
                 while stack.len() > 1 && stack.last().is_some_and(|s| s.level >= level) {
                     let done = stack.pop().expect("more than one");
@@ -293,12 +293,12 @@ mod imp {
         for c in &s.children {
             subtree(c, out);
         }
-        out.sort_unstable();
     }
 
     fn content(s: &Section) -> Vec<usize> {
         let mut all = Vec::new();
         subtree(s, &mut all);
+        all.sort_unstable();
         all.retain(|i| Some(*i) != s.heading);
         all
     }
@@ -367,6 +367,8 @@ mod imp {
         preview: ImportPreview,
         /// Block indices kept in the plan's description.
         described: Vec<usize>,
+        /// The title's block: the first heading.
+        title: Option<usize>,
         plan_rollback: Vec<String>,
     }
 
@@ -380,9 +382,9 @@ mod imp {
 
     pub fn import_text(text: &str, fallback_title: &str) -> Result<ImportPreview, ApiError> {
         let blocks = blocks(text);
-        let mut im = Importer { text, blocks, preview: ImportPreview::default(), described: vec![], plan_rollback: vec![] };
-        let title_at = im.blocks.iter().position(|b| matches!(b.kind, Kind::Heading(_)));
-        let root = sections(&im.blocks, 0);
+        let title_at = blocks.iter().position(|b| matches!(b.kind, Kind::Heading(_)));
+        let mut im = Importer { text, blocks, preview: ImportPreview::default(), described: vec![], title: title_at, plan_rollback: vec![] };
+        let root = sections(&im.blocks);
         match title_at {
             None => {
                 im.preview.plan.title = first_line_title(text).unwrap_or_else(|| fallback_title.to_string());
@@ -437,7 +439,7 @@ mod imp {
         fn plan_sections(&mut self, sections: &[Section]) {
             for s in sections {
                 let h = self.heading(s);
-                if s.heading.is_some_and(|i| i == first_heading(&self.blocks)) {
+                if s.heading.is_some() && s.heading == self.title {
                     // The title: its own blocks are the summary, owner and the opening text.
                     let own = self.metadata(&s.own);
                     if !own.is_empty() {
@@ -802,10 +804,6 @@ mod imp {
             })?;
             Ok(p)
         }
-    }
-
-    fn first_heading(blocks: &[Block]) -> usize {
-        blocks.iter().position(|b| matches!(b.kind, Kind::Heading(_))).unwrap_or(usize::MAX)
     }
 
     fn cell(text: &str, r: &Range<usize>) -> String {

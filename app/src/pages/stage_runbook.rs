@@ -70,7 +70,8 @@ fn RunView(plan_id: i64, run: RunbookRun, html: RunHtml, can_run: bool, reload: 
     let started = rfc3339_ms(&run.started_at).unwrap_or_else(now_ms);
     let planned = run.planned_seconds();
     let planned_text = planned.map(|p| format!(" of {} planned", format_seconds(p))).unwrap_or_default();
-    let now = ticking_clock();
+    // Only a run under way needs a clock that ticks.
+    let now = if running { ticking_clock() } else { signal(now_ms()).0 };
     let summary = match &run.finished_at {
         Some(done) => {
             let took = rfc3339_ms(done).unwrap_or(started) - started;
