@@ -224,7 +224,11 @@ impl Service {
     pub async fn record_step(&self, ctx: &Ctx, plan_id: i64, run_id: i64, position: i64, result: StepResult) -> Result<Plan> {
         result.validate()?;
         let (mut tx, plan) = self.begin_run_change(ctx, plan_id).await?;
-        let run = find_run(&plan, run_id)?.clone();
+        let mut run = find_run(&plan, run_id)?.clone();
+        // Steps of one run take turns (the row lock), so whoever records the last open
+        // step finishes the run, even when two people record the last two at once.
+        sqlx::query("UPDATE runbook_runs SET finished_at = finished_at WHERE id = $1").bind(run_id).execute(tx.conn()).await?;
+        run.finished_at = sqlx::query_scalar("SELECT finished_at FROM runbook_runs WHERE id = $1").bind(run_id).fetch_one(tx.conn()).await?;
         still_running(&run)?;
         let step = run.steps.iter().find(|s| s.position == position).ok_or_else(|| ApiError::not_found("Step"))?;
         if step.status != StepStatus::Pending {
@@ -249,9 +253,12 @@ impl Service {
             return Err(ApiError::new(409, "step_recorded", "Someone recorded this step a moment ago.").into());
         }
         let target = format!("plan:{plan_id}/stage:{}/run:{run_id}", run.stage_id);
-        let open = run.steps.iter().filter(|s| s.status == StepStatus::Pending).count();
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runbook_run_steps WHERE run_id = $1 AND status = 'pending'")
+            .bind(run_id)
+            .fetch_one(tx.conn())
+            .await?;
         let mut after = serde_json::json!({ "step": position, "title": step.step.title, "status": result.status, "reason": reason });
-        if open == 1 {
+        if open == 0 {
             sqlx::query("UPDATE runbook_runs SET finished_at = $1 WHERE id = $2").bind(&at).bind(run_id).execute(tx.conn()).await?;
             after["run_finished"] = serde_json::json!(true);
             after["elapsed_ms"] = serde_json::json!(millis_between(&run.started_at, &at));

@@ -13,6 +13,7 @@ on_both_databases!(
     the_command_line_imports_and_exports_plans,
     a_forward_run_records_who_did_each_step_and_ends_read_only,
     a_rollback_runbook_run_ends_the_rollback_timer,
+    two_people_recording_the_last_two_steps_at_once_finish_the_run,
 );
 
 fn example(name: &str) -> Vec<u8> {
@@ -321,4 +322,21 @@ async fn a_rollback_runbook_run_ends_the_rollback_timer(app: TestApp) {
     assert!(total >= rb["duration_ms"].as_i64().unwrap(), "{rb}");
     let (status, body) = oli.send("POST", &runs, json!({"kind": "rollback"})).await;
     assert_eq!((status, error_of(&body).0), (409, "rollback_runbook_run"));
+}
+
+async fn two_people_recording_the_last_two_steps_at_once_finish_the_run(app: TestApp) {
+    let (plan, [lee, oli, _ari, _sam]) = running(&app, "1. One\n2. Two\n3. Three\n", "1. Undo").await;
+    let (id, stage) = (plan["id"].as_i64().unwrap(), plan["stages"][0]["id"].as_i64().unwrap());
+    // Three rounds: without the run's turn-taking, PostgreSQL left the run open about half the time.
+    for _ in 0..3 {
+        let (_, p) = oli.send("POST", &format!("/api/v1/plans/{id}/stages/{stage}/runs"), json!({"kind": "forward"})).await;
+        let run_id = run_of(&p, "forward")["id"].as_i64().unwrap();
+        let step = |n: i64| format!("/api/v1/plans/{id}/runs/{run_id}/steps/{n}");
+        assert_eq!(oli.send("PUT", &step(0), json!({"status": "done"})).await.0, 200);
+        let (one, two) = (step(1), step(2));
+        let (a, b) = tokio::join!(oli.send("PUT", &one, json!({"status": "done"})), lee.send("PUT", &two, json!({"status": "done"})));
+        assert_eq!((a.0, b.0), (200, 200), "{} {}", a.1, b.1);
+        let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+        assert!(run_of(&p, "forward")["finished_at"].is_string(), "the run is finished: {p}");
+    }
 }
