@@ -318,3 +318,19 @@ pub async fn import_plan<R: DeserializeOwned>(file: &web_sys::File, dry_run: boo
     send_body(&url, "text/markdown", wasm_bindgen::JsValue::from(file.clone())).await
 }
 
+
+pub async fn add_guard(plan_id: i64, stage_id: i64, new: &crate::guard::NewGuard) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/guards"), Some(new)).await
+}
+
+pub async fn update_guard(plan_id: i64, stage_id: i64, guard_id: i64, new: &crate::guard::NewGuard) -> Result<Plan, ApiError> {
+    call(Verb::Put, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/guards/{guard_id}"), Some(new)).await
+}
+
+pub async fn delete_guard(plan_id: i64, stage_id: i64, guard_id: i64, version: i64) -> Result<Plan, ApiError> {
+    call::<(), _>(Verb::Delete, &format!("/api/v1/plans/{plan_id}/stages/{stage_id}/guards/{guard_id}?version={version}"), None).await
+}
+
+pub async fn resolve_breach(plan_id: i64, breach_id: i64, r: &crate::guard::ResolveBreach) -> Result<Plan, ApiError> {
+    call(Verb::Post, &format!("/api/v1/plans/{plan_id}/breaches/{breach_id}/resolve"), Some(r)).await
+}

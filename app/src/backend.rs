@@ -36,6 +36,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn adoption(&self, headers: &HeaderMap) -> Result<crate::workspace::Adoption, ApiError>;
     /// The flags that make providers available.
     async fn provider_flags(&self, headers: &HeaderMap) -> Result<Vec<String>, ApiError>;
+    /// Each guard's metric over time, for the charts on the plan page.
+    async fn guard_series(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<crate::guard::GuardSeries>, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -6,6 +6,7 @@ pub mod checklist;
 pub mod error;
 pub mod flag;
 pub mod gate;
+pub mod guard;
 pub mod inbox;
 pub mod live;
 pub mod pages;

@@ -311,6 +311,9 @@ pub struct PlanView {
     /// For a plan whose stages flip a provider's availability flag: how many workspaces
     /// use each provider, now and over time.
     pub adoption: Option<crate::workspace::Adoption>,
+    /// Each guard's metric over time, for its chart (guards of every stage).
+    #[serde(default)]
+    pub guard_series: Vec<crate::guard::GuardSeries>,
 }
 
 impl PlanView {
@@ -417,8 +420,14 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     let me = backend.viewer(&headers).await.ok().flatten().map(|v| v.person);
     let provider_flags = backend.provider_flags(&headers).await.unwrap_or_default();
     let adoption = if provider_flags.iter().any(|f| used(f)) { backend.adoption(&headers).await.ok() } else { None };
+    let guard_series = if plan.stages.iter().any(|s| !s.guards.is_empty()) {
+        crate::backend::answer(backend.guard_series(&headers, id).await)?
+    } else {
+        vec![]
+    };
     Ok(PlanView {
         me,
+        guard_series,
         adoption,
         description_html: to_html(&plan.description),
         stages_html,

@@ -1178,6 +1178,8 @@ mod tests {
                 gates: vec![],
                 rollbacks: vec![],
                 runs: vec![],
+                auto_rollback: s.auto_rollback.unwrap_or(false),
+                guards: vec![],
             })
             .collect();
         Plan {

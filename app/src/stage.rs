@@ -105,6 +105,12 @@ pub struct Stage {
     /// Runs of this stage's runbooks, oldest first.
     #[serde(default)]
     pub runs: Vec<crate::runbook::RunbookRun>,
+    /// A guard on this stage may approve its own rollback request (no rollback authority needed).
+    #[serde(default)]
+    pub auto_rollback: bool,
+    /// Rollback triggers on live metrics, watched while the stage is active.
+    #[serde(default)]
+    pub guards: Vec<crate::guard::Guard>,
 }
 
 fn default_gate_roles() -> Vec<crate::role::PlanRole> {
@@ -240,6 +246,9 @@ pub struct NewStage {
     /// Flag changes to set with the stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flag_changes: Vec<FlagChangeInput>,
+    /// Let a guard approve its own rollback of this stage; off when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<bool>,
 }
 
 impl NewStage {
@@ -301,6 +310,8 @@ pub struct StagePatch {
     pub gate_roles: Option<Vec<crate::role::PlanRole>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_approvals: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<bool>,
 }
 
 impl StagePatch {

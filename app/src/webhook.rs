@@ -4,7 +4,7 @@ use crate::validate::{check_len, check_required};
 use serde::{Deserialize, Serialize};
 
 /// The events a webhook can receive.
-pub const EVENTS: [(&str, &str); 7] = [
+pub const EVENTS: [(&str, &str); 9] = [
     ("gate.requested", "Go/no-go requested"),
     ("gate.decided", "Go/no-go decided"),
     ("rollback.requested", "Rollback requested"),
@@ -12,6 +12,8 @@ pub const EVENTS: [(&str, &str); 7] = [
     ("rollback.rejected", "Rollback rejected"),
     ("rollback.done", "Rollback done (flags reverted)"),
     ("flag.killed", "Kill switch used"),
+    ("guard.breached", "Guard breached"),
+    ("guard.resolved", "Guard breach resolved"),
 ];
 
 /// A registered webhook; its secret is shown only when it is created.

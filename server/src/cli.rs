@@ -38,6 +38,10 @@ pub struct Cli {
     #[arg(long, env = "RUNWAY_SECRET_KEY_FILE", default_value = "data/secret.key", global = true)]
     pub secret_key_file: std::path::PathBuf,
 
+    /// How many days raw metric samples are kept before they are removed in the background.
+    #[arg(long, env = "RUNWAY_METRICS_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub metrics_retention_days: u32,
+
     /// Folder holding the built browser assets (pkg/runway.js, .wasm, .css), as cargo-leptos writes them.
     #[arg(long, env = "RUNWAY_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -287,7 +291,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
     tracing::info!(database = %redact(&cli.database_url), "database ready");
     let key = crate::secret::SecretKey::load(cli.secret_key.as_deref(), &cli.secret_key_file)?;
     crate::secret::verify(&db, &key).await?;
-    let service = Service::new(db).with_secret(key);
+    let retention = std::time::Duration::from_secs(u64::from(cli.metrics_retention_days) * 24 * 3600);
+    let service = Service::new(db).with_secret(key).with_metrics_retention(retention);
     if !cli.no_demo {
         if let Some(id) = demo::load_if_empty(&service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
             tracing::info!(plan = id, "loaded the demo plan and its demo people");
@@ -299,6 +304,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
     service.listen_for_flag_changes();
     service.start_webhook_worker();
+    service.start_retention_worker(std::time::Duration::from_secs(3600));
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await

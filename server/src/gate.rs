@@ -104,14 +104,14 @@ pub async fn load_rollbacks(conn: &mut AnyConnection, plan_id: i64) -> Result<Ve
 }
 
 /// What webhooks receive about a plan and stage.
-fn about(plan: &Plan, stage: &Stage) -> serde_json::Value {
+pub(crate) fn about(plan: &Plan, stage: &Stage) -> serde_json::Value {
     json!({
         "plan": { "id": plan.id, "title": plan.title },
         "stage": { "id": stage.id, "name": stage.name },
     })
 }
 
-fn merge(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+pub(crate) fn merge(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
     if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
             b.insert(k.clone(), v.clone());
@@ -166,6 +166,7 @@ impl Service {
             return Err(ApiError::new(409, "out_of_order", format!("{} has not passed yet; stages run in order.", earlier.name)).into());
         }
         check_checklist(&stage)?;
+        crate::guard::check_not_paused(&before)?;
         let at = now();
         let gate_id: i64 = sqlx::query_scalar(
             "INSERT INTO gates (plan_id, stage_id, requested_by, requested_by_id, rationale, roles, approvals_required, requested_at)
@@ -213,6 +214,7 @@ impl Service {
         }
         if vote.vote == Vote::Go {
             check_checklist(&stage)?;
+            crate::guard::check_not_paused(&before)?;
         }
         let at = now();
         sqlx::query(

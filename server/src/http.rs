@@ -302,6 +302,11 @@ impl Backend for Service {
         let ctx = ctx_of(self, headers).await?;
         Service::provider_flags(self, &ctx).await.map_err(Error::into_api)
     }
+
+    async fn guard_series(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<app::guard::GuardSeries>, ApiError> {
+        let ctx = ctx_of(self, headers).await?;
+        Service::guard_series(self, &ctx, plan_id).await.map_err(Error::into_api)
+    }
 }
 
 /// Server functions only read, so they need no CSRF token; credentials are checked as for the API.

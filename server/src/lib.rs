@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod event;
 pub mod flag;
 pub mod gate;
+pub mod guard;
 pub mod http;
 pub mod person;
 pub mod plan;

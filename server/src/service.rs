@@ -13,6 +13,9 @@ use app::role::PlanRole;
 use app::token::Scope;
 use sqlx::AnyConnection;
 
+/// Raw metric samples are kept 14 days unless configured otherwise.
+pub const DEFAULT_METRICS_RETENTION: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
 #[derive(Clone)]
 pub struct Service {
     pub db: Db,
@@ -24,6 +27,8 @@ pub struct Service {
     pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Seals workspaces' API keys; without one, storing a key is refused (503).
     pub secret: Option<crate::secret::SecretKey>,
+    /// How long raw metric samples are kept; older points are refused at ingest.
+    pub metrics_retention: std::time::Duration,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -209,7 +214,13 @@ impl Service {
             token_cache: Default::default(),
             webhook_wake: Default::default(),
             secret: None,
+            metrics_retention: DEFAULT_METRICS_RETENTION,
         }
+    }
+
+    pub fn with_metrics_retention(mut self, retention: std::time::Duration) -> Service {
+        self.metrics_retention = retention;
+        self
     }
 
     pub fn with_secret(mut self, key: crate::secret::SecretKey) -> Service {

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
 const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, started_at, passed_at, planned_start, \
-    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at, gate_roles, gate_approvals";
+    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at, gate_roles, gate_approvals, auto_rollback";
 
 fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
     Ok(Stage {
@@ -38,6 +38,8 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         gates: vec![],
         rollbacks: vec![],
         runs: vec![],
+        auto_rollback: r.try_get::<i64, _>("auto_rollback")? == 1,
+        guards: vec![],
     })
 }
 
@@ -90,6 +92,11 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
             stage.runs.push(run);
         }
     }
+    for guard in crate::guard::load_guards(conn, plan_id).await? {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == guard.stage_id) {
+            stage.guards.push(guard);
+        }
+    }
     Ok(stages)
 }
 
@@ -118,8 +125,8 @@ pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, positio
     let id = sqlx::query_scalar(
         "INSERT INTO stages (plan_id, position, name, goal, description, status, planned_start,
             planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at,
-            gate_roles, gate_approvals)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id",
+            gate_roles, gate_approvals, auto_rollback)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id",
     )
     .bind(plan_id)
     .bind(position)
@@ -135,6 +142,7 @@ pub(crate) async fn insert_stage(conn: &mut AnyConnection, plan_id: i64, positio
     .bind(at)
     .bind(app::gate::join_roles(s.gate_roles.as_deref().unwrap_or(&app::gate::DEFAULT_GATE_ROLES)))
     .bind(s.gate_approvals.unwrap_or(1))
+    .bind(i64::from(s.auto_rollback.unwrap_or(false)))
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -196,7 +204,7 @@ impl Service {
         sqlx::query(
             "UPDATE stages SET name = $1, goal = $2, description = $3, status = $4, planned_start = $5,
                 planned_duration_minutes = $6, min_soak_minutes = $7, forward_runbook = $8,
-                rollback_runbook = $9, updated_at = $10, gate_roles = $12, gate_approvals = $13
+                rollback_runbook = $9, updated_at = $10, gate_roles = $12, gate_approvals = $13, auto_rollback = $14
              WHERE id = $11",
         )
         .bind(patch.name.as_deref().map(str::trim).unwrap_or(&old.name))
@@ -212,6 +220,7 @@ impl Service {
         .bind(stage_id)
         .bind(app::gate::join_roles(patch.gate_roles.as_deref().unwrap_or(&old.gate_roles)))
         .bind(patch.gate_approvals.unwrap_or(old.gate_approvals))
+        .bind(i64::from(patch.auto_rollback.unwrap_or(old.auto_rollback)))
         .execute(tx.conn())
         .await?;
         let entry = Entry::new("stage.update", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);

@@ -70,6 +70,7 @@ impl Service {
         if stage.open_rollback().is_some() {
             return Err(ApiError::new(409, "rollback_pending", "A rollback of this stage awaits its decision.").into());
         }
+        crate::guard::check_not_paused(&before)?;
         if let Some(until) = soak_until(&stage) {
             let left = until - chrono::Utc::now();
             if left > chrono::Duration::zero() {

@@ -66,6 +66,13 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/plans/{id}/runs/{run_id}", READ),
     ("PUT", "/plans/{id}/runs/{run_id}/steps/{position}", "222200001"),
     ("POST", "/plans/{id}/runs/{run_id}/notes", "222200001"),
+    ("POST", "/plans/{id}/stages/{stage_id}/guards", EDIT),
+    ("PUT", "/plans/{id}/stages/{stage_id}/guards/{guard_id}", EDIT),
+    ("DELETE", "/plans/{id}/stages/{stage_id}/guards/{guard_id}", EDIT),
+    ("GET", "/plans/{id}/guards/series", READ),
+    ("POST", "/plans/{id}/breaches/{breach_id}/resolve", "222200001"),
+    // Services with a metrics:write token only (none of these callers; see tests/guards.rs).
+    ("POST", "/metrics", "000000001"),
     ("GET", "/plans/{id}/risks", READ),
     ("POST", "/plans/{id}/risks", EDIT),
     ("GET", "/plans/{id}/risks/{risk_id}", READ),
@@ -153,6 +160,8 @@ struct Fixture {
     workspace: String,
     import: i64,
     run: i64,
+    guard: i64,
+    breach: i64,
 }
 
 /// How far along the fixture plan is.
@@ -176,7 +185,7 @@ fn stage_for(path: &str) -> Stage {
         "/plans/{id}/stages/{stage_id}/rollback" | "/plans/{id}/stages/{stage_id}/pass" | "/plans/{id}/stages/{stage_id}/runs" => {
             Stage::Running
         }
-        p if p.contains("{run_id}") => Stage::Running,
+        p if p.contains("{run_id}") || p.contains("{breach_id}") => Stage::Running,
         "/plans/{id}/rollbacks/{rollback_id}/decision" => Stage::RollbackRequested,
         _ => Stage::Draft,
     }
@@ -192,6 +201,10 @@ async fn fixture(app: &TestApp, stage: Stage, with_import: bool) -> Fixture {
 }
 
 async fn fixture_with(app: &TestApp, stage: Stage, with_import: bool, with_run: bool) -> Fixture {
+    fixture_full(app, stage, with_import, with_run, false).await
+}
+
+async fn fixture_full(app: &TestApp, stage: Stage, with_import: bool, with_run: bool, with_breach: bool) -> Fixture {
     let admin = app.with(app.auth.clone());
     let (status, plan) = admin
         .send(
@@ -218,6 +231,12 @@ async fn fixture_with(app: &TestApp, stage: Stage, with_import: bool, with_run: 
     assert_eq!(status, 201, "{with_check}");
     let item = with_check["stages"][0]["checklist"][0]["id"].as_i64().unwrap();
     last = with_check;
+    let guard_body = json!({"version": last["version"], "metric": format!("fixture_{id}"), "comparison": ">", "threshold": 0,
+                            "min_samples": 1, "action": "notify"});
+    let (status, with_guard) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{}/guards", plan["stages"][0]["id"]), guard_body).await;
+    assert_eq!(status, 201, "{with_guard}");
+    let guard = with_guard["stages"][0]["guards"][0]["id"].as_i64().unwrap();
+    last = with_guard;
     if stage >= Stage::InReview {
         let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": last["version"]})).await;
         assert_eq!(status, 200, "{p}");
@@ -256,6 +275,13 @@ async fn fixture_with(app: &TestApp, stage: Stage, with_import: bool, with_run: 
         rollback = p["stages"][0]["rollbacks"][0]["id"].as_i64().unwrap();
         last = p;
     }
+    let mut breach = 0;
+    if with_breach {
+        let service = admin.with_token(&["metrics:write"]).await;
+        let (status, report) = service.send("POST", "/api/v1/metrics", json!([{"metric": format!("fixture_{id}"), "value": 1}])).await;
+        assert_eq!((status, report["breaches"].as_array().map(Vec::len)), (200, Some(1)), "{report}");
+        breach = report["breaches"][0]["breach_id"].as_i64().unwrap();
+    }
     let mut run = 0;
     if with_run {
         let (status, p) = admin.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/runs"), json!({"kind": "forward"})).await;
@@ -283,6 +309,8 @@ async fn fixture_with(app: &TestApp, stage: Stage, with_import: bool, with_run: 
         workspace,
         import,
         run,
+        guard,
+        breach,
         plan: id,
         version: last["version"].as_i64().unwrap(),
         stages: plan["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect(),
@@ -314,6 +342,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{workspace_id}", &f.workspace)
         .replace("{import_id}", &f.import.to_string())
         .replace("{run_id}", &f.run.to_string())
+        .replace("{guard_id}", &f.guard.to_string())
+        .replace("{breach_id}", &f.breach.to_string())
         .replace("{position}", "0")
         .replace("{kind}", "forward")
 }
@@ -364,6 +394,11 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("POST", "/plans/{id}/stages/{stage_id}/runs") => json!({"kind": "forward"}),
         ("PUT", "/plans/{id}/runs/{run_id}/steps/{position}") => json!({"status": "done"}),
         ("POST", "/plans/{id}/runs/{run_id}/notes") => json!({"text": "on track"}),
+        ("POST", "/plans/{id}/stages/{stage_id}/guards") | ("PUT", "/plans/{id}/stages/{stage_id}/guards/{guard_id}") => {
+            json!({"version": v, "metric": "error_rate", "comparison": ">", "threshold": 5, "action": "notify"})
+        }
+        ("POST", "/plans/{id}/breaches/{breach_id}/resolve") => json!({"note": "looked into it"}),
+        ("POST", "/metrics") => json!([{"metric": "error_rate", "value": 0.5}]),
         _ => return None,
     })
 }
@@ -374,7 +409,9 @@ fn query(method: &str, path: &str, f: &Fixture) -> String {
             format!("?version={}", f.version)
         }
         ("DELETE", "/flags/{key}") => "?version=1".to_string(),
-        ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}") => format!("?version={}", f.version),
+        ("DELETE", "/plans/{id}/stages/{stage_id}/checklist/{item_id}") | ("DELETE", "/plans/{id}/stages/{stage_id}/guards/{guard_id}") => {
+            format!("?version={}", f.version)
+        }
         _ => String::new(),
     }
 }
@@ -449,7 +486,7 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     for (method, path, expected) in API_TABLE {
         for (i, caller) in callers.iter().enumerate() {
             n += 1;
-            let f = fixture_with(&admin, stage_for(path), needs_import(path), path.contains("{run_id}")).await;
+            let f = fixture_full(&admin, stage_for(path), needs_import(path), path.contains("{run_id}"), path.contains("{breach_id}")).await;
             let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
             let mut req = caller.request(method, &url);
             if let Some(b) = body(method, path, &f, n) {

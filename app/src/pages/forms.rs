@@ -491,6 +491,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     rollback_runbook: Some(rollback.get_untracked()),
                     gate_roles: roles,
                     gate_approvals: approvals,
+                    auto_rollback: None,
                 };
                 match patch.validate() {
                     Ok(()) => form.submit(async move { api::update_stage(plan_id, stage_id, &patch).await }, to_page),

@@ -13,6 +13,7 @@ pub mod sign_in;
 pub mod stage_checklist;
 pub mod stage_flags;
 pub mod stage_gate;
+pub mod stage_guards;
 pub mod stage_runbook;
 pub mod inbox;
 pub mod webhooks;

@@ -39,7 +39,7 @@ pub fn PlanPage() -> impl IntoView {
 #[component]
 fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
     let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
-    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, .. } = view;
+    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, guard_series, .. } = view;
     let plan_status = plan.status;
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
@@ -92,12 +92,14 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .zip(stages_html)
         .enumerate()
         .map(|(i, (stage, html))| {
+            let series: Vec<_> = guard_series.iter().filter(|s| stage.guards.iter().any(|g| g.id == s.guard_id)).cloned().collect();
             let flags = view! {
                 <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit=can.edit can_run=can.run
                     sources=checklist_sources.clone() reload error=action_error/>
                 <StageFlags plan_id version stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
                 <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
                     runner=runner.clone() reload error=action_error/>
+                <super::stage_guards::StageGuards plan_id version stage=stage.clone() series can_edit=can.edit can_run=can.run reload error=action_error/>
                 <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone() can_run=can.run reload error=action_error/>
             }
             .into_any();

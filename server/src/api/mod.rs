@@ -2,6 +2,7 @@
 pub mod audit;
 pub mod checklist;
 pub mod flag;
+pub mod guard;
 pub mod ofrep;
 pub mod openapi;
 pub mod person;
@@ -101,6 +102,12 @@ fn api() -> Api {
         .at(M::POST, "/plans/{id}/stages/{stage_id}/rollback", stage::rollback)
         .at(M::POST, "/plans/{id}/gates/{gate_id}/votes", stage::vote)
         .at(M::POST, "/plans/{id}/rollbacks/{rollback_id}/decision", stage::decide_rollback)
+        .at(M::POST, "/plans/{id}/stages/{stage_id}/guards", guard::add)
+        .at(M::PUT, "/plans/{id}/stages/{stage_id}/guards/{guard_id}", guard::update)
+        .at(M::DELETE, "/plans/{id}/stages/{stage_id}/guards/{guard_id}", guard::delete)
+        .at(M::POST, "/plans/{id}/breaches/{breach_id}/resolve", guard::resolve)
+        .at(M::GET, "/plans/{id}/guards/series", guard::series)
+        .at(M::POST, "/metrics", guard::ingest)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist", checklist::add)
         .at(M::POST, "/plans/{id}/stages/{stage_id}/checklist/copy", checklist::copy)
         .at(M::DELETE, "/plans/{id}/stages/{stage_id}/checklist/{item_id}", checklist::remove)
@@ -362,6 +369,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
                 "webhook_id" => (&mut ids.sub, "Webhook"),
                 "item_id" => (&mut ids.item, "Checklist item"),
                 "run_id" => (&mut ids.sub, "Run"),
+                "guard_id" => (&mut ids.item, "Guard"),
+                "breach_id" => (&mut ids.sub, "Breach"),
                 "position" => {
                     // Step positions start at 0.
                     ids.item = value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::not_found("Step"))?;

@@ -1,5 +1,5 @@
 //! The OpenAPI document, built from the handlers' annotations and the shared types.
-use super::{audit, checklist, runbook, flag, person, plan, review, risk, role, session, stage, token, webhook, workspace};
+use super::{audit, checklist, guard, runbook, flag, person, plan, review, risk, role, session, stage, token, webhook, workspace};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         flag::list, flag::create, flag::get, flag::update, flag::archive, flag::set_state, flag::kill,
         flag::environments, flag::add_environment,
         checklist::add, checklist::copy, checklist::remove, checklist::record,
+        guard::add, guard::update, guard::delete, guard::resolve, guard::series, guard::ingest,
         runbook::import, runbook::export, runbook::start, runbook::outline, runbook::get, runbook::step, runbook::note,
         workspace::list, workspace::create, workspace::get, workspace::rename, workspace::choose_provider,
         workspace::set_key, workspace::remove_key, workspace::add_member, workspace::remove_member, workspace::history,
@@ -37,7 +38,7 @@ use utoipa::OpenApi;
         workspace::export, workspace::adoption, workspace::providers, workspace::add_provider,
     ),
     tags((name = "plans"), (name = "stages"), (name = "gates"), (name = "risks"), (name = "roles"), (name = "review"),
-        (name = "people"), (name = "tokens"), (name = "webhooks"), (name = "flags"), (name = "checklists"), (name = "runbooks"), (name = "workspaces"), (name = "audit"))
+        (name = "people"), (name = "tokens"), (name = "webhooks"), (name = "flags"), (name = "checklists"), (name = "runbooks"), (name = "guards"), (name = "workspaces"), (name = "audit"))
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,4 @@
+DROP TABLE metric_samples;
+DROP TABLE guard_breaches;
+DROP TABLE guards;
+ALTER TABLE stages DROP COLUMN auto_rollback;
