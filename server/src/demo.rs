@@ -51,6 +51,7 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
         lines.push(format!("  {username:<12} {password}   {what}"));
     }
     workspaces(service, &ctx, plan.id).await?;
+    guards(service, &ctx, plan.id).await?;
     // Printed, never logged: the one time these passwords are shown.
     println!("Demo people, one per role (their passwords are shown only now):\n{}", lines.join("\n"));
     Ok(Some(plan.id))
@@ -105,6 +106,45 @@ async fn workspaces(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// The example plan's rollback triggers as guards, and the last half hour of their
+/// metrics, as a service would have sent them, so the charts have something to show.
+async fn guards(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
+    use app::guard::{Comparison, GuardAction, NewGuard};
+    let plan = service.get_plan(ctx, plan_id).await?;
+    let guard = |metric: &str, comparison, threshold, relative, action| NewGuard {
+        version: 0,
+        metric: metric.into(),
+        comparison,
+        threshold,
+        relative,
+        baseline_value: None,
+        baseline_window_minutes: None,
+        window_seconds: 300,
+        min_samples: 20,
+        action,
+    };
+    let mut version = plan.version;
+    for (i, g) in [
+        (2, guard("mcp_tool_error_rate", Comparison::Above, 5.0, false, GuardAction::Notify)),
+        (4, guard("provider_error_rate", Comparison::Above, 5.0, false, GuardAction::RollBack)),
+        (4, guard("p95_latency_ms", Comparison::Above, 2.0, true, GuardAction::Pause)),
+    ] {
+        version = service.add_guard(ctx, plan_id, plan.stages[i].id, NewGuard { version, ..g }).await?.version;
+    }
+    let now = chrono::Utc::now();
+    let mut points = vec![];
+    for minute in 0..30 {
+        let at = (now - chrono::Duration::minutes(30 - minute)).to_rfc3339();
+        // A gentle wave, the way real error rates and latencies wander.
+        let wave = ((minute as f64) / 4.0).sin();
+        points.push(serde_json::json!({"metric": "provider_error_rate", "value": 1.2 + 0.6 * wave, "time": at, "labels": {"provider": "codex"}}));
+        points.push(serde_json::json!({"metric": "p95_latency_ms", "value": 180.0 + 25.0 * wave, "time": at, "labels": {"provider": "codex"}}));
+        points.push(serde_json::json!({"metric": "mcp_tool_error_rate", "value": 0.8 + 0.3 * wave, "time": at}));
+    }
+    service.ingest(ctx, serde_json::Value::Array(points).to_string().as_bytes()).await?;
     Ok(())
 }
 
