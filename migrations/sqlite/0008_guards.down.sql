@@ -1,3 +1,4 @@
+DROP TABLE metric_seconds;
 DROP TABLE metric_samples;
 DROP TABLE guard_breaches;
 DROP TABLE guards;

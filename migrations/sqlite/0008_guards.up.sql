@@ -58,3 +58,14 @@ CREATE TABLE metric_samples (
 );
 CREATE INDEX metric_samples_by_metric ON metric_samples (metric, at_ms);
 CREATE INDEX metric_samples_by_time ON metric_samples (at_ms);
+
+-- Per-second count and sum of each metric: a guard's window mean reads at most one row per
+-- second of its window, however many samples arrived.
+CREATE TABLE metric_seconds (
+    metric    TEXT NOT NULL,
+    at_second INTEGER NOT NULL,
+    samples   INTEGER NOT NULL,
+    total     REAL NOT NULL,
+    PRIMARY KEY (metric, at_second)
+);
+CREATE INDEX metric_seconds_by_time ON metric_seconds (at_second);

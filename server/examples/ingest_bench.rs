@@ -94,9 +94,9 @@ async fn serve(url: &str) -> Result<(String, String, Service), String> {
     Ok((base, token, service))
 }
 
-fn batch(n: usize, offset: usize) -> String {
+fn batch(n: usize, metric: &str) -> String {
     let points: Vec<String> = (0..n)
-        .map(|i| format!(r#"{{"metric":"error_rate","value":{}.{},"labels":{{"host":"web-{}"}}}}"#, (offset + i) % 5, i % 10, i % 8))
+        .map(|i| format!(r#"{{"metric":"{metric}","value":{}.{},"labels":{{"host":"web-{}"}}}}"#, i % 5, i % 10, i % 8))
         .collect();
     format!("[{}]", points.join(","))
 }
@@ -104,9 +104,11 @@ fn batch(n: usize, offset: usize) -> String {
 async fn measure(label: &str, url: &str, total: usize) -> Result<(), String> {
     let (base, token, service) = serve(url).await?;
     let client = reqwest::Client::new();
-    for (size, clients) in [(100, 1), (1_000, 1), (1_000, 4), (10_000, 1), (10_000, 4)] {
+    // A metric no guard watches shows what evaluating the guard costs.
+    let runs = [(100, 1, "error_rate"), (100, 1, "queue_depth"), (1_000, 1, "error_rate"), (1_000, 1, "queue_depth"), (1_000, 4, "error_rate"), (10_000, 1, "error_rate"), (10_000, 4, "error_rate")];
+    for (size, clients, metric) in runs {
         let batches = (total / size / clients).max(1);
-        let body = batch(size, 0);
+        let body = batch(size, metric);
         let start = Instant::now();
         let mut tasks = vec![];
         for _ in 0..clients {
@@ -114,19 +116,7 @@ async fn measure(label: &str, url: &str, total: usize) -> Result<(), String> {
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(batches);
                 for _ in 0..batches {
-                    let t = Instant::now();
-                    let r = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !r.status().is_success() {
-                        return Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default()));
-                    }
-                    latencies.push(t.elapsed());
+                    latencies.push(post(&client, &url, &token, &body).await?);
                 }
                 Ok::<_, String>(latencies)
             }));
@@ -139,7 +129,7 @@ async fn measure(label: &str, url: &str, total: usize) -> Result<(), String> {
         latencies.sort();
         let points = batches * clients * size;
         println!(
-            "{label}: {clients} client(s) x {batches} batches of {size:>6}: {points:>7} points in {:>6.2} s = {:>8.0} points/s; batch median {}, p99 {}",
+            "{label}: {metric:<11} {clients} client(s) x {batches:>4} batches of {size:>6}: {points:>7} points in {:>6.2} s = {:>8.0} points/s; batch median {}, p99 {}",
             took.as_secs_f64(),
             points as f64 / took.as_secs_f64(),
             ms(latencies[latencies.len() / 2]),
@@ -162,22 +152,10 @@ async fn measure(label: &str, url: &str, total: usize) -> Result<(), String> {
             service.remove_old_samples().await.map(|n| (n, t.elapsed())).map_err(|e| e.into_api().message)
         }
     });
-    let body = batch(1_000, 0);
+    let body = batch(1_000, "error_rate");
     let mut latencies = vec![];
     while !removal.is_finished() || latencies.is_empty() {
-        let t = Instant::now();
-        let r = client
-            .post(format!("{base}/api/v1/metrics"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default()));
-        }
-        latencies.push(t.elapsed());
+        latencies.push(post(&client, &format!("{base}/api/v1/metrics"), &token, &body).await?);
     }
     let (removed, took) = removal.await.map_err(|e| e.to_string())??;
     latencies.sort();
@@ -189,6 +167,23 @@ async fn measure(label: &str, url: &str, total: usize) -> Result<(), String> {
         ms(*latencies.last().unwrap_or(&Duration::ZERO)),
     );
     Ok(())
+}
+
+/// Sends one batch; how long the answer took.
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: &str) -> Result<Duration, String> {
+    let t = Instant::now();
+    let r = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default()));
+    }
+    Ok(t.elapsed())
 }
 
 fn ms(d: Duration) -> String {

@@ -247,20 +247,61 @@ struct Watch {
     has_open_breach: bool,
 }
 
-/// The mean and count of a metric's samples in `[from, to]`.
-async fn window_stats(conn: &mut AnyConnection, metric: &str, from: i64, to: i64) -> Result<(i64, Option<f64>), sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n, AVG(value) AS mean FROM metric_samples WHERE metric = $1 AND at_ms >= $2 AND at_ms <= $3")
-        .bind(metric)
-        .bind(from)
-        .bind(to)
-        .fetch_one(conn)
-        .await?;
-    Ok((row.try_get("n")?, row.try_get("mean")?))
+/// Adds a batch to the per-second sums. Keys are summed first and written in order, so
+/// one statement never touches a row twice and two batches lock rows in the same order.
+async fn add_to_seconds(tx: &mut WriteTx, samples: &[Sample]) -> Result<(), sqlx::Error> {
+    let mut seconds: BTreeMap<(&str, i64), (i64, f64)> = BTreeMap::new();
+    for s in samples {
+        let e = seconds.entry((s.metric.as_str(), s.at_ms.div_euclid(1000))).or_default();
+        e.0 += 1;
+        e.1 += s.value;
+    }
+    let rows: Vec<_> = seconds.into_iter().collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, ${}, ${}, ${})", i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4)).collect();
+        let sql = format!(
+            "INSERT INTO metric_seconds (metric, at_second, samples, total) VALUES {}
+             ON CONFLICT (metric, at_second) DO UPDATE SET samples = metric_seconds.samples + excluded.samples,
+                                                           total = metric_seconds.total + excluded.total",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for ((metric, second), (n, total)) in chunk {
+            q = q.bind(*metric).bind(*second).bind(*n).bind(*total);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
-/// The evaluation window ending now, not reaching back before the stage started.
+/// The count and mean of a metric's samples in the seconds `from..=to`.
+async fn window_stats(conn: &mut AnyConnection, metric: &str, from: i64, to: i64) -> Result<(i64, Option<f64>), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total FROM metric_seconds
+         WHERE metric = $1 AND at_second >= $2 AND at_second <= $3",
+    )
+    .bind(metric)
+    .bind(from)
+    .bind(to)
+    .fetch_one(conn)
+    .await?;
+    let n: Option<i64> = row.try_get("n")?;
+    let total: Option<f64> = row.try_get("total")?;
+    let n = n.unwrap_or(0);
+    Ok((n, total.filter(|_| n > 0).map(|t| t / n as f64)))
+}
+
+/// The first whole second at or after `ms`.
+fn ceil_second(ms: i64) -> i64 {
+    (ms + 999).div_euclid(1000)
+}
+
+/// The evaluation window ending now, not reaching back before the second the stage
+/// started, in whole seconds (points a little ahead of the clock count).
 fn window_of(guard: &Guard, started_ms: i64, now: i64) -> (i64, i64) {
-    ((now - guard.window_seconds * 1000).max(started_ms), now + FUTURE_SKEW_SECONDS * 1000)
+    let from = ceil_second(now - guard.window_seconds * 1000).max(started_ms.div_euclid(1000));
+    (from, (now + FUTURE_SKEW_SECONDS * 1000).div_euclid(1000))
 }
 
 impl Service {
@@ -301,6 +342,7 @@ impl Service {
                 }
                 q.execute(tx.conn()).await?;
             }
+            add_to_seconds(&mut tx, &samples).await?;
             tx.commit().await?;
         }
         let metrics: HashSet<&str> = samples.iter().map(|s| s.metric.as_str()).collect();
@@ -342,7 +384,9 @@ impl Service {
         }
         let minutes = guard.baseline_window_minutes.unwrap_or(app::guard::DEFAULT_BASELINE_MINUTES);
         let mut conn = self.db.read().await?;
-        let (n, mean) = window_stats(&mut conn, &guard.metric, started_ms - minutes * 60_000, started_ms - 1).await?;
+        // The whole seconds before the one the stage started in.
+        let (from, to) = (ceil_second(started_ms - minutes * 60_000), started_ms.div_euclid(1000) - 1);
+        let (n, mean) = window_stats(&mut conn, &guard.metric, from, to).await?;
         drop(conn);
         let Some(mean) = mean.filter(|_| n > 0) else { return Ok(None) };
         let mut tx = self.db.write().await?;
@@ -404,7 +448,7 @@ impl Service {
         let at = ms_to_rfc3339(seen.at_ms);
         let breach_id: i64 = sqlx::query_scalar(
             "INSERT INTO guard_breaches (guard_id, plan_id, stage_id, value, samples, threshold, baseline, action, at, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $11 = 1 THEN $7 END, $8, $9, $10) RETURNING id",
         )
         .bind(guard_id)
         .bind(plan_id)
@@ -412,10 +456,11 @@ impl Service {
         .bind(seen.value)
         .bind(seen.samples)
         .bind(seen.threshold)
-        .bind(seen.baseline)
+        .bind(optional_f64(seen.baseline).0)
         .bind(guard.action.as_str())
         .bind(&at)
         .bind(seen.at_ms)
+        .bind(optional_f64(seen.baseline).1)
         .fetch_one(tx.conn())
         .await?;
         let reason = format!(
@@ -473,7 +518,7 @@ impl Service {
         let query = sqlx::query(
             "INSERT INTO guards (metric, comparison, threshold, relative, baseline_value, baseline_window_minutes,
                                  window_seconds, min_samples, action, plan_id, stage_id, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+             VALUES ($1, $2, $3, $4, CASE WHEN $10 = 1 THEN $5 END, $6, $7, $8, $9, $11, $12, $13, $14) RETURNING id",
         );
         let row = bind_settings(query, &new).bind(plan_id).bind(stage_id).bind(ctx.actor()).bind(now()).fetch_one(tx.conn()).await?;
         let id: i64 = row.try_get("id")?;
@@ -490,11 +535,12 @@ impl Service {
         check_stage_open(&stage)?;
         let keep_measured = old.metric == new.metric.trim() && old.baseline_window_minutes == new.baseline_window();
         let query = sqlx::query(
-            "UPDATE guards SET metric = $1, comparison = $2, threshold = $3, relative = $4, baseline_value = $5,
-                baseline_window_minutes = $6, window_seconds = $7, min_samples = $8, action = $9,
-                baseline_measured = CASE WHEN $10 = 1 THEN baseline_measured ELSE NULL END,
-                baseline_samples = CASE WHEN $10 = 1 THEN baseline_samples ELSE NULL END
-             WHERE id = $11",
+            "UPDATE guards SET metric = $1, comparison = $2, threshold = $3, relative = $4,
+                baseline_value = CASE WHEN $10 = 1 THEN $5 END, baseline_window_minutes = $6, window_seconds = $7,
+                min_samples = $8, action = $9,
+                baseline_measured = CASE WHEN $11 = 1 THEN baseline_measured ELSE NULL END,
+                baseline_samples = CASE WHEN $11 = 1 THEN baseline_samples ELSE NULL END
+             WHERE id = $12",
         );
         bind_settings(query, &new).bind(i64::from(keep_measured)).bind(guard_id).execute(tx.conn()).await?;
         let entry = Entry::new("guard.update", format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id)
@@ -569,23 +615,27 @@ impl Service {
                 }
                 .max(oldest);
                 let to = end.max(from + 60_000);
-                let bucket = ((to - from + CHART_BUCKETS - 1) / CHART_BUCKETS).max(1_000);
+                // Whole seconds per slice, so each slice sums whole rows of metric_seconds.
+                let bucket = ((to - from) / 1000 / CHART_BUCKETS + 1).max(1);
+                let first = from.div_euclid(1000);
                 let rows = sqlx::query(
-                    "SELECT (at_ms - $2) / $3 AS b, COUNT(*) AS n, AVG(value) AS v FROM metric_samples
-                     WHERE metric = $1 AND at_ms >= $2 AND at_ms <= $4 GROUP BY b ORDER BY b",
+                    "SELECT (at_second - $2) / $3 AS b, CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total FROM metric_seconds
+                     WHERE metric = $1 AND at_second >= $2 AND at_second <= $4 GROUP BY b ORDER BY b",
                 )
                 .bind(&g.metric)
-                .bind(from)
+                .bind(first)
                 .bind(bucket)
-                .bind(to)
+                .bind(to.div_euclid(1000))
                 .fetch_all(&mut *conn)
                 .await?;
                 let mut points = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let b: i64 = r.try_get("b")?;
-                    let value: Option<f64> = r.try_get("v")?;
-                    if let Some(value) = value {
-                        points.push(SeriesPoint { at_ms: (from + b * bucket + bucket / 2).min(to), value, samples: r.try_get("n")? });
+                    let n: i64 = r.try_get("n")?;
+                    let total: f64 = r.try_get("total")?;
+                    if n > 0 {
+                        let at_ms = ((first + b * bucket) * 1000 + bucket * 500).min(to);
+                        points.push(SeriesPoint { at_ms, value: total / n as f64, samples: n });
                     }
                 }
                 let current = if stage.status == StageStatus::Active {
@@ -628,6 +678,22 @@ impl Service {
             .await?;
             tx.commit().await?;
             removed += done.rows_affected();
+            if done.rows_affected() < RETENTION_CHUNK as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        loop {
+            let mut tx = self.db.write().await?;
+            let done = sqlx::query(
+                "DELETE FROM metric_seconds WHERE (metric, at_second) IN
+                    (SELECT metric, at_second FROM metric_seconds WHERE at_second < $1 ORDER BY at_second LIMIT $2)",
+            )
+            .bind(cutoff.div_euclid(1000))
+            .bind(RETENTION_CHUNK)
+            .execute(tx.conn())
+            .await?;
+            tx.commit().await?;
             if done.rows_affected() < RETENTION_CHUNK as u64 {
                 return Ok(removed);
             }
@@ -713,17 +779,26 @@ fn check_stage_open(stage: &Stage) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Binds a guard's nine settings, in the order both the INSERT and the UPDATE name them.
+/// Binds a guard's settings ($1 to $10), in the order both the INSERT and the UPDATE name them.
 fn bind_settings<'q>(q: Query<'q, Any, AnyArguments<'q>>, new: &'q NewGuard) -> Query<'q, Any, AnyArguments<'q>> {
+    let (baseline, has_baseline) = optional_f64(new.baseline_value);
     q.bind(new.metric.trim())
         .bind(new.comparison.as_str())
         .bind(new.threshold)
         .bind(i64::from(new.relative))
-        .bind(new.baseline_value)
+        .bind(baseline)
         .bind(new.baseline_window())
         .bind(new.window_seconds)
         .bind(new.min_samples)
         .bind(new.action.as_str())
+        .bind(has_baseline)
+}
+
+/// sqlx's Any driver sends a missing f64 to PostgreSQL as a float4 NULL, and the statement
+/// cached with that type then refuses the next real f64 ("incorrect binary data format").
+/// So a number is always bound, with a flag the SQL turns into NULL.
+fn optional_f64(v: Option<f64>) -> (f64, i64) {
+    (v.unwrap_or(0.0), i64::from(v.is_some()))
 }
 
 fn settings(new: &NewGuard) -> serde_json::Value {
