@@ -131,6 +131,7 @@ async fn a_breach_on_an_auto_rollback_guard_rolls_the_stage_back_and_reverts_its
     // End to end: the flag a service reads is off again.
     assert_eq!(served(&reader, "queue.v2").await, json!(false));
     let took = sent.elapsed();
+    println!("from sending the breaching batch to the flag served off: {took:?}");
     assert!(took < Duration::from_secs(1), "the stage rolled back {took:?} after the breaching batch");
 
     let p = get(&app, id).await;
