@@ -125,6 +125,17 @@ test(
       }
       await waitForText(guard.locator('.badge'), 'Watching');
       await eventually(async () => assert.match(await guard.locator('li.resolved-breach').innerText(), /mean 6\.75 — resolved by oncall at .*: “Rolled the bad node out of the pool”$/));
+
+      // The stage's form lets guards roll it back on their own.
+      await waitForText(guards.locator('.auto-rollback-state'), 'Automatic rollback: off — a breaching roll-back guard asks the rollback authorities.');
+      await openPage(page, `/plans/${plan.id}/stages/${plan.stages[0].id}/edit`);
+      await page.getByLabel('Guards may roll this stage back without waiting for a rollback authority', { exact: true }).check();
+      await page.getByRole('button', { name: 'Save stage', exact: true }).click();
+      await page.waitForURL(new RegExp(`/plans/${plan.id}$`));
+      await waitForText(
+        stageItem(page, 'Shadow writes').locator('.auto-rollback-state'),
+        'Automatic rollback: on — a breaching roll-back guard rolls this stage back without waiting for approval.',
+      );
     },
     { as: 'lead' },
   ),

@@ -428,6 +428,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
         stage.as_ref().map(|s| s.gate_roles.as_slice()).unwrap_or(&crate::gate::DEFAULT_GATE_ROLES),
     ));
     let gate_approvals = text(|s| s.gate_approvals.to_string());
+    let auto_rollback = RwSignal::new(stage.as_ref().is_some_and(|s| s.auto_rollback));
     if gate_approvals.get_untracked().is_empty() {
         gate_approvals.set("1".into());
     }
@@ -470,6 +471,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     position: None,
                     gate_roles: roles,
                     gate_approvals: approvals,
+                    auto_rollback: Some(auto_rollback.get_untracked()),
                     ..Default::default()
                 };
                 match new.validate() {
@@ -491,7 +493,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     rollback_runbook: Some(rollback.get_untracked()),
                     gate_roles: roles,
                     gate_approvals: approvals,
-                    auto_rollback: None,
+                    auto_rollback: Some(auto_rollback.get_untracked()),
                 };
                 match patch.validate() {
                     Ok(()) => form.submit(async move { api::update_stage(plan_id, stage_id, &patch).await }, to_page),
@@ -512,6 +514,11 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             <Choice label="Who decides the go/no-go gate" name="gate_roles" value=gate_roles options=gate_role_options()/>
             <Field label="Approvals needed" name="gate_approvals" value=gate_approvals form kind=Kind::Number
                 hint="How many \"go\" votes open the gate. The person who asks cannot vote; one \"no-go\" stops it."/>
+            <div class="field checkbox">
+                <input type="checkbox" id="auto_rollback" name="auto_rollback" prop:checked=move || auto_rollback.get()
+                    on:change=move |ev| auto_rollback.set(event_target_checked(&ev))/>
+                <label for="auto_rollback">"Guards may roll this stage back without waiting for a rollback authority"</label>
+            </div>
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown."/>
             <Field label="Forward runbook" name="forward_runbook" value=forward form kind=Kind::Area hint="Markdown: the steps to carry the stage out."/>
             <Field label="Rollback runbook" name="rollback_runbook" value=rollback form kind=Kind::Area hint="Markdown: the steps to undo it."/>
