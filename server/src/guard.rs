@@ -105,7 +105,7 @@ pub(crate) fn check_not_paused(plan: &Plan) -> Result<(), ApiError> {
                         "The guard {} on {} breached at {} and paused the plan; resolve the breach before the next gate opens.",
                         g.condition(),
                         stage.name,
-                        short(&b.at)
+                        app::pages::short_time(&b.at)
                     ),
                 ));
             }
@@ -314,9 +314,8 @@ impl Service {
     pub async fn ingest(&self, ctx: &Ctx, body: &[u8]) -> Result<IngestReport> {
         ctx.require_signed_in()?;
         match &ctx.caller {
-            Caller::Token(t) if t.scopes.iter().any(|s| s.covers(Scope::MetricsWrite)) => {}
-            Caller::Token(_) => return Err(ApiError::new(403, "missing_scope", "This token lacks the metrics:write scope.").into()),
-            Caller::System(_) => {}
+            Caller::Token(_) if !ctx.has_scope(Scope::MetricsWrite) => return Err(crate::service::missing_scope(Scope::MetricsWrite).into()),
+            Caller::Token(_) | Caller::System(_) => {}
             _ => return Err(forbidden("Metrics are sent by services holding a metrics:write token.").into()),
         }
         let points = split_batch(body)?;
@@ -807,12 +806,4 @@ fn settings(new: &NewGuard) -> serde_json::Value {
         "baseline_value": new.baseline_value, "baseline_window_minutes": new.baseline_window(),
         "window_seconds": new.window_seconds, "min_samples": new.min_samples, "action": new.action,
     })
-}
-
-/// "2026-11-22 14:03 UTC"
-fn short(at: &str) -> String {
-    match (at.get(..10), at.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t} UTC"),
-        _ => at.to_string(),
-    }
 }

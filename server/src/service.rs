@@ -100,7 +100,7 @@ impl Ctx {
         }
     }
 
-    fn has_scope(&self, scope: Scope) -> bool {
+    pub(crate) fn has_scope(&self, scope: Scope) -> bool {
         matches!(&self.caller, Caller::Token(t) if t.scopes.iter().any(|s| s.covers(scope)))
     }
 
@@ -191,7 +191,7 @@ pub fn forbidden(message: &str) -> ApiError {
     ApiError::new(403, "forbidden", message)
 }
 
-fn missing_scope(scope: Scope) -> ApiError {
+pub(crate) fn missing_scope(scope: Scope) -> ApiError {
     ApiError::new(403, "missing_scope", format!("This token lacks the {} scope.", scope.as_str()))
 }
 
