@@ -1120,7 +1120,7 @@ mod tests {
     use crate::stage::{Stage, StageFlagChange, StageStatus};
 
     fn example(name: &str) -> String {
-        let path = format!("{}/../../shared/examples/plans/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../examples/plans/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

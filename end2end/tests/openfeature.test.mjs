@@ -15,7 +15,7 @@ import { TEST_TIMEOUT_MS, WAIT_MS, useApp } from '../support/app.mjs';
 // Registers the before/after hooks that start and stop the server for this file.
 const app = useApp({ demo: false });
 
-const SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/reference/ofrep/openapi.yaml');
+const SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/ofrep/openapi.yaml');
 
 /** A flags:read token for `environment`; returns its secret. */
 async function flagsToken(name, environment) {

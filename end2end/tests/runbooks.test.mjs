@@ -5,7 +5,7 @@ import { TEST_TIMEOUT_MS, WAIT_MS, eventually, openPage, useApp, waitForStageNam
 
 const app = useApp({ demo: false });
 
-const EXAMPLE = new URL('../../../shared/examples/plans/queue-system-migration.md', import.meta.url);
+const EXAMPLE = new URL('../../examples/plans/queue-system-migration.md', import.meta.url);
 
 /** Waits until the first element of `locator` has text matching `re`. */
 async function waitForMatch(locator, re) {

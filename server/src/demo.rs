@@ -1,5 +1,5 @@
 //! The demo plan a newcomer sees first: the workspace provider migration of
-//! `shared/examples/plans/workspace-provider-migration.md`, as a structured plan.
+//! `examples/plans/workspace-provider-migration.md`, as a structured plan.
 use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::person::NewPerson;

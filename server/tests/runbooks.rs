@@ -17,7 +17,7 @@ on_both_databases!(
 );
 
 fn example(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/examples/plans/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../examples/plans/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
