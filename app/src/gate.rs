@@ -92,9 +92,12 @@ pub struct Gate {
     pub requested_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
-    /// The deciding vote's rationale.
+    /// The deciding vote's rationale, or why the request was withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_rationale: Option<String>,
+    /// The stage's revision when the gate was asked for; a vote on a changed stage is refused.
+    #[serde(default)]
+    pub stage_revision: i64,
     pub votes: Vec<GateVote>,
 }
 

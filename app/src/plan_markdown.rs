@@ -1180,6 +1180,9 @@ mod tests {
                 runs: vec![],
                 auto_rollback: s.auto_rollback.unwrap_or(false),
                 guards: vec![],
+                revision: 0,
+                signed_revision: 0,
+                change_note: None,
             })
             .collect();
         Plan {

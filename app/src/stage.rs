@@ -111,6 +111,15 @@ pub struct Stage {
     /// Rollback triggers on live metrics, watched while the stage is active.
     #[serde(default)]
     pub guards: Vec<crate::guard::Guard>,
+    /// Bumped by every change to what this stage will do.
+    #[serde(default)]
+    pub revision: i64,
+    /// The revision the stakeholders last signed off; the gate opens only when it is current.
+    #[serde(default)]
+    pub signed_revision: i64,
+    /// Why the stage waits for a new sign-off: who changed what, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_note: Option<String>,
 }
 
 fn default_gate_roles() -> Vec<crate::role::PlanRole> {
@@ -122,6 +131,16 @@ fn one() -> i64 {
 }
 
 impl Stage {
+    /// Changed since the stakeholders signed it off: its gate waits for their sign-off.
+    pub fn awaits_sign_off(&self) -> bool {
+        self.revision != self.signed_revision
+    }
+
+    /// Running or done: only a rollback acts on it now.
+    pub fn is_frozen(&self) -> bool {
+        matches!(self.status, StageStatus::Active | StageStatus::Passed)
+    }
+
     /// The open go/no-go request, if any.
     pub fn open_gate(&self) -> Option<&crate::gate::Gate> {
         self.gates.iter().find(|g| g.status == crate::gate::GateStatus::Pending)

@@ -20,8 +20,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(action: &'static str, target: String, plan_id: i64) -> Entry {
-        Entry { action, target, plan_id: Some(plan_id), before: None, after: None }
+    /// A change to plan `plan_id`, named by its action.
+    pub fn new(action: crate::action::Action, target: String, plan_id: i64) -> Entry {
+        Entry { action: action.audit(), target, plan_id: Some(plan_id), before: None, after: None }
     }
 
     /// A change that belongs to no plan: people, tokens.

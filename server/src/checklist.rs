@@ -3,7 +3,8 @@
 use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
-use crate::service::{decode_enum, forbidden, Ctx, Service};
+use crate::action::Action;
+use crate::service::{decode_enum, Ctx, Service};
 use crate::stage::find_stage;
 use app::checklist::{CheckResult, CheckStatus, ChecklistCopy, ChecklistItem, NewChecklistItem};
 use app::error::ApiError;
@@ -76,57 +77,49 @@ impl Service {
 
     pub async fn add_check(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, new: NewChecklistItem) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(new.version)).await?;
-        find_stage(&before, stage_id)?;
-        let id = insert_item(tx.conn(), stage_id, new.text.trim(), new.required).await?;
-        let entry = Entry::new("checklist.create", format!("plan:{plan_id}/stage:{stage_id}/check:{id}"), plan_id)
+        let mut change = self.open(ctx, Action::ChecklistCreate, plan_id, Some(new.version), Some(stage_id)).await?;
+        let id = insert_item(change.conn(), stage_id, new.text.trim(), new.required).await?;
+        let entry = Entry::new(Action::ChecklistCreate, format!("plan:{plan_id}/stage:{stage_id}/check:{id}"), plan_id)
             .after(&serde_json::json!({ "text": new.text.trim(), "required": new.required }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn remove_check(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, item_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
-        let item = find_stage(&before, stage_id)?.checklist.iter().find(|c| c.id == item_id).cloned();
+        let mut change = self.open(ctx, Action::ChecklistDelete, plan_id, version, Some(stage_id)).await?;
+        let item = find_stage(&change.plan, stage_id)?.checklist.iter().find(|c| c.id == item_id).cloned();
         let item = item.ok_or_else(|| ApiError::not_found("Checklist item"))?;
-        sqlx::query("DELETE FROM checklist_items WHERE id = $1").bind(item_id).execute(tx.conn()).await?;
-        let entry = Entry::new("checklist.delete", format!("plan:{plan_id}/stage:{stage_id}/check:{item_id}"), plan_id).before(&item);
-        self.finish_change(tx, ctx, entry).await
+        sqlx::query("DELETE FROM checklist_items WHERE id = $1").bind(item_id).execute(change.conn()).await?;
+        let entry = Entry::new(Action::ChecklistDelete, format!("plan:{plan_id}/stage:{stage_id}/check:{item_id}"), plan_id).before(&item);
+        self.commit(change, ctx, entry).await
     }
 
     /// Appends another stage's items (of any plan the caller can read), results cleared.
     pub async fn copy_checklist(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, copy: ChecklistCopy) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(copy.version)).await?;
-        find_stage(&before, stage_id)?;
+        let mut change = self.open(ctx, Action::ChecklistCopy, plan_id, Some(copy.version), Some(stage_id)).await?;
         let rows = sqlx::query("SELECT text, required FROM checklist_items WHERE stage_id = $1 ORDER BY position")
             .bind(copy.from_stage_id)
-            .fetch_all(tx.conn())
+            .fetch_all(change.conn())
             .await?;
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stages WHERE id = $1").bind(copy.from_stage_id).fetch_one(tx.conn()).await?;
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stages WHERE id = $1").bind(copy.from_stage_id).fetch_one(change.conn()).await?;
         if exists == 0 {
             return Err(ApiError::new(422, "unknown_stage", "There is no such stage to copy from.").with_field("from_stage_id").into());
         }
         for r in &rows {
             let (text, required): (String, i64) = (r.try_get("text")?, r.try_get("required")?);
-            insert_item(tx.conn(), stage_id, &text, required == 1).await?;
+            insert_item(change.conn(), stage_id, &text, required == 1).await?;
         }
-        let entry = Entry::new("checklist.copy", format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
+        let entry = Entry::new(Action::ChecklistCopy, format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
             .after(&serde_json::json!({ "from_stage_id": copy.from_stage_id, "items": rows.len() }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     /// Records what a check showed. The people who run the plan do this: its migration
     /// leads, on-call, rollback authorities, and admins. It changes no plan version, so
     /// checks recorded side by side never conflict.
     pub async fn record_check(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, item_id: i64, result: CheckResult) -> Result<Plan> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        let runs = ctx.abilities(tx.conn(), plan_id).await?.run;
-        if !runs {
-            return Err(forbidden("Only the plan's leads, on-call, rollback authorities and admins record checks.").into());
-        }
+        let mut change = self.open(ctx, Action::CheckResult, plan_id, None, None).await?;
         result.validate()?;
-        let item = find_stage(&before, stage_id)?.checklist.iter().find(|c| c.id == item_id).cloned();
+        let item = find_stage(&change.plan, stage_id)?.checklist.iter().find(|c| c.id == item_id).cloned();
         let item = item.ok_or_else(|| ApiError::not_found("Checklist item"))?;
         let evidence = result.evidence_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
         sqlx::query("UPDATE checklist_items SET status = $1, comment = $2, evidence_url = $3, checked_by = $4, checked_at = $5 WHERE id = $6")
@@ -136,11 +129,11 @@ impl Service {
             .bind(ctx.actor())
             .bind(now())
             .bind(item_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        let entry = Entry::new("checklist.result", format!("plan:{plan_id}/stage:{stage_id}/check:{item_id}"), plan_id)
+        let entry = Entry::new(Action::CheckResult, format!("plan:{plan_id}/stage:{stage_id}/check:{item_id}"), plan_id)
             .before(&item)
             .after(&serde_json::json!({ "status": result.status, "comment": result.comment.trim(), "evidence_url": evidence }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 }

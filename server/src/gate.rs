@@ -4,7 +4,8 @@
 //! can arrive at once, so each takes the plan's row lock first (the version bump): of
 //! two decisions on one gate, the second sees the first and is refused.
 use crate::audit::Entry;
-use crate::db::{now, WriteTx};
+use crate::action::{Action, PlanChange};
+use crate::db::now;
 use crate::error::Result;
 use crate::plan::load_plan;
 use crate::service::{decode_enum, forbidden, Ctx, Service};
@@ -25,7 +26,7 @@ use std::time::Instant;
 pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Gate>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, stage_id, requested_by, rationale, roles, approvals_required, status, requested_at, decided_at,
-                decision_rationale
+                decision_rationale, stage_revision
          FROM gates WHERE plan_id = $1 ORDER BY id",
     )
     .bind(plan_id)
@@ -45,6 +46,7 @@ pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Ga
                 requested_at: r.try_get("requested_at")?,
                 decided_at: r.try_get("decided_at")?,
                 decision_rationale: r.try_get("decision_rationale")?,
+                stage_revision: r.try_get("stage_revision")?,
                 votes: vec![],
             })
         })
@@ -129,29 +131,11 @@ async fn requested_by_id(conn: &mut AnyConnection, table: &str, id: i64) -> Resu
 }
 
 impl Service {
-    /// Opens a change that many people may make at once (votes, rollback requests and
-    /// decisions): no version to match, but it still takes the plan's row, so changes to
-    /// one plan take turns and each sees the one before it.
-    pub(crate) async fn begin_action(&self, ctx: &Ctx, plan_id: i64) -> Result<(WriteTx, Plan)> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        sqlx::query("UPDATE plans SET version = version + 1, updated_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(plan_id)
-            .execute(tx.conn())
-            .await?;
-        let plan = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        if plan.archived_at.is_some() {
-            return Err(ApiError::new(409, "plan_archived", "This plan is archived.").into());
-        }
-        Ok((tx, plan))
-    }
-
-    /// The migration lead asks for a go/no-go decision on the next stage.
+    /// The migration lead asks for a go/no-go decision on the next stage, as it was signed off.
     pub async fn request_gate(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, req: GateRequest) -> Result<Plan> {
         req.validate()?;
-        ctx.require_person()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(req.version)).await?;
+        let mut change = self.open(ctx, Action::GateRequest, plan_id, Some(req.version), None).await?;
+        let before = change.plan.clone();
         if !matches!(before.status, PlanStatus::Approved | PlanStatus::Executing) {
             return Err(ApiError::new(409, "not_approved", "Only an approved plan runs: its stakeholders sign it off first.").into());
         }
@@ -165,12 +149,13 @@ impl Service {
         if let Some(earlier) = before.stages.iter().take_while(|s| s.id != stage_id).find(|s| s.status != StageStatus::Passed) {
             return Err(ApiError::new(409, "out_of_order", format!("{} has not passed yet; stages run in order.", earlier.name)).into());
         }
+        check_signed(&before, &stage)?;
         check_checklist(&stage)?;
         crate::guard::check_not_paused(&before)?;
         let at = now();
         let gate_id: i64 = sqlx::query_scalar(
-            "INSERT INTO gates (plan_id, stage_id, requested_by, requested_by_id, rationale, roles, approvals_required, requested_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO gates (plan_id, stage_id, requested_by, requested_by_id, rationale, roles, approvals_required, requested_at, stage_revision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(plan_id)
         .bind(stage_id)
@@ -180,23 +165,28 @@ impl Service {
         .bind(join_roles(&stage.gate_roles))
         .bind(stage.gate_approvals)
         .bind(&at)
-        .fetch_one(tx.conn())
+        .bind(stage.revision)
+        .fetch_one(change.conn())
         .await?;
-        set_stage_status(&mut tx, stage_id, StageStatus::AwaitingDecision, &at).await?;
+        set_stage_status(change.conn(), stage_id, StageStatus::AwaitingDecision, &at).await?;
         let payload = json!({
             "gate": { "id": gate_id, "requested_by": ctx.actor(), "rationale": req.rationale.trim(),
                       "roles": stage.gate_roles, "approvals_required": stage.gate_approvals },
         });
-        let entry = Entry::new("gate.request", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).after(&payload);
-        self.finish_and_announce(tx, ctx, entry, "gate.requested", merge(about(&before, &stage), payload)).await
+        change.announce(Action::GateRequest, merge(about(&before, &stage), payload.clone())).await?;
+        let entry = Entry::new(Action::GateRequest, format!("plan:{plan_id}/stage:{stage_id}"), plan_id).after(&payload);
+        self.commit(change, ctx, entry).await
     }
 
     /// A vote on an open gate. One "no-go" decides no-go; enough "go" votes decide go,
     /// which applies the stage's flag changes and makes it active, all in one transaction.
+    /// The vote checks again that the plan may run and that the stage is still what was
+    /// asked for and signed off.
     pub async fn vote(&self, ctx: &Ctx, plan_id: i64, gate_id: i64, vote: NewVote) -> Result<Plan> {
         vote.validate()?;
+        let mut change = self.open(ctx, Action::GateVote, plan_id, None, None).await?;
         let person = ctx.require_person()?.clone();
-        let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
+        let before = change.plan.clone();
         let (stage, gate) = find_in_stages(&before, |s| s.gates.iter().find(|g| g.id == gate_id), "Gate")?;
         let roles = before.roles_of(person.id);
         let Some(role) = gate.roles.iter().copied().find(|r| roles.contains(r)) else {
@@ -206,7 +196,14 @@ impl Service {
         if gate.status != GateStatus::Pending {
             return Err(ApiError::new(409, "gate_decided", format!("This gate was already decided: {}.", gate.status.label())).into());
         }
-        if requested_by_id(tx.conn(), "gates", gate_id).await? == Some(person.id) {
+        if !matches!(before.status, PlanStatus::Approved | PlanStatus::Executing) {
+            return Err(ApiError::new(409, "not_approved", "This plan is no longer approved; nothing runs until its stakeholders sign it off again.").into());
+        }
+        if gate.stage_revision != stage.revision {
+            return Err(ApiError::new(409, "gate_stale", format!("{} changed after go was asked for; the request must be made again.", stage.name)).into());
+        }
+        check_signed(&before, &stage)?;
+        if requested_by_id(change.conn(), "gates", gate_id).await? == Some(person.id) {
             return Err(ApiError::new(403, "own_request", "You asked for this decision; someone else must decide it.").into());
         }
         if gate.votes.iter().any(|v| v.username == person.username) {
@@ -227,7 +224,7 @@ impl Service {
         .bind(role.as_str())
         .bind(vote.rationale.trim())
         .bind(&at)
-        .execute(tx.conn())
+        .execute(change.conn())
         .await?;
         let go_votes = gate.votes.iter().filter(|v| v.vote == Vote::Go).count() as i64 + i64::from(vote.vote == Vote::Go);
         let decision = match vote.vote {
@@ -244,30 +241,29 @@ impl Service {
             .bind(&at)
             .bind(vote.rationale.trim())
             .bind(gate_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
             if done.rows_affected() != 1 {
                 return Err(ApiError::new(409, "gate_decided", "This gate was decided a moment ago.").into());
             }
             if decision == GateStatus::Go {
-                flags_changed = self.apply_stage_flags(&mut tx, ctx, stage.id, &at).await?;
-                set_plan_status(&mut tx, plan_id, PlanStatus::Executing).await?;
+                flags_changed = self.apply_stage_flags(&mut change.tx, ctx, stage.id, &at).await?;
+                set_plan_status(change.conn(), plan_id, PlanStatus::Executing).await?;
             } else {
-                set_stage_status(&mut tx, stage.id, StageStatus::Pending, &at).await?;
+                set_stage_status(change.conn(), stage.id, StageStatus::Pending, &at).await?;
             }
             let payload = json!({
                 "gate": { "id": gate_id, "decision": decision, "decided_by": person.username, "rationale": vote.rationale.trim() },
             });
-            crate::webhook::enqueue(tx.conn(), "gate.decided", merge(about(&before, &stage), payload)).await?;
+            change.announce(Action::GateVote, merge(about(&before, &stage), payload)).await?;
         }
-        let entry = Entry::new("gate.vote", format!("plan:{plan_id}/stage:{}/gate:{gate_id}", stage.id), plan_id).after(&json!({
+        let entry = Entry::new(Action::GateVote, format!("plan:{plan_id}/stage:{}/gate:{gate_id}", stage.id), plan_id).after(&json!({
             "vote": vote.vote, "role": role, "rationale": vote.rationale.trim(), "decision": decision,
         }));
-        let plan = self.finish_change(tx, ctx, entry).await?;
+        let plan = self.commit(change, ctx, entry).await?;
         if flags_changed > 0 {
             self.flags_changed().await;
         }
-        self.webhooks_wake();
         Ok(plan)
     }
 
@@ -277,8 +273,8 @@ impl Service {
         if action.reason.trim().is_empty() {
             return Err(ApiError::validation("reason", "Say why the stage is aborted.").into());
         }
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
-        let stage = find_stage(&before, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::StageAbort, plan_id, Some(action.version), None).await?;
+        let stage = find_stage(&change.plan, stage_id)?.clone();
         if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
             return Err(ApiError::new(
                 409,
@@ -288,25 +284,23 @@ impl Service {
             .into());
         }
         let at = now();
-        withdraw_gates(&mut tx, plan_id, &at).await?;
-        set_stage_status(&mut tx, stage_id, StageStatus::Aborted, &at).await?;
-        set_plan_status(&mut tx, plan_id, PlanStatus::Aborted).await?;
-        let entry = Entry::new("stage.abort", format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
+        let why = format!("Withdrawn: {} aborted the stage: {}", ctx.actor(), action.reason.trim());
+        withdraw_gates(change.conn(), plan_id, None, &at, &why).await?;
+        set_stage_status(change.conn(), stage_id, StageStatus::Aborted, &at).await?;
+        set_plan_status(change.conn(), plan_id, PlanStatus::Aborted).await?;
+        let entry = Entry::new(Action::StageAbort, format!("plan:{plan_id}/stage:{stage_id}"), plan_id)
             .before(&stage)
             .after(&json!({ "status": "aborted", "reason": action.reason.trim() }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     /// On-call or a migration lead asks to roll back the active stage, or the last
     /// passed one when none is active.
     pub async fn request_rollback(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, req: RollbackRequest) -> Result<Plan> {
         req.validate()?;
+        let mut change = self.open(ctx, Action::RollbackRequest, plan_id, None, None).await?;
         let person = ctx.require_person()?.clone();
-        let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
-        let roles = before.roles_of(person.id);
-        if !ctx.is_admin() && !roles.iter().any(|r| matches!(r, PlanRole::OnCall | PlanRole::MigrationLead)) {
-            return Err(forbidden("Only the plan's on-call and migration leads may ask for a rollback.").into());
-        }
+        let before = change.plan.clone();
         let stage = find_stage(&before, stage_id)?.clone();
         check_rollback_target(&before, &stage)?;
         if stage.open_rollback().is_some() {
@@ -323,11 +317,12 @@ impl Service {
         .bind(person.id)
         .bind(req.reason.trim())
         .bind(&at)
-        .fetch_one(tx.conn())
+        .fetch_one(change.conn())
         .await?;
         let payload = json!({ "rollback": { "id": id, "requested_by": person.username, "reason": req.reason.trim() } });
-        let entry = Entry::new("rollback.request", format!("plan:{plan_id}/stage:{stage_id}/rollback:{id}"), plan_id).after(&payload);
-        self.finish_and_announce(tx, ctx, entry, "rollback.requested", merge(about(&before, &stage), payload)).await
+        change.announce(Action::RollbackRequest, merge(about(&before, &stage), payload.clone())).await?;
+        let entry = Entry::new(Action::RollbackRequest, format!("plan:{plan_id}/stage:{stage_id}/rollback:{id}"), plan_id).after(&payload);
+        self.commit(change, ctx, entry).await
     }
 
     /// A rollback authority approves or rejects a rollback request. On approval the
@@ -336,16 +331,18 @@ impl Service {
     pub async fn decide_rollback(&self, ctx: &Ctx, plan_id: i64, rollback_id: i64, d: RollbackDecision) -> Result<Plan> {
         let approved_at = Instant::now();
         d.validate()?;
+        let action = match d.decision {
+            Verdict::Approve => Action::RollbackApprove,
+            Verdict::Reject => Action::RollbackReject,
+        };
+        let mut change = self.open(ctx, action, plan_id, None, None).await?;
         let person = ctx.require_person()?.clone();
-        let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
+        let before = change.plan.clone();
         let (stage, rollback) = find_in_stages(&before, |s| s.rollbacks.iter().find(|r| r.id == rollback_id), "Rollback")?;
-        if !before.roles_of(person.id).contains(&PlanRole::RollbackAuthority) {
-            return Err(forbidden("Only the plan's rollback authorities may decide a rollback.").into());
-        }
         if rollback.status != RollbackStatus::Pending {
             return Err(ApiError::new(409, "rollback_decided", format!("This rollback was already decided: {}.", rollback.status.label())).into());
         }
-        if requested_by_id(tx.conn(), "rollbacks", rollback_id).await? == Some(person.id) {
+        if requested_by_id(change.conn(), "rollbacks", rollback_id).await? == Some(person.id) {
             return Err(ApiError::new(403, "own_request", "You asked for this rollback; another rollback authority must decide it.").into());
         }
         let status = match d.decision {
@@ -364,7 +361,7 @@ impl Service {
         .bind(&at)
         .bind(d.comment.trim())
         .bind(rollback_id)
-        .execute(tx.conn())
+        .execute(change.conn())
         .await?;
         if done.rows_affected() != 1 {
             return Err(ApiError::new(409, "rollback_decided", "This rollback was decided a moment ago.").into());
@@ -373,63 +370,57 @@ impl Service {
                                             "requested_by": rollback.requested_by, "reason": rollback.reason } });
         let target = format!("plan:{plan_id}/stage:{}/rollback:{rollback_id}", stage.id);
         if status == RollbackStatus::Rejected {
-            let entry = Entry::new("rollback.reject", target, plan_id).after(&payload);
-            return self.finish_and_announce(tx, ctx, entry, "rollback.rejected", merge(about(&before, &stage), payload)).await;
+            change.announce(Action::RollbackReject, merge(about(&before, &stage), payload.clone())).await?;
+            let entry = Entry::new(Action::RollbackReject, target, plan_id).after(&payload);
+            return self.commit(change, ctx, entry).await;
         }
-        self.roll_back(tx, ctx, &before, &stage, rollback_id, payload, approved_at).await
+        self.roll_back(change, ctx, &stage, rollback_id, payload, approved_at).await
     }
 
     /// Reverts an approved rollback's stage, then records how long that took.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn roll_back(
         &self,
-        mut tx: WriteTx,
+        mut change: PlanChange,
         ctx: &Ctx,
-        before: &Plan,
         stage: &Stage,
         rollback_id: i64,
         payload: serde_json::Value,
         approved_at: Instant,
     ) -> Result<Plan> {
+        let before = change.plan.clone();
         let plan_id = before.id;
         let at = now();
-        let reverted = self.revert_stage_flags(&mut tx, ctx, stage.id, &at).await?;
-        withdraw_gates(&mut tx, plan_id, &at).await?;
-        set_plan_status(&mut tx, plan_id, PlanStatus::RolledBack).await?;
-        crate::webhook::enqueue(tx.conn(), "rollback.approved", merge(about(before, stage), payload.clone())).await?;
+        let reverted = self.revert_stage_flags(&mut change.tx, ctx, stage.id, &at).await?;
+        let why = format!("Withdrawn: {} was rolled back.", stage.name);
+        withdraw_gates(change.conn(), plan_id, None, &at, &why).await?;
+        set_plan_status(change.conn(), plan_id, PlanStatus::RolledBack).await?;
+        change.announce(Action::RollbackApprove, merge(about(&before, stage), payload.clone())).await?;
         let target = format!("plan:{plan_id}/stage:{}/rollback:{rollback_id}", stage.id);
-        let entry = Entry::new("rollback.approve", target.clone(), plan_id)
+        let entry = Entry::new(Action::RollbackApprove, target.clone(), plan_id)
             .before(stage)
             .after(&merge(payload, json!({ "flags_reverted": reverted })));
-        self.finish_change(tx, ctx, entry).await?;
+        self.commit(change, ctx, entry).await?;
         if reverted > 0 {
             // The flags count as reverted once this replica serves them.
             self.flags_changed().await;
         }
         let duration_ms = approved_at.elapsed().as_millis() as i64;
         let target_seconds = before.rollback_target_seconds;
-        let (mut tx, after) = self.begin_action(&Ctx::system(), plan_id).await?;
+        let mut change = self.open(&Ctx::system(), Action::RollbackDone, plan_id, None, None).await?;
         sqlx::query("UPDATE rollbacks SET reverted_at = $1, duration_ms = $2, target_seconds = $3 WHERE id = $4")
             .bind(now())
             .bind(duration_ms)
             .bind(target_seconds)
             .bind(rollback_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
         let timing = json!({
             "rollback": { "id": rollback_id, "duration_ms": duration_ms, "target_seconds": target_seconds,
                           "within_target": duration_ms <= target_seconds * 1000, "flags_reverted": reverted },
         });
-        let hook = merge(about(&after, find_stage(&after, stage.id)?), timing.clone());
-        self.finish_and_announce(tx, ctx, Entry::new("rollback.done", target, plan_id).after(&timing), "rollback.done", hook).await
-    }
-
-    /// `finish_change`, with the webhook event queued in the same transaction.
-    async fn finish_and_announce(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry, event: &str, hook: serde_json::Value) -> Result<Plan> {
-        crate::webhook::enqueue(tx.conn(), event, hook).await?;
-        let plan = self.finish_change(tx, ctx, entry).await?;
-        self.webhooks_wake();
-        Ok(plan)
+        let hook = merge(about(&change.plan, find_stage(&change.plan, stage.id)?), timing.clone());
+        change.announce(Action::RollbackDone, hook).await?;
+        self.commit(change, ctx, Entry::new(Action::RollbackDone, target, plan_id).after(&timing)).await
     }
 
     /// Everything waiting for the signed-in person's decision, oldest first: gates they
@@ -476,7 +467,8 @@ impl Service {
                     }
                 }
             }
-            if plan.status == PlanStatus::InReview
+            let resign = plan.status == PlanStatus::Executing && plan.stages.iter().any(|s| s.awaits_sign_off());
+            if (plan.status == PlanStatus::InReview || resign)
                 && roles.contains(&PlanRole::Stakeholder)
                 && !plan.signoffs.iter().any(|s| s.person.id == person.id)
             {
@@ -491,6 +483,17 @@ impl Service {
 /// The stage holding the gate or rollback `find` picks, and that item; 404 naming `what`.
 fn find_in_stages<T: Clone>(plan: &Plan, find: impl Fn(&Stage) -> Option<&T>, what: &str) -> Result<(Stage, T), ApiError> {
     plan.stages.iter().find_map(|s| find(s).map(|t| (s.clone(), t.clone()))).ok_or_else(|| ApiError::not_found(what))
+}
+
+/// A stage changed after sign-off waits for the stakeholders before its gate opens.
+fn check_signed(plan: &Plan, stage: &Stage) -> Result<(), ApiError> {
+    if !stage.awaits_sign_off() {
+        return Ok(());
+    }
+    let waiting = crate::review::waiting_for(plan);
+    let who = if waiting.is_empty() { "the stakeholders".to_string() } else { waiting.join(", ") };
+    let what = stage.change_note.clone().unwrap_or_else(|| format!("{} changed after sign-off.", stage.name));
+    Err(ApiError::new(409, "sign_off_needed", format!("{what} Its gate opens once {who} sign off again.")))
 }
 
 /// Every required checklist item must be at Pass before a gate is asked for or a "go" given.
@@ -528,36 +531,43 @@ fn check_rollback_target(plan: &Plan, stage: &Stage) -> Result<(), ApiError> {
     }
 }
 
-async fn set_stage_status(tx: &mut WriteTx, stage_id: i64, status: StageStatus, at: &str) -> Result<(), sqlx::Error> {
+async fn set_stage_status(conn: &mut AnyConnection, stage_id: i64, status: StageStatus, at: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE stages SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status.as_str())
         .bind(at)
         .bind(stage_id)
-        .execute(tx.conn())
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-pub(crate) async fn set_plan_status(tx: &mut WriteTx, plan_id: i64, status: PlanStatus) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(status.as_str()).bind(plan_id).execute(tx.conn()).await?;
+pub(crate) async fn set_plan_status(conn: &mut AnyConnection, plan_id: i64, status: PlanStatus) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(status.as_str()).bind(plan_id).execute(conn).await?;
     Ok(())
 }
 
-/// Closes the plan's open gates undecided and returns their stages to pending.
-async fn withdraw_gates(tx: &mut WriteTx, plan_id: i64, at: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE stages SET status = 'pending', updated_at = $1
-         WHERE id IN (SELECT stage_id FROM gates WHERE plan_id = $2 AND status = 'pending')",
-    )
-    .bind(at)
-    .bind(plan_id)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query("UPDATE gates SET status = 'withdrawn', decided_at = $1 WHERE plan_id = $2 AND status = 'pending'")
-        .bind(at)
+/// Closes open gate requests undecided (of the stages `only` names, or all of the plan's),
+/// saying `why`, and returns their stages to pending.
+pub(crate) async fn withdraw_gates(conn: &mut AnyConnection, plan_id: i64, only: Option<&[i64]>, at: &str, why: &str) -> Result<(), sqlx::Error> {
+    let open: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stage_id FROM gates WHERE plan_id = $1 AND status = 'pending'")
         .bind(plan_id)
-        .execute(tx.conn())
+        .fetch_all(&mut *conn)
         .await?;
+    for (gate_id, stage_id) in open {
+        if only.is_some_and(|ids| !ids.contains(&stage_id)) {
+            continue;
+        }
+        sqlx::query("UPDATE gates SET status = 'withdrawn', decided_at = $1, decision_rationale = $2 WHERE id = $3 AND status = 'pending'")
+            .bind(at)
+            .bind(why)
+            .bind(gate_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE stages SET status = 'pending', updated_at = $1 WHERE id = $2 AND status = 'awaiting_decision'")
+            .bind(at)
+            .bind(stage_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
-

@@ -2,6 +2,7 @@
 //! `POST /api/v1/metrics`; once a batch is stored, the guards of active stages that watch
 //! one of its metrics are evaluated. A breach is recorded, audited and announced (live
 //! viewers, webhooks) in one transaction with what the guard does about it.
+use crate::action::Action;
 use crate::audit::{self, Entry};
 use crate::db::{now, WriteTx};
 use crate::error::Result;
@@ -438,7 +439,8 @@ impl Service {
     async fn breach(&self, plan_id: i64, stage_id: i64, guard_id: i64, seen: Seen, request_id: Option<String>) -> Result<Option<BreachNotice>> {
         let started = Instant::now();
         let ctx = Self::guard_ctx(request_id);
-        let (mut tx, before) = self.begin_action(&ctx, plan_id).await?;
+        let mut change = self.open(&ctx, Action::GuardBreach, plan_id, None, None).await?;
+        let before = change.plan.clone();
         let stage = find_stage(&before, stage_id)?.clone();
         let Some(guard) = stage.guards.iter().find(|g| g.id == guard_id).cloned() else { return Ok(None) };
         if stage.status != StageStatus::Active || guard.open_breach().is_some() {
@@ -460,7 +462,7 @@ impl Service {
         .bind(&at)
         .bind(seen.at_ms)
         .bind(optional_f64(seen.baseline).1)
-        .fetch_one(tx.conn())
+        .fetch_one(change.conn())
         .await?;
         let reason = format!(
             "Guard {} breached: mean {} over {} samples in the last {} s is {} {}.",
@@ -476,34 +478,31 @@ impl Service {
             "breach": { "id": breach_id, "value": seen.value, "samples": seen.samples, "threshold": seen.threshold,
                         "baseline": seen.baseline, "at": at },
         });
-        crate::webhook::enqueue(tx.conn(), "guard.breached", merge(about(&before, &stage), payload.clone())).await?;
+        change.announce(Action::GuardBreach, merge(about(&before, &stage), payload.clone())).await?;
         let target = format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}");
-        let entry = Entry::new("guard.breach", target, plan_id).after(&payload);
+        let entry = Entry::new(Action::GuardBreach, target, plan_id).after(&payload);
         let mut notice = BreachNotice { plan_id, stage_id, guard_id, breach_id, action: guard.action, rollback_id: None };
         if guard.action != GuardAction::RollBack {
-            self.finish_change(tx, &ctx, entry).await?;
-            self.webhooks_wake();
+            self.commit(change, &ctx, entry).await?;
             return Ok(Some(notice));
         }
-        let (rollback_id, created) = guard_rollback(&mut tx, &stage, guard_id, breach_id, &reason).await?;
+        let (rollback_id, created) = guard_rollback(&mut change.tx, &stage, guard_id, breach_id, &reason).await?;
         notice.rollback_id = Some(rollback_id);
         if !stage.auto_rollback && !created {
             // It joins a request already awaiting a rollback authority.
-            self.finish_change(tx, &ctx, entry).await?;
-            self.webhooks_wake();
+            self.commit(change, &ctx, entry).await?;
             return Ok(Some(notice));
         }
-        audit::append(tx.conn(), &ctx, &entry).await?;
+        audit::append(change.conn(), &ctx, &entry).await?;
         if stage.auto_rollback {
             let payload = json!({ "rollback": { "id": rollback_id, "decided_by": format!("guard:{guard_id}"), "automatic": true,
                                                 "comment": AUTO_COMMENT, "reason": reason } });
-            self.roll_back(tx, &ctx, &before, &stage, rollback_id, payload, started).await?;
+            self.roll_back(change, &ctx, &stage, rollback_id, payload, started).await?;
         } else {
             let payload = json!({ "rollback": { "id": rollback_id, "requested_by": format!("guard:{guard_id}"), "reason": reason } });
-            crate::webhook::enqueue(tx.conn(), "rollback.requested", merge(about(&before, &stage), payload.clone())).await?;
-            let entry = Entry::new("rollback.request", format!("plan:{plan_id}/stage:{stage_id}/rollback:{rollback_id}"), plan_id).after(&payload);
-            self.finish_change(tx, &ctx, entry).await?;
-            self.webhooks_wake();
+            change.announce(Action::RollbackRequest, merge(about(&before, &stage), payload.clone())).await?;
+            let entry = Entry::new(Action::RollbackRequest, format!("plan:{plan_id}/stage:{stage_id}/rollback:{rollback_id}"), plan_id).after(&payload);
+            self.commit(change, &ctx, entry).await?;
         }
         Ok(Some(notice))
     }
@@ -511,25 +510,25 @@ impl Service {
     /// The lead adds a guard to a stage that has not finished.
     pub async fn add_guard(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, new: NewGuard) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(new.version)).await?;
-        let stage = find_stage(&before, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::GuardCreate, plan_id, Some(new.version), Some(stage_id)).await?;
+        let stage = find_stage(&change.plan, stage_id)?.clone();
         check_stage_open(&stage)?;
         let query = sqlx::query(
             "INSERT INTO guards (metric, comparison, threshold, relative, baseline_value, baseline_window_minutes,
                                  window_seconds, min_samples, action, plan_id, stage_id, created_by, created_at)
              VALUES ($1, $2, $3, $4, CASE WHEN $10 = 1 THEN $5 END, $6, $7, $8, $9, $11, $12, $13, $14) RETURNING id",
         );
-        let row = bind_settings(query, &new).bind(plan_id).bind(stage_id).bind(ctx.actor()).bind(now()).fetch_one(tx.conn()).await?;
+        let row = bind_settings(query, &new).bind(plan_id).bind(stage_id).bind(ctx.actor()).bind(now()).fetch_one(change.conn()).await?;
         let id: i64 = row.try_get("id")?;
-        let entry = Entry::new("guard.create", format!("plan:{plan_id}/stage:{stage_id}/guard:{id}"), plan_id).after(&settings(&new));
-        self.finish_change(tx, ctx, entry).await
+        let entry = Entry::new(Action::GuardCreate, format!("plan:{plan_id}/stage:{stage_id}/guard:{id}"), plan_id).after(&settings(&new));
+        self.commit(change, ctx, entry).await
     }
 
     /// New settings for a guard; a measured baseline is measured again if its window changed.
     pub async fn update_guard(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, guard_id: i64, new: NewGuard) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(new.version)).await?;
-        let stage = find_stage(&before, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::GuardUpdate, plan_id, Some(new.version), Some(stage_id)).await?;
+        let stage = find_stage(&change.plan, stage_id)?.clone();
         let old = stage.guards.iter().find(|g| g.id == guard_id).cloned().ok_or_else(|| ApiError::not_found("Guard"))?;
         check_stage_open(&stage)?;
         let keep_measured = old.metric == new.metric.trim() && old.baseline_window_minutes == new.baseline_window();
@@ -541,32 +540,29 @@ impl Service {
                 baseline_samples = CASE WHEN $11 = 1 THEN baseline_samples ELSE NULL END
              WHERE id = $12",
         );
-        bind_settings(query, &new).bind(i64::from(keep_measured)).bind(guard_id).execute(tx.conn()).await?;
-        let entry = Entry::new("guard.update", format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id)
+        bind_settings(query, &new).bind(i64::from(keep_measured)).bind(guard_id).execute(change.conn()).await?;
+        let entry = Entry::new(Action::GuardUpdate, format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id)
             .before(&old)
             .after(&settings(&new));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     /// Removes a guard and its breaches (the audit log keeps them).
     pub async fn delete_guard(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, guard_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
-        let stage = find_stage(&before, stage_id)?;
+        let mut change = self.open(ctx, Action::GuardDelete, plan_id, version, Some(stage_id)).await?;
+        let stage = find_stage(&change.plan, stage_id)?;
         let old = stage.guards.iter().find(|g| g.id == guard_id).cloned().ok_or_else(|| ApiError::not_found("Guard"))?;
-        sqlx::query("DELETE FROM guards WHERE id = $1").bind(guard_id).execute(tx.conn()).await?;
-        let entry = Entry::new("guard.delete", format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id).before(&old);
-        self.finish_change(tx, ctx, entry).await
+        sqlx::query("DELETE FROM guards WHERE id = $1").bind(guard_id).execute(change.conn()).await?;
+        let entry = Entry::new(Action::GuardDelete, format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id).before(&old);
+        self.commit(change, ctx, entry).await
     }
 
     /// Someone running the plan says what was done about a breach: the guard watches again
     /// and, for a pause guard, the next gate may open.
     pub async fn resolve_breach(&self, ctx: &Ctx, plan_id: i64, breach_id: i64, r: ResolveBreach) -> Result<Plan> {
         r.validate()?;
-        ctx.require_person()?;
-        let (mut tx, before) = self.begin_action(ctx, plan_id).await?;
-        if !ctx.abilities(tx.conn(), plan_id).await?.run {
-            return Err(forbidden("Only the plan's leads, on-call, rollback authorities and admins may resolve a breach.").into());
-        }
+        let mut change = self.open(ctx, Action::GuardResolve, plan_id, None, None).await?;
+        let before = change.plan.clone();
         let (stage, guard, breach) = before
             .stages
             .iter()
@@ -581,17 +577,15 @@ impl Service {
             .bind(ctx.actor())
             .bind(r.note.trim())
             .bind(breach_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
         let payload = json!({
             "guard": { "id": guard.id, "metric": guard.metric, "condition": guard.condition(), "action": guard.action },
             "breach": { "id": breach_id, "resolved_by": ctx.actor(), "note": r.note.trim() },
         });
-        crate::webhook::enqueue(tx.conn(), "guard.resolved", merge(about(&before, &stage), payload.clone())).await?;
-        let entry = Entry::new("guard.resolve", format!("plan:{plan_id}/stage:{}/guard:{}", stage.id, guard.id), plan_id).after(&payload);
-        let plan = self.finish_change(tx, ctx, entry).await?;
-        self.webhooks_wake();
-        Ok(plan)
+        change.announce(Action::GuardResolve, merge(about(&before, &stage), payload.clone())).await?;
+        let entry = Entry::new(Action::GuardResolve, format!("plan:{plan_id}/stage:{}/guard:{}", stage.id, guard.id), plan_id).after(&payload);
+        self.commit(change, ctx, entry).await
     }
 
     /// Each guard's metric over time: bucket means over the stage's time (and the baseline

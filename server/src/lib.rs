@@ -1,5 +1,6 @@
 #![recursion_limit = "256"]
 //! The `runway` server: command line, HTTP, the service layer and storage.
+pub mod action;
 pub mod api;
 pub mod audit;
 pub mod checklist;

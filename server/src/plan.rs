@@ -1,4 +1,5 @@
 //! Plans: storage and the service calls that change them.
+use crate::action::{Action, PlanChange};
 use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
@@ -143,10 +144,7 @@ impl Service {
     /// People and `plans:write` tokens create plans; a person creating one becomes its
     /// migration lead.
     pub async fn create_plan(&self, ctx: &Ctx, new: NewPlan) -> Result<Plan> {
-        ctx.require_signed_in()?;
-        if ctx.person().is_none() && !ctx.is_admin() {
-            ctx.require_read(Scope::PlansWrite)?;
-        }
+        Action::PlanCreate.rules().who.check(ctx, &[])?;
         new.validate()?;
         check_status_choice(new.status, PlanStatus::Draft)?;
         let at = now();
@@ -189,7 +187,8 @@ impl Service {
         if let Some(person) = ctx.person() {
             crate::role::insert_role(tx.conn(), id, person.id, PlanRole::MigrationLead).await?;
         }
-        self.finish_change(tx, ctx, Entry::new("plan.create", format!("plan:{id}"), id)).await
+        let change = PlanChange::created(tx, id).await?;
+        self.commit(change, ctx, Entry::new(Action::PlanCreate, format!("plan:{id}"), id)).await
     }
 
     pub async fn update_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
@@ -200,7 +199,8 @@ impl Service {
         if patch.archived == Some(true) {
             return self.archive_plan(ctx, id, Some(patch.version)).await;
         }
-        let (mut tx, before) = self.begin_change(ctx, id, Some(patch.version)).await?;
+        let mut change = self.open(ctx, Action::PlanUpdate, id, Some(patch.version), None).await?;
+        let before = change.plan.clone();
         check_status_choice(patch.status, before.status)?;
         sqlx::query("UPDATE plans SET title = $1, summary = $2, description = $3, owner = $4, status = $5, rollback_target_seconds = $7 WHERE id = $6")
             .bind(patch.title.as_deref().map(str::trim).unwrap_or(&before.title))
@@ -210,26 +210,28 @@ impl Service {
             .bind(patch.status.unwrap_or(before.status).as_str())
             .bind(id)
             .bind(patch.rollback_target_seconds.unwrap_or(before.rollback_target_seconds))
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        self.finish_change(tx, ctx, Entry::new("plan.update", format!("plan:{id}"), id).before(&before)).await
+        self.commit(change, ctx, Entry::new(Action::PlanUpdate, format!("plan:{id}"), id).before(&before)).await
     }
 
     /// Archived plans leave the list and become read-only; nothing is deleted.
     pub async fn archive_plan(&self, ctx: &Ctx, id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, id, version).await?;
+        let mut change = self.open(ctx, Action::PlanArchive, id, version, None).await?;
+        let before = change.plan.clone();
         sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        self.finish_change(tx, ctx, Entry::new("plan.archive", format!("plan:{id}"), id).before(&before)).await
+        self.commit(change, ctx, Entry::new(Action::PlanArchive, format!("plan:{id}"), id).before(&before)).await
     }
 
     async fn restore_plan(&self, ctx: &Ctx, id: i64, patch: PlanPatch) -> Result<Plan> {
-        let (mut tx, before) = self.open_change(ctx, id, Some(patch.version), true).await?;
-        sqlx::query("UPDATE plans SET archived_at = NULL WHERE id = $1").bind(id).execute(tx.conn()).await?;
-        self.finish_change(tx, ctx, Entry::new("plan.restore", format!("plan:{id}"), id).before(&before)).await
+        let mut change = self.open(ctx, Action::PlanRestore, id, Some(patch.version), None).await?;
+        let before = change.plan.clone();
+        sqlx::query("UPDATE plans SET archived_at = NULL WHERE id = $1").bind(id).execute(change.conn()).await?;
+        self.commit(change, ctx, Entry::new(Action::PlanRestore, format!("plan:{id}"), id).before(&before)).await
     }
 }
 

@@ -1,14 +1,17 @@
 //! Review: stakeholders comment and sign off; the plan goes draft -> in review ->
 //! approved once every assigned stakeholder has signed off the current version.
-//! A change to what they reviewed voids the sign-offs and says why.
+//! A change to what will run voids the sign-offs, withdraws open gate requests and
+//! says why; while the plan runs, the stages it changed wait for a new sign-off.
 use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
 use crate::person::person_from_row;
 use crate::plan::load_plan;
-use crate::service::{decode_enum, Ctx, Need, Service};
+use crate::action::{Action, PlanChange, Touched};
+use crate::service::{decode_enum, Ctx, Service};
 use app::error::ApiError;
 use app::plan::{Plan, PlanStatus};
+use app::stage::StageStatus;
 use app::review::{Comment, Decision, NewComment, NewSignOff, SignOff};
 use app::role::PlanRole;
 use sqlx::{AnyConnection, Row};
@@ -38,121 +41,150 @@ pub async fn load_sign_offs(conn: &mut AnyConnection, plan_id: i64) -> Result<Ve
         .collect()
 }
 
-/// Changes to what stakeholders sign off: the plan's text, its stages and its risks.
-/// (Starting or rolling back a stage runs the plan; it does not change what was reviewed.)
-pub fn is_content_change(action: &str) -> bool {
-    matches!(
-        action,
-        "plan.update"
-            | "stage.create"
-            | "stage.update"
-            | "stage.delete"
-            | "stage.reorder"
-            | "stage.flags"
-            | "checklist.create"
-            | "checklist.delete"
-            | "checklist.copy"
-    ) || action.starts_with("risk.")
-}
-
-/// Called inside a content change's transaction, with the plan as the change left it.
-pub async fn void_sign_offs(conn: &mut AnyConnection, ctx: &Ctx, plan: &Plan, entry: &Entry) -> Result<(), sqlx::Error> {
-    if !matches!(plan.status, PlanStatus::InReview | PlanStatus::Approved) {
+/// After a change to what will run (`Review::Voids`), in its transaction: earlier
+/// sign-offs are void; the stages it touched wait for a new sign-off before their gates
+/// open; open gate requests are withdrawn (every one while the plan is in review or
+/// approved, those of the touched stages while it runs), each saying why; a plan in
+/// review or approved is back in review.
+pub(crate) async fn content_changed(change: &mut PlanChange, ctx: &Ctx, entry: &Entry) -> Result<()> {
+    let plan_id = change.plan.id;
+    let current = load_plan(change.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
+    if change.action == Action::PlanUpdate && !text_changed(entry, &current) {
         return Ok(());
     }
-    if entry.action == "plan.update" && !text_changed(entry, plan) {
-        return Ok(());
-    }
-    if plan.signoffs.is_empty() && plan.status != PlanStatus::Approved {
-        return Ok(());
-    }
+    let touched: Vec<i64> = match &change.touched {
+        Touched::Stages(ids) => ids.iter().copied().filter(|id| current.stages.iter().any(|s| s.id == *id)).collect(),
+        Touched::Plan => current
+            .stages
+            .iter()
+            .filter(|s| matches!(s.status, StageStatus::Pending | StageStatus::AwaitingDecision))
+            .map(|s| s.id)
+            .collect(),
+    };
     let at = now();
+    let what = describe(change.action, entry, &change.plan, &current);
+    let when = app::pages::short_time(&at);
+    let reviewing = matches!(current.status, PlanStatus::InReview | PlanStatus::Approved);
+    let note = (current.status != PlanStatus::Draft).then(|| format!("{} {what} on {when}, after sign-off.", ctx.actor()));
+    for id in &touched {
+        sqlx::query("UPDATE stages SET revision = revision + 1, change_note = $1 WHERE id = $2")
+            .bind(note.as_deref())
+            .bind(id)
+            .execute(change.conn())
+            .await?;
+    }
+    if current.status == PlanStatus::Draft {
+        return Ok(());
+    }
+    let why = format!("Withdrawn: {} {what} on {when}; ask for go again once the stakeholders sign it off.", ctx.actor());
+    let gates_of = if reviewing { None } else { Some(touched.as_slice()) };
+    crate::gate::withdraw_gates(change.conn(), plan_id, gates_of, &at, &why).await?;
     sqlx::query("UPDATE signoffs SET voided_at = $1 WHERE plan_id = $2 AND voided_at IS NULL")
         .bind(&at)
-        .bind(plan.id)
-        .execute(&mut *conn)
+        .bind(plan_id)
+        .execute(change.conn())
         .await?;
-    let note = format!(
-        "{} {} on {} after sign-off; the stakeholders need to review and sign off again.",
-        ctx.actor(),
-        describe(entry, plan),
-        app::pages::short_time(&at)
-    );
-    sqlx::query("UPDATE plans SET status = $1, review_note = $2 WHERE id = $3")
-        .bind(PlanStatus::InReview.as_str())
-        .bind(note)
-        .bind(plan.id)
-        .execute(conn)
-        .await?;
+    if reviewing && (!current.signoffs.is_empty() || current.status == PlanStatus::Approved) {
+        let note = format!("{} {what} on {when} after sign-off; the stakeholders need to review and sign off again.", ctx.actor());
+        sqlx::query("UPDATE plans SET status = $1, review_note = $2 WHERE id = $3")
+            .bind(PlanStatus::InReview.as_str())
+            .bind(note)
+            .bind(plan_id)
+            .execute(change.conn())
+            .await?;
+    }
     Ok(())
 }
 
-/// Whether a plan edit touched what was reviewed, not only its status.
+/// Whether a plan edit touched what was reviewed (its text, owner or rollback target),
+/// not only its status.
 fn text_changed(entry: &Entry, now: &Plan) -> bool {
     let Some(before) = &entry.before else { return true };
-    ["title", "summary", "description", "owner"]
-        .iter()
-        .any(|f| before.get(*f).and_then(|v| v.as_str()) != serde_json::to_value(now).ok().as_ref().and_then(|p| p.get(*f)).and_then(|v| v.as_str()))
+    let now = serde_json::to_value(now).unwrap_or_default();
+    ["title", "summary", "description", "owner", "rollback_target_seconds"].iter().any(|f| before.get(*f) != now.get(*f))
 }
 
 /// "changed stage “Stage 2: …”", from the change's action and target.
-fn describe(entry: &Entry, plan: &Plan) -> String {
-    let sub_id = entry.target.rsplit_once(':').and_then(|(_, id)| id.parse::<i64>().ok());
-    let before_name = |key: &str| entry.before.as_ref().and_then(|b| b.get(key)).and_then(|v| v.as_str()).map(str::to_string);
+fn describe(action: Action, entry: &Entry, before: &Plan, now: &Plan) -> String {
+    let sub_id = entry.target.split('/').nth(1).and_then(|t| t.rsplit_once(':')).and_then(|(_, id)| id.parse::<i64>().ok());
     let stage_name = || {
         sub_id
-            .and_then(|id| plan.stages.iter().find(|s| s.id == id))
+            .and_then(|id| now.stages.iter().chain(&before.stages).find(|s| s.id == id))
             .map(|s| s.name.clone())
-            .or_else(|| before_name("name"))
             .unwrap_or_default()
     };
     let risk_name = || {
         sub_id
-            .and_then(|id| plan.risks.iter().find(|r| r.id == id))
+            .and_then(|id| now.risks.iter().chain(&before.risks).find(|r| r.id == id))
             .map(|r| r.risk.clone())
-            .or_else(|| before_name("risk"))
             .unwrap_or_default()
     };
-    match entry.action {
-        "plan.update" => "edited the plan's details".into(),
-        "stage.create" => format!("added stage “{}”", stage_name()),
-        "stage.update" => format!("edited stage “{}”", stage_name()),
-        "stage.delete" => format!("removed stage “{}”", stage_name()),
-        "stage.reorder" => "reordered the stages".into(),
-        "stage.flags" => format!("changed the flags stage “{}” flips", stage_name()),
-        "checklist.create" | "checklist.delete" | "checklist.copy" => "changed a stage's checklist".into(),
-        "risk.create" => format!("added risk “{}”", risk_name()),
-        "risk.update" => format!("edited risk “{}”", risk_name()),
-        "risk.delete" => format!("removed risk “{}”", risk_name()),
-        other => format!("made a change ({other})"),
+    match action {
+        Action::PlanUpdate => "edited the plan's details".into(),
+        Action::StageCreate => format!("added stage “{}”", stage_name()),
+        Action::StageUpdate => format!("edited stage “{}”", stage_name()),
+        Action::StageDelete => format!("removed stage “{}”", stage_name()),
+        Action::StageReorder => "reordered the stages".into(),
+        Action::StageFlags => format!("changed the flags stage “{}” flips", stage_name()),
+        Action::ChecklistCreate | Action::ChecklistDelete | Action::ChecklistCopy => {
+            format!("changed the checklist of stage “{}”", stage_name())
+        }
+        Action::GuardCreate => format!("added a guard to stage “{}”", stage_name()),
+        Action::GuardUpdate => format!("changed a guard of stage “{}”", stage_name()),
+        Action::GuardDelete => format!("removed a guard from stage “{}”", stage_name()),
+        Action::RiskCreate => format!("added risk “{}”", risk_name()),
+        Action::RiskUpdate => format!("edited risk “{}”", risk_name()),
+        Action::RiskDelete => format!("removed risk “{}”", risk_name()),
+        other => format!("made a change ({})", other.audit()),
     }
 }
 
-/// Moves an in-review plan to approved when every stakeholder has signed off the
-/// current version, and an approved one back to review when that stops being true
-/// (a stakeholder added). `why` explains the way back.
-pub async fn settle(conn: &mut AnyConnection, plan_id: i64, why: Option<String>) -> Result<(), sqlx::Error> {
+/// The stakeholders who have not yet signed off what is there now.
+pub fn waiting_for(plan: &Plan) -> Vec<String> {
+    plan.holders(PlanRole::Stakeholder)
+        .filter(|p| !plan.signoffs.iter().any(|s| s.person.id == p.id && s.decision == Decision::Approved))
+        .map(|p| p.name().to_string())
+        .collect()
+}
+
+/// Settles the review after a sign-off (`signed`) or a change of stakeholders: an
+/// in-review plan is approved when every stakeholder has signed off its current version,
+/// and only by a sign-off, never because a stakeholder left; an approved plan goes back to
+/// review when that stops being true (a stakeholder added; `why` says so); a running plan's
+/// changed stages are signed once every stakeholder has signed off again.
+pub async fn settle(conn: &mut AnyConnection, plan_id: i64, why: Option<String>, signed: bool) -> Result<(), sqlx::Error> {
     let Some(plan) = load_plan(conn, plan_id).await? else { return Ok(()) };
     let stakeholders: Vec<i64> = plan.holders(PlanRole::Stakeholder).map(|p| p.id).collect();
-    let all_in = !stakeholders.is_empty()
-        && stakeholders.iter().all(|id| {
-            plan.signoffs.iter().any(|s| s.person.id == *id && s.decision == Decision::Approved && s.plan_version == plan.version)
-        });
-    let next = match (plan.status, all_in) {
-        (PlanStatus::InReview, true) => Some((PlanStatus::Approved, None)),
-        (PlanStatus::Approved, false) => Some((
-            PlanStatus::InReview,
-            Some(why.unwrap_or_else(|| "The stakeholders changed; the plan needs their sign-off again.".into())),
-        )),
-        _ => None,
+    let signed_by_all = |current_version: bool| {
+        !stakeholders.is_empty()
+            && stakeholders.iter().all(|id| {
+                plan.signoffs.iter().any(|s| {
+                    s.person.id == *id && s.decision == Decision::Approved && (!current_version || s.plan_version == plan.version)
+                })
+            })
     };
-    if let Some((status, note)) = next {
-        sqlx::query("UPDATE plans SET status = $1, review_note = $2 WHERE id = $3")
-            .bind(status.as_str())
-            .bind(note)
-            .bind(plan_id)
-            .execute(conn)
-            .await?;
+    let sign_stages = "UPDATE stages SET signed_revision = revision, change_note = NULL WHERE plan_id = $1";
+    match plan.status {
+        PlanStatus::InReview if signed && signed_by_all(true) => {
+            sqlx::query("UPDATE plans SET status = $1, review_note = NULL WHERE id = $2")
+                .bind(PlanStatus::Approved.as_str())
+                .bind(plan_id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(sign_stages).bind(plan_id).execute(conn).await?;
+        }
+        PlanStatus::Approved if !signed_by_all(true) => {
+            sqlx::query("UPDATE plans SET status = $1, review_note = $2 WHERE id = $3")
+                .bind(PlanStatus::InReview.as_str())
+                .bind(why.unwrap_or_else(|| "The stakeholders changed; the plan needs their sign-off again.".into()))
+                .bind(plan_id)
+                .execute(conn)
+                .await?;
+        }
+        PlanStatus::Executing if signed && signed_by_all(false) => {
+            sqlx::query(sign_stages).bind(plan_id).execute(conn).await?;
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -160,7 +192,8 @@ pub async fn settle(conn: &mut AnyConnection, plan_id: i64, why: Option<String>)
 impl Service {
     /// A draft goes to its stakeholders.
     pub async fn request_review(&self, ctx: &Ctx, plan_id: i64, version: i64) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(version)).await?;
+        let mut change = self.open(ctx, Action::ReviewRequest, plan_id, Some(version), None).await?;
+        let before = change.plan.clone();
         if before.status != PlanStatus::Draft {
             return Err(ApiError::new(409, "not_a_draft", format!("This plan is {}; only a draft can be sent for review.", before.status.label().to_lowercase()))
                 .with_field("status")
@@ -172,24 +205,31 @@ impl Service {
         sqlx::query("UPDATE plans SET status = $1, review_note = NULL WHERE id = $2")
             .bind(PlanStatus::InReview.as_str())
             .bind(plan_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        self.finish_change(tx, ctx, Entry::new("plan.request_review", format!("plan:{plan_id}"), plan_id).before(&before))
-            .await
+        self.commit(change, ctx, Entry::new(Action::ReviewRequest, format!("plan:{plan_id}"), plan_id).before(&before)).await
     }
 
-    /// A stakeholder signs off, or asks for changes, on the version they reviewed.
-    /// Sign-offs do not change the plan's version: stakeholders reviewing side by side
-    /// do not conflict with each other.
+    /// A stakeholder signs off, or asks for changes, on the version they reviewed: a plan
+    /// in review, or a running plan whose stages changed after sign-off. Sign-offs do not
+    /// change the plan's version, so stakeholders reviewing side by side do not conflict;
+    /// each takes the plan's row lock, so a sign-off racing an edit sees the edit.
     pub async fn sign_off(&self, ctx: &Ctx, plan_id: i64, new: NewSignOff) -> Result<Plan> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        let before = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        ctx.require_on_plan(tx.conn(), plan_id, Need::SignOff).await?;
+        let action = match new.decision {
+            Decision::Approved => Action::SignOff,
+            Decision::ChangesRequested => Action::RequestChanges,
+        };
+        let mut change = self.open(ctx, action, plan_id, None, None).await?;
         new.validate()?;
-        if before.status != PlanStatus::InReview {
-            return Err(ApiError::new(409, "not_in_review", format!("This plan is {}; sign-off happens while it is in review.", before.status.label().to_lowercase()))
-                .into());
+        let before = change.plan.clone();
+        let resigning = before.status == PlanStatus::Executing && before.stages.iter().any(|s| s.awaits_sign_off());
+        if before.status != PlanStatus::InReview && !resigning {
+            return Err(ApiError::new(
+                409,
+                "not_in_review",
+                format!("This plan is {}; sign-off happens while it is in review.", before.status.label().to_lowercase()),
+            )
+            .into());
         }
         if new.version != before.version {
             return Err(ApiError::conflict(before.version).into());
@@ -200,7 +240,7 @@ impl Service {
             .bind(&at)
             .bind(plan_id)
             .bind(person.id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
         sqlx::query(
             "INSERT INTO signoffs (plan_id, user_id, decision, comment, plan_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -211,17 +251,13 @@ impl Service {
         .bind(new.comment.trim())
         .bind(before.version)
         .bind(&at)
-        .execute(tx.conn())
+        .execute(change.conn())
         .await?;
-        settle(tx.conn(), plan_id, None).await?;
-        let action = match new.decision {
-            Decision::Approved => "plan.sign_off",
-            Decision::ChangesRequested => "plan.request_changes",
-        };
+        settle(change.conn(), plan_id, None, true).await?;
         let entry = Entry::new(action, format!("plan:{plan_id}/person:{}", person.id), plan_id)
             .before(&serde_json::json!({ "status": before.status }))
             .after(&serde_json::json!({ "decision": new.decision, "comment": new.comment.trim(), "version": before.version }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn list_comments(&self, ctx: &Ctx, plan_id: i64) -> Result<Vec<Comment>> {
@@ -235,10 +271,8 @@ impl Service {
     }
 
     pub async fn add_comment(&self, ctx: &Ctx, plan_id: i64, new: NewComment) -> Result<Comment> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        let plan = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        ctx.require_on_plan(tx.conn(), plan_id, Need::Comment).await?;
+        let mut change = self.open(ctx, Action::Comment, plan_id, None, None).await?;
+        let plan = change.plan.clone();
         new.validate()?;
         let author = ctx.require_person()?.clone();
         let mut stage_id = new.stage_id;
@@ -248,7 +282,7 @@ impl Service {
             }
         }
         if let Some(pid) = new.parent_id {
-            let parent = load_comments(tx.conn(), plan_id, Some(pid)).await?;
+            let parent = load_comments(change.conn(), plan_id, Some(pid)).await?;
             let parent = parent.first().ok_or_else(|| {
                 ApiError::new(422, "unknown_comment", "There is no such comment on this plan to answer.").with_field("parent_id")
             })?;
@@ -265,11 +299,10 @@ impl Service {
         .bind(author.id)
         .bind(new.body.trim())
         .bind(now())
-        .fetch_one(tx.conn())
+        .fetch_one(change.conn())
         .await?;
-        let comment = load_comments(tx.conn(), plan_id, Some(id)).await?.pop().ok_or_else(ApiError::internal)?;
-        self.finish_change(tx, ctx, Entry::new("comment.create", format!("plan:{plan_id}/comment:{id}"), plan_id).after(&comment))
-            .await?;
+        let comment = load_comments(change.conn(), plan_id, Some(id)).await?.pop().ok_or_else(ApiError::internal)?;
+        self.commit(change, ctx, Entry::new(Action::Comment, format!("plan:{plan_id}/comment:{id}"), plan_id).after(&comment)).await?;
         Ok(comment)
     }
 }

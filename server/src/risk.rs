@@ -1,4 +1,5 @@
 //! Risks of a plan, kept in the order they were written.
+use crate::action::Action;
 use crate::audit::Entry;
 use crate::error::Result;
 use crate::service::{decode_enum, Ctx, Service};
@@ -61,34 +62,34 @@ impl Service {
 
     pub async fn add_risk(&self, ctx: &Ctx, plan_id: i64, new: NewRisk) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, new.version).await?;
-        let next = before.risks.iter().map(|r| r.position + 1).max().unwrap_or(0);
-        let risk_id = insert_risk(tx.conn(), plan_id, next, &new).await?;
-        let entry = Entry::new("risk.create", format!("plan:{plan_id}/risk:{risk_id}"), plan_id);
-        self.finish_change(tx, ctx, entry).await
+        let mut change = self.open(ctx, Action::RiskCreate, plan_id, new.version, None).await?;
+        let next = change.plan.risks.iter().map(|r| r.position + 1).max().unwrap_or(0);
+        let risk_id = insert_risk(change.conn(), plan_id, next, &new).await?;
+        let entry = Entry::new(Action::RiskCreate, format!("plan:{plan_id}/risk:{risk_id}"), plan_id);
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn update_risk(&self, ctx: &Ctx, plan_id: i64, risk_id: i64, patch: RiskPatch) -> Result<Plan> {
         patch.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(patch.version)).await?;
-        let old = find_risk(&before, risk_id)?.clone();
+        let mut change = self.open(ctx, Action::RiskUpdate, plan_id, Some(patch.version), None).await?;
+        let old = find_risk(&change.plan, risk_id)?.clone();
         sqlx::query("UPDATE risks SET risk = $1, likelihood = $2, impact = $3, mitigation = $4 WHERE id = $5")
             .bind(patch.risk.as_deref().map(str::trim).unwrap_or(&old.risk))
             .bind(patch.likelihood.unwrap_or(old.likelihood).as_str())
             .bind(patch.impact.unwrap_or(old.impact).as_str())
             .bind(patch.mitigation.as_deref().map(str::trim).unwrap_or(&old.mitigation))
             .bind(risk_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        let entry = Entry::new("risk.update", format!("plan:{plan_id}/risk:{risk_id}"), plan_id).before(&old);
-        self.finish_change(tx, ctx, entry).await
+        let entry = Entry::new(Action::RiskUpdate, format!("plan:{plan_id}/risk:{risk_id}"), plan_id).before(&old);
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn delete_risk(&self, ctx: &Ctx, plan_id: i64, risk_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
-        let old = find_risk(&before, risk_id)?.clone();
-        sqlx::query("DELETE FROM risks WHERE id = $1").bind(risk_id).execute(tx.conn()).await?;
-        let entry = Entry::new("risk.delete", format!("plan:{plan_id}/risk:{risk_id}"), plan_id).before(&old);
-        self.finish_change(tx, ctx, entry).await
+        let mut change = self.open(ctx, Action::RiskDelete, plan_id, version, None).await?;
+        let old = find_risk(&change.plan, risk_id)?.clone();
+        sqlx::query("DELETE FROM risks WHERE id = $1").bind(risk_id).execute(change.conn()).await?;
+        let entry = Entry::new(Action::RiskDelete, format!("plan:{plan_id}/risk:{risk_id}"), plan_id).before(&old);
+        self.commit(change, ctx, entry).await
     }
 }

@@ -3,7 +3,8 @@ use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
 use crate::person::{find_by_username, person_from_row};
-use crate::service::{decode_enum, Ctx, Need, Service};
+use crate::action::Action;
+use crate::service::{decode_enum, Ctx, Service};
 use app::error::ApiError;
 use app::plan::Plan;
 use app::role::{NewRoleAssignment, PlanRole, RoleAssignment};
@@ -46,13 +47,35 @@ pub async fn insert_role(conn: &mut AnyConnection, plan_id: i64, user_id: i64, r
 
 impl Service {
     pub async fn assign_role(&self, ctx: &Ctx, plan_id: i64, new: NewRoleAssignment) -> Result<Plan> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        ctx.require_on_plan(tx.conn(), plan_id, Need::Assign).await?;
-        let (person, _) = find_by_username(tx.conn(), new.username.trim()).await?.ok_or_else(|| {
+        let mut change = self.open(ctx, Action::RoleAssign, plan_id, None, None).await?;
+        let before = change.plan.clone();
+        let (person, _) = find_by_username(change.conn(), new.username.trim()).await?.ok_or_else(|| {
             ApiError::new(422, "unknown_person", format!("Nobody is called {:?}.", new.username)).with_field("username")
         })?;
+        if ctx.person().is_some_and(|me| me.id == person.id) {
+            return Err(ApiError::new(
+                403,
+                "self_grant",
+                "Nobody gives a plan role to themselves; another migration lead or admin must.",
+            )
+            .with_field("username")
+            .into());
+        }
+        let held = before.roles_of(person.id);
+        let clash = match new.role {
+            PlanRole::Stakeholder => held.contains(&PlanRole::MigrationLead),
+            PlanRole::MigrationLead => held.contains(&PlanRole::Stakeholder),
+            _ => false,
+        };
+        if clash {
+            return Err(ApiError::new(
+                409,
+                "conflicting_roles",
+                format!("{} cannot both lead this plan and sign it off: its migration lead is never its stakeholder.", person.name()),
+            )
+            .with_field("role")
+            .into());
+        }
         if before.roles.iter().any(|a| a.person.id == person.id && a.role == new.role) {
             return Err(ApiError::new(
                 409,
@@ -62,28 +85,28 @@ impl Service {
             .with_field("role")
             .into());
         }
-        insert_role(tx.conn(), plan_id, person.id, new.role).await?;
+        insert_role(change.conn(), plan_id, person.id, new.role).await?;
         if new.role == PlanRole::Stakeholder {
-            crate::review::settle(tx.conn(), plan_id, Some(format!("{} was added as a stakeholder.", person.name()))).await?;
+            let why = format!("{} was added as a stakeholder.", person.name());
+            crate::review::settle(change.conn(), plan_id, Some(why), false).await?;
         }
-        let entry = Entry::new("role.assign", format!("plan:{plan_id}/person:{}", person.id), plan_id)
+        let entry = Entry::new(Action::RoleAssign, format!("plan:{plan_id}/person:{}", person.id), plan_id)
             .before(&before.roles)
             .after(&serde_json::json!({ "username": person.username, "role": new.role }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn remove_role(&self, ctx: &Ctx, plan_id: i64, assignment_id: i64) -> Result<Plan> {
-        ctx.require_signed_in()?;
-        let mut tx = self.db.write().await?;
-        let before = crate::plan::load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        ctx.require_on_plan(tx.conn(), plan_id, Need::Assign).await?;
-        let gone = before.roles.iter().find(|a| a.id == assignment_id).ok_or_else(|| ApiError::not_found("Role assignment"))?;
-        sqlx::query("DELETE FROM plan_roles WHERE id = $1").bind(assignment_id).execute(tx.conn()).await?;
+        let mut change = self.open(ctx, Action::RoleRemove, plan_id, None, None).await?;
+        let gone = change.plan.roles.iter().find(|a| a.id == assignment_id).ok_or_else(|| ApiError::not_found("Role assignment"))?;
+        let gone = gone.clone();
+        sqlx::query("DELETE FROM plan_roles WHERE id = $1").bind(assignment_id).execute(change.conn()).await?;
         if gone.role == PlanRole::Stakeholder {
-            crate::review::settle(tx.conn(), plan_id, None).await?;
+            // Never approves: a plan is approved by a sign-off, not by who is left.
+            crate::review::settle(change.conn(), plan_id, None, false).await?;
         }
-        let entry = Entry::new("role.remove", format!("plan:{plan_id}/person:{}", gone.person.id), plan_id)
+        let entry = Entry::new(Action::RoleRemove, format!("plan:{plan_id}/person:{}", gone.person.id), plan_id)
             .before(&serde_json::json!({ "username": gone.person.username, "role": gone.role }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 }

@@ -2,10 +2,10 @@
 //! or skip them with a reason, add notes. The last step finishes the run, which is then
 //! read-only; a rollback runbook's run finishing is the end of that rollback.
 use crate::audit::Entry;
-use crate::db::{now, WriteTx};
+use crate::action::Action;
+use crate::db::now;
 use crate::error::Result;
-use crate::plan::load_plan;
-use crate::service::{decode_enum, forbidden, Ctx, Service};
+use crate::service::{decode_enum, Ctx, Service};
 use crate::stage::find_stage;
 use app::error::ApiError;
 use app::gate::RollbackStatus;
@@ -120,23 +120,6 @@ fn millis_between(from: &str, to: &str) -> Option<i64> {
 }
 
 impl Service {
-    /// Opens a change made while the plan runs: people who run it (leads, on-call,
-    /// rollback authorities, admins). It bumps no version, so it never conflicts with
-    /// someone else's step or an edit.
-    async fn begin_run_change(&self, ctx: &Ctx, plan_id: i64) -> Result<(WriteTx, Plan)> {
-        ctx.require_signed_in()?;
-        ctx.require_person()?;
-        let mut tx = self.db.write().await?;
-        let plan = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        if !ctx.abilities(tx.conn(), plan_id).await?.run {
-            return Err(forbidden("Only the plan's leads, on-call, rollback authorities and admins run its runbooks.").into());
-        }
-        if plan.archived_at.is_some() {
-            return Err(ApiError::new(409, "plan_archived", "This plan is archived.").into());
-        }
-        Ok((tx, plan))
-    }
-
     /// The steps a stage's runbook splits into, as a run would have them.
     pub async fn runbook_outline(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, kind: RunbookKind) -> Result<RunbookOutline> {
         let plan = self.get_plan(ctx, plan_id).await?;
@@ -150,8 +133,8 @@ impl Service {
     /// Starts a run: the forward runbook of the active stage, or the rollback runbook of a
     /// stage whose rollback was approved.
     pub async fn start_run(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, new: NewRun) -> Result<Plan> {
-        let (mut tx, plan) = self.begin_run_change(ctx, plan_id).await?;
-        let stage = find_stage(&plan, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::RunbookStart, plan_id, None, None).await?;
+        let stage = find_stage(&change.plan, stage_id)?.clone();
         let mut rollback_id = None;
         let text = match new.kind {
             RunbookKind::Forward => {
@@ -198,7 +181,7 @@ impl Service {
         .bind(&outline.preface)
         .bind(ctx.actor())
         .bind(&at)
-        .fetch_one(tx.conn())
+        .fetch_one(change.conn())
         .await?;
         for (i, s) in outline.steps.iter().enumerate() {
             sqlx::query(
@@ -212,23 +195,24 @@ impl Service {
             .bind(s.role.map(PlanRole::as_str))
             .bind(s.person.as_deref())
             .bind(s.planned_seconds)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
         }
-        let entry = Entry::new("runbook.start", format!("plan:{plan_id}/stage:{stage_id}/run:{run_id}"), plan_id)
+        let entry = Entry::new(Action::RunbookStart, format!("plan:{plan_id}/stage:{stage_id}/run:{run_id}"), plan_id)
             .after(&serde_json::json!({ "kind": new.kind, "steps": outline.steps.len(), "rollback_id": rollback_id }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     /// Checks a step off or skips it (with the reason). The last open step finishes the run.
     pub async fn record_step(&self, ctx: &Ctx, plan_id: i64, run_id: i64, position: i64, result: StepResult) -> Result<Plan> {
         result.validate()?;
-        let (mut tx, plan) = self.begin_run_change(ctx, plan_id).await?;
+        let mut change = self.open(ctx, Action::RunbookStep, plan_id, None, None).await?;
+        let plan = change.plan.clone();
         let mut run = find_run(&plan, run_id)?.clone();
         // Steps of one run take turns (the row lock), so whoever records the last open
         // step finishes the run, even when two people record the last two at once.
-        sqlx::query("UPDATE runbook_runs SET finished_at = finished_at WHERE id = $1").bind(run_id).execute(tx.conn()).await?;
-        run.finished_at = sqlx::query_scalar("SELECT finished_at FROM runbook_runs WHERE id = $1").bind(run_id).fetch_one(tx.conn()).await?;
+        sqlx::query("UPDATE runbook_runs SET finished_at = finished_at WHERE id = $1").bind(run_id).execute(change.conn()).await?;
+        run.finished_at = sqlx::query_scalar("SELECT finished_at FROM runbook_runs WHERE id = $1").bind(run_id).fetch_one(change.conn()).await?;
         still_running(&run)?;
         let step = run.steps.iter().find(|s| s.position == position).ok_or_else(|| ApiError::not_found("Step"))?;
         if step.status != StepStatus::Pending {
@@ -247,7 +231,7 @@ impl Service {
         .bind(reason.as_deref())
         .bind(run_id)
         .bind(position)
-        .execute(tx.conn())
+        .execute(change.conn())
         .await?;
         if done.rows_affected() == 0 {
             return Err(ApiError::new(409, "step_recorded", "Someone recorded this step a moment ago.").into());
@@ -255,11 +239,11 @@ impl Service {
         let target = format!("plan:{plan_id}/stage:{}/run:{run_id}", run.stage_id);
         let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runbook_run_steps WHERE run_id = $1 AND status = 'pending'")
             .bind(run_id)
-            .fetch_one(tx.conn())
+            .fetch_one(change.conn())
             .await?;
         let mut after = serde_json::json!({ "step": position, "title": step.step.title, "status": result.status, "reason": reason });
         if open == 0 {
-            sqlx::query("UPDATE runbook_runs SET finished_at = $1 WHERE id = $2").bind(&at).bind(run_id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE runbook_runs SET finished_at = $1 WHERE id = $2").bind(&at).bind(run_id).execute(change.conn()).await?;
             after["run_finished"] = serde_json::json!(true);
             after["elapsed_ms"] = serde_json::json!(millis_between(&run.started_at, &at));
             if let Some(rollback_id) = run.rollback_id {
@@ -271,19 +255,19 @@ impl Service {
                     .bind(&at)
                     .bind(total)
                     .bind(rollback_id)
-                    .execute(tx.conn())
+                    .execute(change.conn())
                     .await?;
                 after["rollback"] = serde_json::json!({ "id": rollback_id, "total_ms": total });
             }
         }
-        self.finish_change(tx, ctx, Entry::new("runbook.step", target, plan_id).after(&after)).await
+        self.commit(change, ctx, Entry::new(Action::RunbookStep, target, plan_id).after(&after)).await
     }
 
     /// A note on a run under way, about one step or the whole run.
     pub async fn add_run_note(&self, ctx: &Ctx, plan_id: i64, run_id: i64, note: NewRunNote) -> Result<Plan> {
         note.validate()?;
-        let (mut tx, plan) = self.begin_run_change(ctx, plan_id).await?;
-        let run = find_run(&plan, run_id)?.clone();
+        let mut change = self.open(ctx, Action::RunbookNote, plan_id, None, None).await?;
+        let run = find_run(&change.plan, run_id)?.clone();
         still_running(&run)?;
         if let Some(step) = note.step {
             if !run.steps.iter().any(|s| s.position == step) {
@@ -296,11 +280,11 @@ impl Service {
             .bind(ctx.actor())
             .bind(now())
             .bind(note.text.trim())
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
-        let entry = Entry::new("runbook.note", format!("plan:{plan_id}/stage:{}/run:{run_id}", run.stage_id), plan_id)
+        let entry = Entry::new(Action::RunbookNote, format!("plan:{plan_id}/stage:{}/run:{run_id}", run.stage_id), plan_id)
             .after(&serde_json::json!({ "step": note.step, "text": note.text.trim() }));
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn get_run(&self, ctx: &Ctx, plan_id: i64, run_id: i64) -> Result<RunbookRun> {

@@ -1,14 +1,12 @@
-//! The service layer: every state change goes through here. It checks the change
-//! against the plan version, writes, appends the audit entry in the same
-//! transaction, commits, then publishes the change event.
+//! The service layer: every state change goes through here. Changes to a plan open and
+//! end through `action.rs`; people, tokens, flags and workspaces write here and `record`.
 use crate::audit::{self, Entry};
 use crate::db::{Db, WriteTx};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::{Change, Events};
-use crate::plan::load_plan;
 use app::error::ApiError;
 use app::person::{GlobalRole, Person};
-use app::plan::{Abilities, Plan};
+use app::plan::Abilities;
 use app::role::PlanRole;
 use app::token::Scope;
 use sqlx::AnyConnection;
@@ -141,46 +139,8 @@ impl Ctx {
             Caller::Person(p) => roles_of(conn, plan_id, p.id).await?,
             _ => vec![],
         };
-        let lead = roles.contains(&PlanRole::MigrationLead);
-        let write = self.is_admin() || lead || self.has_scope(Scope::PlansWrite);
-        Ok(Abilities {
-            edit: write,
-            assign: write,
-            comment: self.person().is_some() && (self.is_admin() || !roles.is_empty()),
-            sign_off: roles.contains(&PlanRole::Stakeholder),
-            history: self.is_admin() && self.person().is_some(),
-            run: self.person().is_some()
-                && (self.is_admin()
-                    || roles.iter().any(|r| matches!(r, PlanRole::MigrationLead | PlanRole::OnCall | PlanRole::RollbackAuthority))),
-        })
+        Ok(crate::action::abilities(self, &roles))
     }
-
-    /// Checks one ability on one plan: 401 for nobody, 403 with the reason otherwise.
-    pub async fn require_on_plan(&self, conn: &mut AnyConnection, plan_id: i64, need: Need) -> Result<(), Error> {
-        self.require_signed_in()?;
-        let can = self.abilities(conn, plan_id).await?;
-        let (ok, why) = match need {
-            Need::Edit => (can.edit, "Only the plan's migration leads and admins may change it."),
-            Need::Assign => (can.assign, "Only the plan's migration leads and admins may give plan roles."),
-            Need::Comment => (can.comment, "Only people holding a role on this plan, and admins, may comment."),
-            Need::SignOff => (can.sign_off, "Only the plan's stakeholders may sign it off."),
-        };
-        if ok {
-            Ok(())
-        } else if matches!(self.caller, Caller::Token(_)) && need == Need::Edit {
-            Err(missing_scope(Scope::PlansWrite).into())
-        } else {
-            Err(forbidden(why).into())
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    Edit,
-    Assign,
-    Comment,
-    SignOff,
 }
 
 pub fn unauthenticated() -> ApiError {
@@ -228,61 +188,6 @@ impl Service {
         self
     }
 
-    /// Opens a change to plan `id` made against `version`: 404 when there is no such
-    /// plan, 409 when someone changed it since (or it is archived), else bumps its
-    /// version and returns the plan as it was.
-    pub(crate) async fn begin_change(&self, ctx: &Ctx, id: i64, version: Option<i64>) -> Result<(WriteTx, Plan)> {
-        self.open_change(ctx, id, version, false).await
-    }
-
-    /// `begin_change`, but an archived plan may be changed too (to restore it).
-    pub(crate) async fn open_change(
-        &self,
-        ctx: &Ctx,
-        id: i64,
-        version: Option<i64>,
-        archived_ok: bool,
-    ) -> Result<(WriteTx, Plan)> {
-        ctx.require_signed_in()?;
-        let version = version.ok_or_else(|| {
-            ApiError::validation("version", "Send the plan version this change is based on.")
-        })?;
-        let mut tx = self.db.write().await?;
-        let before = load_plan(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        ctx.require_on_plan(tx.conn(), id, Need::Edit).await?;
-        if before.version != version {
-            return Err(ApiError::conflict(before.version).into());
-        }
-        if before.archived_at.is_some() && !archived_ok {
-            return Err(ApiError::new(409, "plan_archived", "This plan is archived; restore it before changing it.")
-                .with_field("archived")
-                .into());
-        }
-        bump(&mut tx, id, version).await?;
-        Ok((tx, before))
-    }
-
-    /// Appends the audit entry, commits, and tells watchers. Returns the plan as it is now.
-    /// A change to what stakeholders reviewed (the plan, its stages or risks) voids their
-    /// sign-offs and sends an approved plan back to review, saying why.
-    pub(crate) async fn finish_change(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry) -> Result<Plan> {
-        let plan_id = entry.plan_id.ok_or_else(ApiError::internal)?;
-        if crate::review::is_content_change(entry.action) {
-            let current = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-            crate::review::void_sign_offs(tx.conn(), ctx, &current, &entry).await?;
-        }
-        let after = load_plan(tx.conn(), plan_id).await?.ok_or_else(|| ApiError::not_found("Plan"))?;
-        let entry = if entry.after.is_none() { entry.after(&after) } else { entry };
-        audit::append(tx.conn(), ctx, &entry).await?;
-        tx.commit().await?;
-        self.events.publish(Change {
-            action: entry.action.to_string(),
-            plan_id: Some(plan_id),
-            version: Some(after.version),
-        });
-        Ok(after)
-    }
-
     /// For changes outside plans (people, tokens): audit entry, commit, event.
     pub(crate) async fn record(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry) -> Result<()> {
         audit::append(tx.conn(), ctx, &entry).await?;
@@ -290,25 +195,6 @@ impl Service {
         self.events.publish(Change { action: entry.action.to_string(), plan_id: entry.plan_id, version: None });
         Ok(())
     }
-}
-
-/// The version check happens again in the UPDATE itself: of two edits made against
-/// the same version at the same time, exactly one wins.
-async fn bump(tx: &mut WriteTx, id: i64, version: i64) -> Result<()> {
-    let done = sqlx::query("UPDATE plans SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
-        .bind(crate::db::now())
-        .bind(id)
-        .bind(version)
-        .execute(tx.conn())
-        .await?;
-    if done.rows_affected() == 0 {
-        let current: i64 = sqlx::query_scalar("SELECT version FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_one(tx.conn())
-            .await?;
-        return Err(ApiError::conflict(current).into());
-    }
-    Ok(())
 }
 
 /// RFC 3339 in any offset, stored as UTC seconds: `2026-12-01T09:00:00Z`.

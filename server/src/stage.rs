@@ -1,4 +1,5 @@
 //! Stages: ordered, each with its runbooks. Positions are 0..n-1 with no gaps.
+use crate::action::Action;
 use crate::audit::Entry;
 use crate::db::now;
 use crate::error::{Error, Result};
@@ -11,7 +12,8 @@ use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
 const COLUMNS: &str = "id, plan_id, position, name, goal, description, status, started_at, passed_at, planned_start, \
-    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at, gate_roles, gate_approvals, auto_rollback";
+    planned_duration_minutes, min_soak_minutes, forward_runbook, rollback_runbook, created_at, updated_at, gate_roles, gate_approvals, auto_rollback, \
+    revision, signed_revision, change_note";
 
 fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
     Ok(Stage {
@@ -40,6 +42,9 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
         runs: vec![],
         auto_rollback: r.try_get::<i64, _>("auto_rollback")? == 1,
         guards: vec![],
+        revision: r.try_get("revision")?,
+        signed_revision: r.try_get("signed_revision")?,
+        change_note: r.try_get("change_note")?,
     })
 }
 
@@ -178,23 +183,30 @@ impl Service {
 
     pub async fn add_stage(&self, ctx: &Ctx, plan_id: i64, new: NewStage) -> Result<Plan> {
         new.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, new.version).await?;
+        let mut change = self.open(ctx, Action::StageCreate, plan_id, new.version, None).await?;
+        let before = change.plan.clone();
         let count = before.stages.len() as i64;
         let position = new.position.unwrap_or(count).min(count);
-        let stage_id = insert_stage(tx.conn(), plan_id, count, &new, &now()).await?;
+        if let Some(started) = before.stages.iter().rev().find(|s| s.is_frozen()).filter(|s| s.position >= position) {
+            return Err(ApiError::new(409, "stage_frozen", format!("A new stage goes after {}, which has started.", started.name))
+                .with_field("position")
+                .into());
+        }
+        let stage_id = insert_stage(change.conn(), plan_id, count, &new, &now()).await?;
+        change.touch(stage_id);
         if position < count {
             let mut ids: Vec<i64> = before.stages.iter().map(|s| s.id).collect();
             ids.insert(position as usize, stage_id);
-            renumber(tx.conn(), plan_id, &ids).await?;
+            renumber(change.conn(), plan_id, &ids).await?;
         }
-        let entry = Entry::new("stage.create", format!("plan:{plan_id}/stage:{stage_id}"), plan_id);
-        self.finish_change(tx, ctx, entry).await
+        let entry = Entry::new(Action::StageCreate, format!("plan:{plan_id}/stage:{stage_id}"), plan_id);
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn update_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, patch: StagePatch) -> Result<Plan> {
         patch.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(patch.version)).await?;
-        let old = find_stage(&before, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::StageUpdate, plan_id, Some(patch.version), Some(stage_id)).await?;
+        let old = find_stage(&change.plan, stage_id)?.clone();
         check_status(patch.status, old.status)?;
         let start = match patch.planned_start {
             Some(Some(t)) => Some(normalize_time("planned_start", &t)?),
@@ -221,20 +233,23 @@ impl Service {
         .bind(app::gate::join_roles(patch.gate_roles.as_deref().unwrap_or(&old.gate_roles)))
         .bind(patch.gate_approvals.unwrap_or(old.gate_approvals))
         .bind(i64::from(patch.auto_rollback.unwrap_or(old.auto_rollback)))
-        .execute(tx.conn())
+        .execute(change.conn())
         .await?;
-        let entry = Entry::new("stage.update", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
-        self.finish_change(tx, ctx, entry).await
+        let entry = Entry::new(Action::StageUpdate, format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
+        self.commit(change, ctx, entry).await
     }
 
     pub async fn delete_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, version: Option<i64>) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, version).await?;
+        let mut change = self.open(ctx, Action::StageDelete, plan_id, version, Some(stage_id)).await?;
+        let before = change.plan.clone();
         let old = find_stage(&before, stage_id)?.clone();
-        sqlx::query("DELETE FROM stages WHERE id = $1").bind(stage_id).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM stages WHERE id = $1").bind(stage_id).execute(change.conn()).await?;
         let ids: Vec<i64> = before.stages.iter().map(|s| s.id).filter(|id| *id != stage_id).collect();
-        renumber(tx.conn(), plan_id, &ids).await?;
-        let entry = Entry::new("stage.delete", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
-        self.finish_change(tx, ctx, entry).await
+        renumber(change.conn(), plan_id, &ids).await?;
+        // What follows the removed stage now runs in another context.
+        change.touch_plan();
+        let entry = Entry::new(Action::StageDelete, format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&old);
+        self.commit(change, ctx, entry).await
     }
 
     /// `order.stage_ids` must name every stage of the plan exactly once.
@@ -245,7 +260,8 @@ impl Service {
                 .with_field("stage_ids")
                 .into());
         }
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(order.version)).await?;
+        let mut change = self.open(ctx, Action::StageReorder, plan_id, Some(order.version), None).await?;
+        let before = change.plan.clone();
         let current: HashSet<i64> = before.stages.iter().map(|s| s.id).collect();
         if seen != current {
             let message = match order.stage_ids.iter().find(|id| !current.contains(id)) {
@@ -254,11 +270,14 @@ impl Service {
             };
             return Err(ApiError::validation("stage_ids", message).into());
         }
-        renumber(tx.conn(), plan_id, &order.stage_ids).await?;
+        if let Some(moved) = before.stages.iter().find(|s| s.is_frozen() && order.stage_ids.get(s.position as usize) != Some(&s.id)) {
+            crate::action::check_not_frozen(moved).map_err(|e| e.with_field("stage_ids"))?;
+        }
+        renumber(change.conn(), plan_id, &order.stage_ids).await?;
         let old_order: Vec<i64> = before.stages.iter().map(|s| s.id).collect();
-        let entry = Entry::new("stage.reorder", format!("plan:{plan_id}"), plan_id)
+        let entry = Entry::new(Action::StageReorder, format!("plan:{plan_id}"), plan_id)
             .before(&old_order)
             .after(&order.stage_ids);
-        self.finish_change(tx, ctx, entry).await
+        self.commit(change, ctx, entry).await
     }
 }

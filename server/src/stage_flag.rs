@@ -1,5 +1,6 @@
 //! The flags a stage flips: set on the plan, applied together (one transaction) when
 //! the stage starts, and put back to exactly what they were when it is rolled back.
+use crate::action::Action;
 use crate::audit::{self, Entry};
 use crate::db::{now, WriteTx};
 use crate::error::Result;
@@ -16,15 +17,15 @@ impl Service {
     /// Replaces the stage's list of flag changes (its migration leads and admins).
     pub async fn set_stage_flags(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, input: StageFlagChanges) -> Result<Plan> {
         input.validate()?;
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(input.version)).await?;
-        let stage = find_stage(&before, stage_id)?.clone();
+        let mut change = self.open(ctx, Action::StageFlags, plan_id, Some(input.version), Some(stage_id)).await?;
+        let stage = find_stage(&change.plan, stage_id)?.clone();
         if !matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision) {
             return Err(ApiError::new(409, "stage_started", "This stage has started; its flag changes are fixed.").into());
         }
-        sqlx::query("DELETE FROM stage_flag_changes WHERE stage_id = $1").bind(stage_id).execute(tx.conn()).await?;
-        insert_changes(tx.conn(), stage_id, &input.changes).await?;
-        let entry = Entry::new("stage.flags", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage.flag_changes);
-        self.finish_change(tx, ctx, entry).await
+        sqlx::query("DELETE FROM stage_flag_changes WHERE stage_id = $1").bind(stage_id).execute(change.conn()).await?;
+        insert_changes(change.conn(), stage_id, &input.changes).await?;
+        let entry = Entry::new(Action::StageFlags, format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage.flag_changes);
+        self.commit(change, ctx, entry).await
     }
 
     /// Applies a stage's flag changes as part of its "go" decision, saving each flag's
@@ -62,7 +63,8 @@ impl Service {
     /// An active stage passes once its minimum soak time is over; when the last stage
     /// passes, the plan is completed.
     pub async fn pass_stage(&self, ctx: &Ctx, plan_id: i64, stage_id: i64, action: StageAction) -> Result<Plan> {
-        let (mut tx, before) = self.begin_change(ctx, plan_id, Some(action.version)).await?;
+        let mut change = self.open(ctx, Action::StagePass, plan_id, Some(action.version), None).await?;
+        let before = change.plan.clone();
         let stage = find_stage(&before, stage_id)?.clone();
         if stage.status != StageStatus::Active {
             return Err(ApiError::new(409, "stage_not_active", format!("This stage is {}; only an active stage passes.", stage.status.label().to_lowercase())).into());
@@ -83,14 +85,14 @@ impl Service {
             .bind(StageStatus::Passed.as_str())
             .bind(&at)
             .bind(stage_id)
-            .execute(tx.conn())
+            .execute(change.conn())
             .await?;
         let last = before.stages.iter().all(|s| s.id == stage_id || s.status == StageStatus::Passed);
         if last {
-            sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::Completed.as_str()).bind(plan_id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE plans SET status = $1 WHERE id = $2").bind(PlanStatus::Completed.as_str()).bind(plan_id).execute(change.conn()).await?;
         }
-        let entry = Entry::new("stage.pass", format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage);
-        self.finish_change(tx, ctx, entry).await
+        let entry = Entry::new(Action::StagePass, format!("plan:{plan_id}/stage:{stage_id}"), plan_id).before(&stage);
+        self.commit(change, ctx, entry).await
     }
 
     /// Puts every flag a stage changed back to exactly its state from just before the

@@ -294,7 +294,7 @@ async fn archiving_hides_a_plan_and_makes_it_read_only_until_restored(app: TestA
     let (_, list) = app.get("/api/v1/plans?include_archived=true").await;
     assert_eq!(list["total"], 1);
     let (status, body) = app.send("PATCH", &path, json!({"version": 2, "title": "Edited"})).await;
-    assert_eq!((status, error_of(&body).0), (409, "plan_archived"));
+    assert_eq!((status, error_of(&body).0), (409, "archived"));
     let (status, restored) = app.send("PATCH", &path, json!({"version": 2, "archived": false})).await;
     assert_eq!(status, 200, "{restored}");
     assert!(restored.get("archived_at").is_none());

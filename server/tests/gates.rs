@@ -421,9 +421,10 @@ async fn the_rollback_target_is_editable_per_plan_and_kept_with_each_rollback(ap
     assert_eq!((status, error_of(&body).1), (422, Some("rollback_target_seconds")));
     let (status, p) = c.lead.send("PATCH", &format!("/api/v1/plans/{id}"), json!({"version": plan["version"], "rollback_target_seconds": 5})).await;
     assert_eq!((status, p["rollback_target_seconds"].as_i64()), (200, Some(5)), "{p}");
-    // The edit sent the plan back to review.
-    let (_, p) = c.lead.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": p["version"]})).await;
-    c.stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({"version": p["version"], "decision": "approved"})).await;
+    // The target is part of what was signed off: the edit sent the plan back to review.
+    assert_eq!(p["status"], "in_review", "{p}");
+    let (status, p) = c.stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({"version": p["version"], "decision": "approved"})).await;
+    assert_eq!((status, p["status"].as_str()), (200, Some("approved")), "{p}");
     for step in ["gate", "go", "rollback", "approve"] {
         assert_eq!(act(&app, &c, id, stage, step).await, 200, "{step}");
     }

@@ -60,9 +60,16 @@ async fn add_guard(app: &TestApp, id: i64, i: usize, settings: Value) -> Value {
     p
 }
 
-/// The admin asks for go on stage `i`; the rollback authority says go.
+/// The admin asks for go on stage `i`; the rollback authority says go. Guards added
+/// since the sign-off sent the plan back to review: Sam signs it off again first.
 async fn start(app: &TestApp, authority: &TestApp, id: i64, i: usize) {
-    let p = get(app, id).await;
+    let mut p = get(app, id).await;
+    if p["status"] == "in_review" {
+        let sam = app.signed_in("sam").await;
+        let (status, signed) = sam.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({"version": p["version"], "decision": "approved"})).await;
+        assert_eq!((status, signed["status"].as_str()), (200, Some("approved")), "{signed}");
+        p = signed;
+    }
     let stage_id = stage(&p, i)["id"].as_i64().unwrap();
     let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage_id}/gate"), json!({"version": p["version"]})).await;
     assert_eq!(status, 200, "{p}");
@@ -413,7 +420,7 @@ async fn guard_settings_are_checked_and_guards_only_go_on_stages_that_have_not_f
     assert_eq!((status, stage(&p, 0)["guards"][0]["action"].as_str()), (200, Some("pause")), "{p}");
     let (status, p) = app.delete(&format!("{one}?version={}", p["version"])).await;
     assert_eq!((status, stage(&p, 0)["guards"].as_array().unwrap().len()), (200, 0), "{p}");
-    // Once the stage has passed, no guard is added to it.
+    // Once the stage has started, no guard is added to it: it runs as it was signed off.
     start(&app, &authority, id, 0).await;
     let p = get(&app, id).await;
     let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage_id}/pass"), json!({"version": p["version"]})).await;
@@ -421,5 +428,5 @@ async fn guard_settings_are_checked_and_guards_only_go_on_stages_that_have_not_f
     let mut body = base.clone();
     body["version"] = p["version"].clone();
     let (status, err) = app.send("POST", &url, body).await;
-    assert_eq!((status, error_of(&err).0), (409, "stage_finished"));
+    assert_eq!((status, error_of(&err).0), (409, "stage_frozen"));
 }
