@@ -141,7 +141,10 @@ const FN_TABLE: &[(&str, &str, &str)] = &[
     ("get_import", "id={import_id}", ADMIN),
 ];
 
-on_both_databases!(every_endpoint_and_server_function_answers_each_caller_as_the_table_says);
+on_both_databases!(
+    every_endpoint_and_server_function_answers_each_caller_as_the_table_says,
+    on_an_archived_plan_every_change_is_refused_and_nobody_grants_themselves_a_role,
+);
 
 /// What each request works on: a fresh plan (so one row's change never affects another),
 /// with the callers' roles on it.
@@ -511,4 +514,69 @@ async fn every_endpoint_and_server_function_answers_each_caller_as_the_table_say
     assert!(wrong.is_empty(), "{} answers differ from the table:\n{}", wrong.len(), wrong.join("\n"));
     // Bearer tokens never need the CSRF token; the cookie callers sent it.
     assert!(matches!(callers[6].auth, Auth::Bearer(_)));
+}
+
+/// `9` is 409 (the answer for an archived plan).
+fn class_archived(status: StatusCode) -> char {
+    if status.as_u16() == 409 { '9' } else { class(status) }
+}
+
+async fn on_an_archived_plan_every_change_is_refused_and_nobody_grants_themselves_a_role(admin: TestApp) {
+    for name in ["lead", "on_call", "authority", "stakeholder", "member", "target"] {
+        admin.add_person(name, false).await;
+    }
+    let mut callers = vec![];
+    for name in CALLERS {
+        callers.push(match name {
+            "admin" => admin.clone(),
+            "read_token" => admin.with_token(&["plans:read"]).await,
+            "write_token" => admin.with_token(&["plans:write"]).await,
+            "nobody" => admin.anonymous(),
+            person => admin.signed_in(person).await,
+        });
+    }
+    let mut wrong = vec![];
+    // Every change to a plan: those who may make it get 409 `archived`, the others what
+    // the live table says. The refusals change nothing, so one plan serves every caller.
+    let changes = API_TABLE.iter().filter(|(m, p, _)| *m != "GET" && p.starts_with("/plans/{id}"));
+    for (n, (method, path, expected)) in changes.enumerate() {
+        let f = fixture_full(&admin, stage_for(path), false, path.contains("{run_id}"), path.contains("{breach_id}")).await;
+        let (_, current) = admin.get(&format!("/api/v1/plans/{}", f.plan)).await;
+        let (status, p) = admin.delete(&format!("/api/v1/plans/{}?version={}", f.plan, current["version"])).await;
+        assert_eq!(status, 200, "{p}");
+        let audit = admin.count("SELECT COUNT(*) FROM audit_log").await;
+        for (i, caller) in callers.iter().enumerate() {
+            let url = format!("/api/v1{}{}", fill(path, &f), query(method, path, &f));
+            let mut req = caller.request(method, &url);
+            if let Some(b) = body(method, path, &f, n) {
+                req = req.json(&b);
+            }
+            let r = req.send().await.unwrap();
+            let got = class_archived(r.status());
+            // Who votes is the open gate's to say; an archived plan has none, so every person hears why.
+            let votes = *path == "/plans/{id}/gates/{gate_id}/votes" && i < 6;
+            let want = match expected.as_bytes()[i] as char {
+                '2' => '9',
+                _ if votes => '9',
+                other => other,
+            };
+            if got != want {
+                let status = r.status();
+                wrong.push(format!("archived: {method} {path} as {}: expected {want}, got {status} {}", CALLERS[i], r.text().await.unwrap_or_default()));
+            }
+        }
+        assert_eq!(admin.count("SELECT COUNT(*) FROM audit_log").await, audit, "{method} {path} on an archived plan wrote to the audit log");
+    }
+    // Each person names themselves on-call; the token names "target" (a token is nobody).
+    let f = fixture(&admin, Stage::Draft, false).await;
+    for (i, caller) in callers.iter().enumerate() {
+        let username = if i < 6 { CALLERS[i] } else { "target" };
+        let r = caller.request("POST", &format!("/api/v1/plans/{}/roles", f.plan)).json(&json!({"username": username, "role": "on_call"})).send().await.unwrap();
+        let (got, want) = (class(r.status()), "000000021".as_bytes()[i] as char);
+        if got != want {
+            let status = r.status();
+            wrong.push(format!("self-grant as {}: expected {want}, got {status} {}", CALLERS[i], r.text().await.unwrap_or_default()));
+        }
+    }
+    assert!(wrong.is_empty(), "{} answers differ from the table:\n{}", wrong.len(), wrong.join("\n"));
 }
