@@ -112,6 +112,14 @@ impl Plan {
         self.roles.iter().filter(move |a| a.role == role).map(|a| &a.person)
     }
 
+    /// The stakeholders who have not signed off what is there now.
+    pub fn waiting_for_sign_off(&self) -> Vec<String> {
+        self.holders(PlanRole::Stakeholder)
+            .filter(|p| !self.signoffs.iter().any(|s| s.person.id == p.id && s.decision == crate::review::Decision::Approved))
+            .map(|p| p.name().to_string())
+            .collect()
+    }
+
     /// The roles one person holds on this plan.
     pub fn roles_of(&self, person_id: i64) -> Vec<PlanRole> {
         self.roles.iter().filter(|a| a.person.id == person_id).map(|a| a.role).collect()

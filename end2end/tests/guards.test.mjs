@@ -6,14 +6,20 @@ const app = useApp({ demo: false });
 
 const stageItem = (page, name) => page.locator('li.stage', { has: page.locator('h3.stage-name', { hasText: name }) });
 
-/** An approved plan whose first stage is active, with lead, on-call, authority and stakeholder. */
-async function runningPlan() {
+/** A draft plan with lead, on-call, authority and stakeholder. */
+async function draftPlan() {
   // The lead is the browser's own person, added by app.test.
   for (const who of ['oncall', 'authority', 'stakeholder']) await app.person(who);
   let plan = await app.api.post('/api/v1/plans', { title: 'Queue migration with guards', stages: [{ name: 'Shadow writes' }, { name: 'Cut over' }] });
   for (const [username, role] of [['lead', 'migration_lead'], ['oncall', 'on_call'], ['authority', 'rollback_authority'], ['stakeholder', 'stakeholder']]) {
     plan = await app.api.post(`/api/v1/plans/${plan.id}/roles`, { username, role });
   }
+  return plan;
+}
+
+/** Sends the plan for review, signs it off, and starts its first stage (guards watch it from then). */
+async function start(id) {
+  let plan = await app.api.get(`/api/v1/plans/${id}`);
   plan = await app.api.post(`/api/v1/plans/${plan.id}/review`, { version: plan.version });
   plan = await (await app.as('stakeholder'))('POST', `/api/v1/plans/${plan.id}/signoffs`, { version: plan.version, decision: 'approved' });
   plan = await (await app.as('lead'))('POST', `/api/v1/plans/${plan.id}/stages/${plan.stages[0].id}/gate`, { version: plan.version });
@@ -44,7 +50,7 @@ test(
   { timeout: TEST_TIMEOUT_MS },
   app.test(
     async ({ page }) => {
-      const plan = await runningPlan();
+      const plan = await draftPlan();
       await openPage(page, `/plans/${plan.id}`);
       await page.waitForSelector('body[data-live="true"]', { state: 'attached' });
       const stage = stageItem(page, 'Shadow writes');
@@ -64,6 +70,11 @@ test(
       await waitForText(guard.locator('.badge'), 'Watching');
       await waitForText(guard.locator('.guard-settings'), 'Mean over 60 s, at least 3 samples · Action: Pause the plan');
       await waitForText(guard.locator('p.empty'), 'No samples of error_rate yet. Services send them to POST /api/v1/metrics.');
+
+      // Signed off with its guard and started; a started stage's guards are fixed, so its form goes.
+      await start(plan.id);
+      await waitForText(stage.locator('.stage-head .badge'), 'Active');
+      await guards.locator('details.add-guard').waitFor({ state: 'detached' });
 
       // A healthy batch, then one that lifts the mean to 6.75: the page turns red without a reload.
       const send = await metricsService();
@@ -126,16 +137,20 @@ test(
       await waitForText(guard.locator('.badge'), 'Watching');
       await eventually(async () => assert.match(await guard.locator('li.resolved-breach').innerText(), /mean 6\.75 — resolved by oncall at .*: “Rolled the bad node out of the pool”$/));
 
-      // The stage's form lets guards roll it back on their own.
-      await waitForText(guards.locator('.auto-rollback-state'), 'Automatic rollback: off — a breaching roll-back guard asks the rollback authorities.');
-      await openPage(page, `/plans/${plan.id}/stages/${plan.stages[0].id}/edit`);
+      // The next stage's form lets guards roll it back on their own; changed after sign-off,
+      // it waits for the stakeholder, and the page says so.
+      const next = stageItem(page, 'Cut over');
+      await waitForText(next.locator('.auto-rollback-state'), 'Automatic rollback: off — a breaching roll-back guard asks the rollback authorities.');
+      await openPage(page, `/plans/${plan.id}/stages/${plan.stages[1].id}/edit`);
       await page.getByLabel('Guards may roll this stage back without waiting for a rollback authority', { exact: true }).check();
       await page.getByRole('button', { name: 'Save stage', exact: true }).click();
       await page.waitForURL(new RegExp(`/plans/${plan.id}$`));
       await waitForText(
-        stageItem(page, 'Shadow writes').locator('.auto-rollback-state'),
+        stageItem(page, 'Cut over').locator('.auto-rollback-state'),
         'Automatic rollback: on — a breaching roll-back guard rolls this stage back without waiting for approval.',
       );
+      const waiting = stageItem(page, 'Cut over').getByRole('status').filter({ hasText: 'Changed after sign-off' });
+      await eventually(async () => assert.match(await waiting.innerText(), /lead edited stage “Cut over” on .*Waiting for sign-off from stakeholder\./s));
     },
     { as: 'lead' },
   ),

@@ -490,7 +490,7 @@ fn check_signed(plan: &Plan, stage: &Stage) -> Result<(), ApiError> {
     if !stage.awaits_sign_off() {
         return Ok(());
     }
-    let waiting = crate::review::waiting_for(plan);
+    let waiting = plan.waiting_for_sign_off();
     let who = if waiting.is_empty() { "the stakeholders".to_string() } else { waiting.join(", ") };
     let what = stage.change_note.clone().unwrap_or_else(|| format!("{} changed after sign-off.", stage.name));
     Err(ApiError::new(409, "sign_off_needed", format!("{what} Its gate opens once {who} sign off again.")))

@@ -139,14 +139,6 @@ fn describe(action: Action, entry: &Entry, before: &Plan, now: &Plan) -> String 
     }
 }
 
-/// The stakeholders who have not yet signed off what is there now.
-pub fn waiting_for(plan: &Plan) -> Vec<String> {
-    plan.holders(PlanRole::Stakeholder)
-        .filter(|p| !plan.signoffs.iter().any(|s| s.person.id == p.id && s.decision == Decision::Approved))
-        .map(|p| p.name().to_string())
-        .collect()
-}
-
 /// Settles the review after a sign-off (`signed`) or a change of stakeholders: an
 /// in-review plan is approved when every stakeholder has signed off its current version,
 /// and only by a sign-off, never because a stakeholder left; an approved plan goes back to

@@ -41,6 +41,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
     let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
     let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, guard_series, .. } = view;
     let plan_status = plan.status;
+    let waiting_for = plan.waiting_for_sign_off();
     let people_plan = plan.clone();
     let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
     let (plan_id, version) = (plan.id, plan.version);
@@ -93,13 +94,17 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .enumerate()
         .map(|(i, (stage, html))| {
             let series: Vec<_> = guard_series.iter().filter(|s| stage.guards.iter().any(|g| g.id == s.guard_id)).cloned().collect();
+            // A started stage runs as it was signed off: no editing it.
+            let can_edit = can.edit && !stage.is_frozen();
+            let waiting = (plan_status != crate::plan::PlanStatus::Draft && stage.awaits_sign_off())
+                .then(|| (stage.change_note.clone().unwrap_or_default(), waiting_for.clone()));
             let flags = view! {
-                <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit=can.edit can_run=can.run
+                <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit can_run=can.run
                     sources=checklist_sources.clone() reload error=action_error/>
-                <StageFlags plan_id version stage=stage.clone() can_edit=can.edit flag_keys=flag_keys.clone() reload error=action_error/>
+                <StageFlags plan_id version stage=stage.clone() can_edit flag_keys=flag_keys.clone() reload error=action_error/>
                 <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
                     runner=runner.clone() reload error=action_error/>
-                <super::stage_guards::StageGuards plan_id version stage=stage.clone() series can_edit=can.edit can_run=can.run reload error=action_error/>
+                <super::stage_guards::StageGuards plan_id version stage=stage.clone() series can_edit can_run=can.run reload error=action_error/>
                 <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone() can_run=can.run reload error=action_error/>
             }
             .into_any();
@@ -110,7 +115,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     html
                     index=i
                     count=stage_count
-                    can_edit=can.edit
+                    can_edit
+                    waiting
                     on_move=move_stage
                     on_remove=move |stage_id: i64| {
                         if confirm("Remove this stage from the plan?") {
@@ -280,6 +286,8 @@ fn StageItem(
     on_move: impl Fn(usize, usize) + Copy + 'static,
     on_remove: impl Fn(i64) + Copy + 'static,
     can_edit: bool,
+    /// Changed after sign-off: who changed what, and whose sign-off it waits for.
+    waiting: Option<(String, Vec<String>)>,
     flags: AnyView,
 ) -> impl IntoView {
     let Stage { id, plan_id, name, goal, status, planned_start, planned_duration_minutes, min_soak_minutes, .. } = stage;
@@ -295,6 +303,15 @@ fn StageItem(
                     <h3 class="stage-name" id=heading_id.clone()>{name}</h3>
                     <StageStatusBadge status/>
                 </div>
+                {waiting.map(|(note, who)| {
+                    let who = if who.is_empty() { "the stakeholders".to_string() } else { who.join(", ") };
+                    view! {
+                        <p class="notice waiting-sign-off" role="status">
+                            <strong>"Changed after sign-off. "</strong>{note}" "
+                            {format!("Waiting for sign-off from {who}.")}
+                        </p>
+                    }
+                })}
                 {(!goal.is_empty()).then(|| view! { <p class="goal">{goal}</p> })}
                 <dl class="facts small">
                     {planned_start.map(|s| view! { <div><dt>"Planned start"</dt><dd><time datetime=s.clone()>{short_time(&s)}</time></dd></div> })}

@@ -133,7 +133,15 @@ pub fn ReviewPanel(
         .iter()
         .filter(|p| plan.signoffs.iter().any(|s| s.person.id == p.id && s.decision == Decision::Approved))
         .count();
+    // A running plan whose stages changed after sign-off is signed off again, stage by stage.
+    let changed: Vec<String> = plan.stages.iter().filter(|s| s.awaits_sign_off()).map(|s| s.name.clone()).collect();
+    let resign = status == PlanStatus::Executing && !changed.is_empty();
     let summary = match status {
+        _ if resign => format!(
+            "Running; changed after sign-off: {}. {signed} of {} stakeholders have signed off the change.",
+            changed.join(", "),
+            stakeholders.len()
+        ),
         PlanStatus::Draft => "Draft: not yet sent to its stakeholders for review.".to_string(),
         PlanStatus::InReview => format!("In review: {signed} of {} stakeholders have signed off.", stakeholders.len()),
         PlanStatus::Approved => "Approved: every stakeholder has signed off this version.".to_string(),
@@ -178,7 +186,7 @@ pub fn ReviewPanel(
                     "Send for review"
                 </button>
             })}
-            {(can_sign_off && status == PlanStatus::InReview).then(|| view! {
+            {(can_sign_off && (status == PlanStatus::InReview || resign)).then(|| view! {
                 <div class="sign-off-form">
                     <label for="signoff-comment">"Comment (required when asking for changes)"</label>
                     <textarea id="signoff-comment" rows="2" on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
