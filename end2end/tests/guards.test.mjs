@@ -67,7 +67,7 @@ test(
 
       const guard = guards.locator('article.guard');
       await waitForText(guard.locator('.guard-condition'), 'error_rate > 5');
-      await waitForText(guard.locator('.badge'), 'Watching');
+      await waitForText(guard.locator('.badge'), 'Not watching (stage pending)');
       await waitForText(guard.locator('.guard-settings'), 'Mean over 60 s, at least 3 samples · Action: Pause the plan');
       await waitForText(guard.locator('p.empty'), 'No samples of error_rate yet. Services send them to POST /api/v1/metrics.');
 
@@ -75,6 +75,7 @@ test(
       await start(plan.id);
       await waitForText(stage.locator('.stage-head .badge'), 'Active');
       await guards.locator('details.add-guard').waitFor({ state: 'detached' });
+      await waitForText(guard.locator('.badge'), 'Watching');
 
       // A healthy batch, then one that lifts the mean to 6.75: the page turns red without a reload.
       const send = await metricsService();
