@@ -181,9 +181,11 @@ async fn select(conn: &mut AnyConnection, f: &Filter, limit: i64, offset: i64) -
         .collect()
 }
 
-/// RFC 4180 CSV; before and after are JSON text in their cells.
+/// RFC 4180 CSV; before and after are JSON text in their cells. Cells a spreadsheet
+/// would take for a formula are made text (`export::spreadsheet_safe`).
 pub fn to_csv(entries: &[AuditEntry]) -> String {
     fn cell(out: &mut String, v: &str) {
+        let v = &*crate::export::spreadsheet_safe(v);
         if v.contains([',', '"', '\n', '\r']) {
             out.push('"');
             out.push_str(&v.replace('"', "\"\""));
@@ -248,6 +250,23 @@ mod tests {
         let row = csv.lines().nth(1).unwrap();
         assert!(row.starts_with("1,2026-11-21T10:00:00.000Z,ada,plan.update,plan:1,1,,\"{"), "{csv}");
         assert!(csv.contains(r#"""title"":"#), "{csv}");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_text() {
+        let e = AuditEntry {
+            id: 2,
+            at: "2026-11-21T10:00:00.000Z".into(),
+            actor: "=HYPERLINK(\"http://evil\",\"x\")".into(),
+            action: "plan.update".into(),
+            target: "@x".into(),
+            plan_id: None,
+            before: None,
+            after: None,
+            request_id: Some("-1".into()),
+        };
+        let row = to_csv(&[e]).lines().nth(1).unwrap().to_string();
+        assert_eq!(row, r#"2,2026-11-21T10:00:00.000Z,"'=HYPERLINK(""http://evil"",""x"")",plan.update,'@x,,'-1,,"#);
     }
 
     #[test]

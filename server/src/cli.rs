@@ -42,6 +42,12 @@ pub struct Cli {
     #[arg(long, env = "RUNWAY_METRICS_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
     pub metrics_retention_days: u32,
 
+    /// Let webhooks go to loopback, private and link-local addresses (127.0.0.1, 10.0.0.0/8,
+    /// 192.168.0.0/16, fc00::/7, ...). Off by default: an admin's webhook could otherwise
+    /// reach services inside the network Runway runs in.
+    #[arg(long, env = "RUNWAY_ALLOW_PRIVATE_WEBHOOKS", global = true)]
+    pub allow_private_webhooks: bool,
+
     /// Folder holding the built browser assets (pkg/runway.js, .wasm, .css), as cargo-leptos writes them.
     #[arg(long, env = "RUNWAY_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -292,7 +298,10 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let key = crate::secret::SecretKey::load(cli.secret_key.as_deref(), &cli.secret_key_file)?;
     crate::secret::verify(&db, &key).await?;
     let retention = std::time::Duration::from_secs(u64::from(cli.metrics_retention_days) * 24 * 3600);
-    let service = Service::new(db).with_secret(key).with_metrics_retention(retention);
+    let service = Service::new(db)
+        .with_secret(key)
+        .with_metrics_retention(retention)
+        .with_private_webhooks(cli.allow_private_webhooks);
     if !cli.no_demo {
         if let Some(id) = demo::load_if_empty(&service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
             tracing::info!(plan = id, "loaded the demo plan and its demo people");
@@ -310,7 +319,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.addr))?;
     tracing::info!("Runway is listening on http://{}", cli.addr);
-    axum::serve(listener, app)
+    // The peer address limits sign-ins per client.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| format!("server stopped: {e}"))

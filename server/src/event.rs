@@ -43,6 +43,52 @@ struct Recent {
     events: VecDeque<Numbered>,
 }
 
+/// Live event streams per caller, so one person or token cannot hold connections
+/// without bound. A slot is freed when its stream ends (the client goes away).
+#[derive(Clone, Default)]
+pub struct Streams {
+    open: Arc<Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// Streams one caller may keep open at once.
+pub const STREAMS_PER_CALLER: usize = 8;
+
+/// One open stream's slot; dropping it frees the slot.
+pub struct StreamSlot {
+    streams: Streams,
+    caller: String,
+}
+
+impl Streams {
+    /// A slot for `caller`, or `None` when they have `STREAMS_PER_CALLER` open already.
+    pub fn open(&self, caller: &str) -> Option<StreamSlot> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(caller.to_string()).or_insert(0);
+        if *n >= STREAMS_PER_CALLER {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { streams: self.clone(), caller: caller.to_string() })
+    }
+
+    pub fn open_for(&self, caller: &str) -> usize {
+        self.open.lock().ok().and_then(|o| o.get(caller).copied()).unwrap_or(0)
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.streams.open.lock() {
+            if let Some(n) = open.get_mut(&self.caller) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.caller);
+                }
+            }
+        }
+    }
+}
+
 /// What a (re)connecting client gets first: missed events, or the need to reload.
 #[derive(Debug, PartialEq)]
 pub enum CatchUp {

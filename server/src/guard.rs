@@ -305,6 +305,16 @@ fn window_of(guard: &Guard, started_ms: i64, now: i64) -> (i64, i64) {
     (from, (now + FUTURE_SKEW_SECONDS * 1000).div_euclid(1000))
 }
 
+/// Metrics come from services holding a `metrics:write` token (and Runway itself).
+pub(crate) fn require_metrics_writer(ctx: &Ctx) -> Result<(), ApiError> {
+    ctx.require_signed_in()?;
+    match &ctx.caller {
+        Caller::Token(_) if !ctx.has_scope(Scope::MetricsWrite) => Err(crate::service::missing_scope(Scope::MetricsWrite)),
+        Caller::Token(_) | Caller::System(_) => Ok(()),
+        _ => Err(forbidden("Metrics are sent by services holding a metrics:write token.")),
+    }
+}
+
 impl Service {
     /// Runway's guards act as themselves in the audit log.
     fn guard_ctx(request_id: Option<String>) -> Ctx {
@@ -313,12 +323,7 @@ impl Service {
 
     /// Stores a batch of samples, then evaluates the guards watching its metrics.
     pub async fn ingest(&self, ctx: &Ctx, body: &[u8]) -> Result<IngestReport> {
-        ctx.require_signed_in()?;
-        match &ctx.caller {
-            Caller::Token(_) if !ctx.has_scope(Scope::MetricsWrite) => return Err(crate::service::missing_scope(Scope::MetricsWrite).into()),
-            Caller::Token(_) | Caller::System(_) => {}
-            _ => return Err(forbidden("Metrics are sent by services holding a metrics:write token.").into()),
-        }
+        require_metrics_writer(ctx)?;
         let points = split_batch(body)?;
         let now = now_ms();
         let oldest = now - self.metrics_retention.as_millis() as i64;

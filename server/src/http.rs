@@ -12,7 +12,7 @@ use app::review::Comment;
 use app::token::Token;
 use app::workspace::{Adoption, ImportReport, Provider, WorkspacePage, WorkspaceQuery, WorkspaceView};
 use crate::service::{Caller, Ctx};
-use crate::session::{clear_cookie, is_https, session_cookie};
+use crate::session::{clear_cookie, is_https, session_cookie, Client};
 use axum::extract::Form;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, Method, Uri};
@@ -71,9 +71,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::respond(ApiError::internal())
         }))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(clean_request_id))
         .merge(ofrep())
         .with_state(state)
 }
@@ -90,7 +92,41 @@ fn ofrep() -> Router<AppState> {
     Router::new()
         .nest("/ofrep/v1", crate::api::ofrep::routes())
         .layer(CatchPanicLayer::custom(|_| crate::error::respond(ApiError::internal())))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(trace)
+}
+
+/// A client's `X-Request-Id` is kept only when short and plain, since logs and the audit
+/// log record it; anything else is dropped so a fresh one is made.
+async fn clean_request_id(mut req: Request<Body>) -> Request<Body> {
+    let keep = req.headers().get("x-request-id").map(|v| v.to_str().is_ok_and(plain_request_id));
+    if keep == Some(false) {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+pub fn plain_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Every answer: no content sniffing, no referrer to other sites. Pages set their own
+/// policy with the hydration script's nonce (app `shell`); other HTML gets it without
+/// one, and API answers may load nothing and be framed nowhere.
+async fn security_headers(mut res: Response<Body>) -> Response<Body> {
+    use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+    use axum::http::HeaderValue;
+    let h = res.headers_mut();
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        let html = h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+        let policy = if html { app::content_security_policy(None) } else { "default-src 'none'; frame-ancestors 'none'".into() };
+        if let Ok(v) = HeaderValue::from_str(&policy) {
+            h.insert(CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    res
 }
 
 /// 200 once the database answers (migrations ran before the server started listening).
@@ -134,14 +170,20 @@ struct SignInForm {
 
 /// The sign-in page's form, which works without JavaScript: success goes on to `next`
 /// (only a path on this site), failure back to the form with the reason.
-async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap, uri: Uri, Form(form): Form<SignInForm>) -> Response<Body> {
-    let next = if form.next.starts_with('/') && !form.next.starts_with("//") { form.next.clone() } else { "/plans".into() };
+async fn sign_in_form(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<SignInForm>,
+) -> Response<Body> {
+    let next = app::pages::after_sign_in(&form.next).to_string();
     if let Err(e) = same_origin(&headers) {
         return crate::error::respond(e);
     }
     let ctx = Ctx::anonymous(headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string));
     let sign_in = app::person::SignIn { username: form.username.clone(), password: form.password };
-    match state.service.sign_in(&ctx, sign_in).await {
+    match state.service.sign_in(&ctx, sign_in, client).await {
         Ok(session) => {
             let cookie = session_cookie(&session.secret, is_https(&headers, &uri));
             ([(SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
@@ -200,6 +242,18 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// What the pages' server functions read, from the same service the API uses. Each call
 /// works out the caller from the request's headers; the service checks permissions.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        assert!(super::plain_request_id("deploy-42_a.b"));
+        assert!(super::plain_request_id(&"a".repeat(64)));
+        for bad in ["", "a b", "x\ny", "é", "<script>", &"a".repeat(65)] {
+            assert!(!super::plain_request_id(bad), "{bad:?}");
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Backend for Service {
     async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError> {

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod evaluate;
 pub mod event;
+pub mod export;
 pub mod flag;
 pub mod gate;
 pub mod guard;

@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::plan_markdown::{export, import, ImportPreview, Imported};
+use app::error::ApiError;
 use app::token::Scope;
 
 /// "queue-system-migration.md" → "queue-system-migration".
@@ -12,13 +13,19 @@ fn title_from_name(name: &str) -> String {
     if stem.trim().is_empty() { "Imported plan".into() } else { stem.trim().chars().take(200).collect() }
 }
 
+/// People may import (creating the plan checks the rest); tokens need `plans:write`.
+pub(crate) fn require_importer(ctx: &Ctx) -> Result<(), ApiError> {
+    ctx.require_signed_in()?;
+    if ctx.person().is_none() && !ctx.is_admin() {
+        ctx.require_read(Scope::PlansWrite)?;
+    }
+    Ok(())
+}
+
 impl Service {
     /// What importing `bytes` would create. Writes nothing.
     pub async fn preview_import(&self, ctx: &Ctx, bytes: &[u8], name: &str) -> Result<ImportPreview> {
-        ctx.require_signed_in()?;
-        if ctx.person().is_none() && !ctx.is_admin() {
-            ctx.require_read(Scope::PlansWrite)?;
-        }
+        require_importer(ctx)?;
         let mut preview = import(bytes, &title_from_name(name))?;
         self.settle_flags(&mut preview).await?;
         Ok(preview)

@@ -27,6 +27,10 @@ pub struct Service {
     pub secret: Option<crate::secret::SecretKey>,
     /// How long raw metric samples are kept; older points are refused at ingest.
     pub metrics_retention: std::time::Duration,
+    /// Webhooks may go to loopback, private and link-local addresses (`--allow-private-webhooks`).
+    pub allow_private_webhooks: bool,
+    /// Live event streams per caller.
+    pub streams: crate::event::Streams,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -175,7 +179,14 @@ impl Service {
             webhook_wake: Default::default(),
             secret: None,
             metrics_retention: DEFAULT_METRICS_RETENTION,
+            allow_private_webhooks: false,
+            streams: Default::default(),
         }
+    }
+
+    pub fn with_private_webhooks(mut self, allow: bool) -> Service {
+        self.allow_private_webhooks = allow;
+        self
     }
 
     pub fn with_metrics_retention(mut self, retention: std::time::Duration) -> Service {

@@ -15,6 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Attempts before a delivery is given up as failed.
@@ -113,6 +114,86 @@ async fn load(conn: &mut AnyConnection, id: i64) -> Result<Option<Webhook>, sqlx
     row.as_ref().map(webhook_from_row).transpose()
 }
 
+/// Loopback, private, link-local, shared (CGNAT), multicast and other addresses that do
+/// not lead to the public internet. A webhook there could reach services inside the
+/// network Runway runs in, so it needs `--allow-private-webhooks`.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            // 64:ff9b::/96 (NAT64) carries an IPv4 address in its last 32 bits.
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                return is_private(IpAddr::V4(std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)));
+            }
+            v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || s[..6] == [0, 0, 0, 0, 0, 0]
+        }
+    }
+}
+
+fn private_refusal(what: &str, ip: IpAddr) -> String {
+    format!("{what} {ip}, a loopback, private or link-local address; Runway sends webhooks there only when started with --allow-private-webhooks.")
+}
+
+/// The URL's host when it is an IP address (`http://10.0.0.5/`, `http://[::1]/`, and the
+/// odd spellings the URL parser reads as one, such as `http://2130706433/`).
+fn literal_ip(url: &str) -> Option<IpAddr> {
+    let url = reqwest::Url::parse(url.trim()).ok()?;
+    url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// Refuses what resolves to a private address, at connection time: the address checked
+/// is the one connected to, so a name cannot change between the check and the request.
+struct PublicOnly;
+
+#[derive(Debug)]
+struct PrivateAddress(String);
+
+impl std::fmt::Display for PrivateAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PrivateAddress {}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            type Failed = Box<dyn std::error::Error + Send + Sync>;
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await.map_err(|e| Box::new(e) as Failed)?.collect();
+            if let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
+                return Err(Box::new(PrivateAddress(private_refusal("The host name resolves to", bad.ip()))) as Failed);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The stored form of a webhook's events: `*` for all, else the names, once each.
 fn stored_events(events: &[String]) -> String {
     if events.is_empty() || events.iter().any(|e| e == "*") {
@@ -157,6 +238,9 @@ impl Service {
     pub async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<CreatedWebhook> {
         ctx.require_admin()?;
         new.validate()?;
+        if let Some(ip) = literal_ip(&new.url).filter(|ip| is_private(*ip) && !self.allow_private_webhooks) {
+            return Err(ApiError::new(422, "private_address", private_refusal("The URL points to", ip)).with_field("url").into());
+        }
         let secret = format!("whsec_{}", random_hex(32));
         let mut tx = self.db.write().await?;
         let id: i64 = sqlx::query_scalar(
@@ -228,12 +312,15 @@ impl Service {
     pub fn start_webhook_worker(&self) {
         let service = self.clone();
         tokio::spawn(async move {
-            let client = match reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .timeout(TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("Runway-Webhooks/", env!("CARGO_PKG_VERSION")))
-                .build()
-            {
+                .user_agent(concat!("Runway-Webhooks/", env!("CARGO_PKG_VERSION")));
+            if !service.allow_private_webhooks {
+                // No proxy either: it would do the resolving, past this check.
+                builder = builder.no_proxy().dns_resolver(std::sync::Arc::new(PublicOnly));
+            }
+            let client = match builder.build() {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the webhook worker");
@@ -264,7 +351,11 @@ impl Service {
         let Some(claimed) = self.claim().await? else {
             return Ok(false);
         };
-        let outcome = attempt(client, &claimed).await;
+        let outcome = match literal_ip(&claimed.url).filter(|ip| is_private(*ip) && !self.allow_private_webhooks) {
+            // Registered while private addresses were allowed; they are not now. Nothing is sent.
+            Some(ip) => Outcome { delivered: false, response_status: None, error: Some(format!("Not sent: {}", private_refusal("the URL points to", ip))) },
+            None => attempt(client, &claimed).await,
+        };
         self.settle(&claimed, &outcome).await?;
         Ok(true)
     }
@@ -393,6 +484,13 @@ async fn attempt(client: &reqwest::Client, d: &Claimed) -> Outcome {
 
 /// A short reason for a failed request, without the URL (it may carry a token).
 fn describe(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(inner) = source {
+        if let Some(refused) = inner.downcast_ref::<PrivateAddress>() {
+            return format!("Not sent: {refused}").chars().take(300).collect();
+        }
+        source = inner.source();
+    }
     let reason = if e.is_timeout() {
         format!("No answer within {} s.", TIMEOUT.as_secs())
     } else if e.is_connect() {
@@ -427,6 +525,29 @@ mod tests {
         let waits: Vec<u64> = (1..=MAX_ATTEMPTS).map(|n| backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128]);
         assert_eq!(backoff(40), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn loopback_private_link_local_and_shared_addresses_are_private() {
+        for ip in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+            "100.127.255.255", "0.0.0.0", "255.255.255.255", "224.0.0.1", "::1", "::", "fc00::1", "fd12:3456::1",
+            "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn ip_hosts_are_read_in_every_spelling() {
+        assert_eq!(literal_ip("http://127.0.0.1:8080/x"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(literal_ip("http://[::1]/"), Some("::1".parse().unwrap()));
+        assert_eq!(literal_ip("http://2130706433/"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(literal_ip("http://0x7f.1/"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(literal_ip("https://hooks.example.com/"), None);
     }
 
     #[test]

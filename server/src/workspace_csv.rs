@@ -138,6 +138,8 @@ fn check_line(
             .map(|s| s.trim().to_string())
             .map_err(|_| "It is not UTF-8 text; save the file as UTF-8.".to_string())
     };
+    // Cells as the export wrote them: a leading `'` it added is dropped.
+    let text = |i: usize| text(i).map(|t| crate::export::from_spreadsheet(&t).to_string());
     let (id, name, provider) = (text(id_at)?, text(name_at)?, text(provider_at)?);
     check_workspace_id("id", &id).map_err(|e| e.message)?;
     check_workspace_name("name", &name).map_err(|e| e.message)?;
@@ -391,7 +393,8 @@ impl Service {
         out.write_record(["id", "name", "agent_provider"]).map_err(fail)?;
         for r in &rows {
             let (id, name, provider): (String, String, String) = (r.try_get("id")?, r.try_get("name")?, r.try_get("agent_provider")?);
-            out.write_record([id, name, provider]).map_err(fail)?;
+            let cells = [&id, &name, &provider].map(|c| crate::export::spreadsheet_safe(c).into_owned());
+            out.write_record(cells).map_err(fail)?;
         }
         let bytes = out.into_inner().map_err(|e| fail(e.into_error().into()))?;
         Ok(String::from_utf8(bytes).unwrap_or_default())

@@ -28,6 +28,8 @@ async fn start(db: &str) -> Replica {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway"))
         .args(["--addr", &format!("127.0.0.1:{port}"), "--database-url", db, "--no-demo"])
+        // The replicas share a key, given here so no key file is written into the checkout.
+        .env("RUNWAY_SECRET_KEY", "5a".repeat(32))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

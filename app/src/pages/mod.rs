@@ -155,6 +155,18 @@ pub fn thousands(n: i64) -> String {
 /// Line colours of the charts, told apart also by their legend's order.
 pub const CHART_COLORS: [&str; 6] = ["#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be123c", "#0e7490"];
 
+/// Where to go after signing in: `next` when it is a path on this site, else `/plans`.
+/// `//host` and `/\host` are other sites to a browser, and browsers drop tabs and line
+/// breaks from URLs (`/\t/host` is `//host`), so backslashes and control characters are refused.
+pub fn after_sign_in(next: &str) -> &str {
+    let plain = !next.chars().any(|c| c == '\\' || c.is_control());
+    if plain && next.starts_with('/') && !next.starts_with("//") {
+        next
+    } else {
+        "/plans"
+    }
+}
+
 /// Percent-encodes a query value (no extra crate for the browser bundle).
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -286,5 +298,20 @@ mod time_tests {
         assert_eq!(thousands(12_000), "12,000");
         assert_eq!(thousands(100_000), "100,000");
         assert_eq!(thousands(-1_234_567), "-1,234,567");
+    }
+}
+
+#[cfg(test)]
+mod next_tests {
+    use super::*;
+
+    #[test]
+    fn after_sign_in_only_paths_on_this_site_are_followed() {
+        for ok in ["/plans/3", "/", "/plans?q=a%2Fb", "/flags#top"] {
+            assert_eq!(after_sign_in(ok), ok);
+        }
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example/", "plans", "", "/\t/evil.example", "/\n/x", "\\\\evil"] {
+            assert_eq!(after_sign_in(bad), "/plans", "{bad:?}");
+        }
     }
 }

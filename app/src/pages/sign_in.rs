@@ -60,12 +60,13 @@ pub fn Header() -> impl IntoView {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let q = |name: &str| query.read_untracked().get(name).unwrap_or_default();
-    let next = q("next");
+    let next = super::after_sign_in(&q("next")).to_string();
     let message = match (q("error").as_str(), q("expired").as_str(), q("signed_out").as_str()) {
         ("invalid_credentials", _, _) => Some(("error-box", "Wrong username or password.")),
         ("too_many_attempts", _, _) => {
-            Some(("error-box", "Too many failed sign-ins for this username. Wait a little, then try again."))
+            Some(("error-box", "Too many failed sign-ins. Wait a little, then try again."))
         }
+        ("sign_in_busy", _, _) => Some(("error-box", "Too many sign-ins at once. Try again in a few seconds.")),
         ("cross_origin", _, _) => Some(("error-box", "Sign in from Runway's own sign-in page.")),
         (e, _, _) if !e.is_empty() => Some(("error-box", "Signing in failed; try again.")),
         (_, "1", _) => Some(("notice", "Your session has ended. Sign in again.")),

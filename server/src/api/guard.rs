@@ -62,7 +62,8 @@ pub async fn series(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Jso
     responses((status = 200, body = IngestReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn ingest(State(s): State<AppState>, ctx: Ctx, headers: HeaderMap, body: axum::body::Body) -> Result<Response> {
-    ctx.require_signed_in()?;
+    // Before reading the body: a caller who may not send metrics is not made to send 16 MB.
+    crate::guard::require_metrics_writer(&ctx)?;
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -32,7 +32,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
-use futures::stream::Stream;
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 use tokio_stream::wrappers::BroadcastStream;
@@ -231,9 +230,23 @@ pub async fn inbox(State(s): State<AppState>, ctx: Ctx) -> crate::error::Result<
 /// Server-sent events: one `change` event (with an id) per committed change. A client
 /// reconnecting with `Last-Event-ID` first gets the changes it missed, or a `resync`
 /// event when they are no longer known (it should then reload what it shows); a client
-/// too slow to keep up gets `resync` too, never a silent gap.
-async fn events(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    use crate::event::{CatchUp, Numbered};
+/// too slow to keep up gets `resync` too, never a silent gap. Tokens need `plans:read`;
+/// each caller may keep `STREAMS_PER_CALLER` streams open (then 429).
+async fn events(State(state): State<AppState>, ctx: Ctx, headers: axum::http::HeaderMap) -> Result<Response, Error> {
+    use crate::event::{CatchUp, Numbered, STREAMS_PER_CALLER};
+    ctx.require_read(app::token::Scope::PlansRead)?;
+    let caller = match &ctx.caller {
+        Caller::Person(p) => format!("person:{}", p.id),
+        Caller::Token(t) => format!("token:{}", t.id),
+        _ => ctx.actor(),
+    };
+    let slot = state.service.streams.open(&caller).ok_or_else(|| {
+        ApiError::new(
+            429,
+            "too_many_streams",
+            format!("At most {STREAMS_PER_CALLER} event streams may be open at once; close one first."),
+        )
+    })?;
     let events = state.service.events.clone();
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let (catch_up, rx) = events.resume(last);
@@ -247,8 +260,12 @@ async fn events(State(state): State<AppState>, headers: axum::http::HeaderMap) -
         Ok(n) => to_event(&n),
         Err(_) => Some(Event::default().event("resync").data("{}")),
     });
-    let stream = tokio_stream::iter(first).chain(live).map(Ok);
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    // The slot lives as long as the stream: it is freed when the client goes away.
+    let stream = tokio_stream::iter(first).chain(live).map(move |e| {
+        let _held = &slot;
+        Ok::<_, Infallible>(e)
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// A JSON body whose errors say which field is wrong: `400 malformed_json` when it is

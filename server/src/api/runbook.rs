@@ -77,6 +77,8 @@ pub struct ImportQuery {
     responses((status = 200, body = ImportPreview), (status = 201, body = Imported), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import(State(s): State<AppState>, ctx: Ctx, ApiQuery(q): ApiQuery<ImportQuery>, body: axum::body::Body) -> Result<Response> {
+    // Before reading the body: a token that may not import is not made to send 5 MB.
+    crate::plan_import::require_importer(&ctx)?;
     let bytes = axum::body::to_bytes(body, IMPORT_MAX_BYTES)
         .await
         .map_err(|_| ApiError::new(413, "file_too_large", "Plans are imported up to 5 MB.").with_field("file"))?;

@@ -1,7 +1,7 @@
 use super::ApiJson;
 use crate::error::Result;
 use crate::service::Ctx;
-use crate::session::{clear_cookie, is_https, session_cookie};
+use crate::session::{clear_cookie, is_https, session_cookie, Client};
 use crate::AppState;
 use app::error::ErrorBody;
 use app::person::{SignIn, Viewer};
@@ -14,9 +14,16 @@ use axum::Json;
 /// Sign in: sets the session cookie and answers with the person and the CSRF token
 /// that must accompany the cookie on every state-changing request (`X-CSRF-Token`).
 #[utoipa::path(post, path = "/api/v1/session", tag = "people", request_body = SignIn,
-    responses((status = 200, body = Viewer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn sign_in(State(s): State<AppState>, ctx: Ctx, headers: HeaderMap, uri: Uri, ApiJson(form): ApiJson<SignIn>) -> Result<Response> {
-    let session = s.service.sign_in(&ctx, form).await?;
+    responses((status = 200, body = Viewer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn sign_in(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Client(client): Client,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiJson(form): ApiJson<SignIn>,
+) -> Result<Response> {
+    let session = s.service.sign_in(&ctx, form, client).await?;
     let cookie = session_cookie(&session.secret, is_https(&headers, &uri));
     Ok(([(SET_COOKIE, cookie)], Json(session.viewer)).into_response())
 }

@@ -139,6 +139,8 @@ pub async fn record_session(State(s): State<AppState>, ctx: Ctx, n: Names, ApiJs
 #[utoipa::path(post, path = "/api/v1/workspaces/imports", tag = "workspaces", request_body(content = String, content_type = "text/csv"),
     responses((status = 202, body = ImportReport), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import(State(s): State<AppState>, ctx: Ctx, body: axum::body::Body) -> Result<Response> {
+    // Before reading the body: a caller who may not import is not made to send 64 MB.
+    crate::workspace::require_workspace_admin(&ctx)?;
     let bytes = axum::body::to_bytes(body, crate::workspace_csv::MAX_BYTES)
         .await
         .map_err(|_| ApiError::new(413, "too_large", "The file is over 64 MB."))?;

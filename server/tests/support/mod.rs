@@ -98,16 +98,29 @@ impl Drop for Inner {
 }
 
 impl TestApp {
+    /// Webhook tests post to receivers on 127.0.0.1, so private addresses are allowed.
     pub async fn spawn(store: Store) -> TestApp {
+        TestApp::spawn_with(store, true).await
+    }
+
+    /// As `runway serve` starts by default: webhooks to private addresses refused.
+    pub async fn spawn_strict(store: Store) -> TestApp {
+        TestApp::spawn_with(store, false).await
+    }
+
+    async fn spawn_with(store: Store, allow_private_webhooks: bool) -> TestApp {
         let db = TestDb::new(store).await;
-        let service = Service::new(Db::open(&db.url).await.unwrap()).with_secret(runway::secret::SecretKey::generate());
+        let service = Service::new(Db::open(&db.url).await.unwrap())
+            .with_secret(runway::secret::SecretKey::generate())
+            .with_private_webhooks(allow_private_webhooks);
         service.reload_flags().await.unwrap();
         service.start_webhook_worker();
         let app = runway::http::router(AppState::new(service.clone(), "target/site"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            // As `runway serve`: the peer address limits sign-ins per client.
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
         });
         let nobody = TestApp {
             base,
