@@ -27,6 +27,10 @@ pub struct Flag {
     pub killed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub killed_by: Option<String>,
+    /// Usernames who may use this flag's kill switch (besides admins and the on-call and
+    /// rollback authorities of signed-off plans whose stages change it).
+    #[serde(default)]
+    pub responders: Vec<String>,
     /// One per environment, by environment name.
     pub environments: Vec<FlagState>,
 }
@@ -95,11 +99,29 @@ pub struct FlagPatch {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// The whole list of responders (usernames), replacing the one kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responders: Option<Vec<String>>,
 }
+
+/// At most this many responders on one flag.
+pub const RESPONDERS_MAX: usize = 100;
 
 impl FlagPatch {
     pub fn validate(&self) -> Result<(), ApiError> {
-        check_meta(self.description.as_ref(), self.owner.as_ref(), self.tags.as_ref())
+        check_meta(self.description.as_ref(), self.owner.as_ref(), self.tags.as_ref())?;
+        if let Some(list) = &self.responders {
+            if list.len() > RESPONDERS_MAX {
+                return Err(ApiError::validation("responders", format!("At most {RESPONDERS_MAX} responders.")));
+            }
+            for (i, name) in list.iter().enumerate() {
+                let field = format!("responders[{i}]");
+                check_required(&field, "A responder's username", name)?;
+                check_len(&field, "A responder's username", name.trim(), crate::person::USERNAME_MAX)?;
+                check_slug(&field, "A responder's username", name.trim())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -447,6 +469,8 @@ pub struct FlagChange {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlagAbilities {
     pub manage: bool,
+    /// On a flag's page: may use this flag's kill switch. On the list: may use every
+    /// flag's (admins); others may still be allowed on some flags' pages.
     pub kill: bool,
 }
 

@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use crate::validate::check_len;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub const METRIC_MAX: usize = 200;
 /// Points in one `POST /api/v1/metrics` batch.
@@ -114,6 +115,9 @@ pub struct Guard {
     pub id: i64,
     pub stage_id: i64,
     pub metric: String,
+    /// Only samples carrying every one of these labels count (`{"service": "git"}`); empty: all.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub comparison: Comparison,
     /// An absolute value, or (when `relative`) a multiple of the baseline.
     pub threshold: f64,
@@ -160,12 +164,13 @@ impl Guard {
         self.breaches.iter().find(|b| b.resolved_at.is_none())
     }
 
-    /// "error_rate > 5", "p95_latency_ms > 2× baseline".
+    /// "error_rate > 5", "p95_latency_ms > 2× baseline", "errors{service=git} > 5".
     pub fn condition(&self) -> String {
+        let metric = format!("{}{}", self.metric, label_text(&self.labels));
         if self.relative {
-            format!("{} {} {}× baseline", self.metric, self.comparison.as_str(), number(self.threshold))
+            format!("{metric} {} {}× baseline", self.comparison.as_str(), number(self.threshold))
         } else {
-            format!("{} {} {}", self.metric, self.comparison.as_str(), number(self.threshold))
+            format!("{metric} {} {}", self.comparison.as_str(), number(self.threshold))
         }
     }
 }
@@ -219,6 +224,49 @@ pub struct NewGuard {
     #[serde(default = "default_min_samples")]
     pub min_samples: i64,
     pub action: GuardAction,
+    /// Label matchers: only samples whose labels hold every one of these pairs count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `{service=git, region=eu}`, or nothing for no labels.
+pub fn label_text(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// The stage form's `service=git, region=eu` as label matchers.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(ApiError::validation("labels", format!("{pair:?}: write each label as name=value, e.g. service=git.")));
+        };
+        if labels.insert(k.trim().to_string(), v.trim().to_string()).is_some() {
+            return Err(ApiError::validation("labels", format!("The label {:?} is given twice.", k.trim())));
+        }
+    }
+    Ok(labels)
+}
+
+/// Label matchers as a guard keeps them: as many as a sample may carry, each name and value
+/// within a sample's limits, and no empty value (it would match nothing sent).
+pub fn check_labels(field: &str, labels: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if labels.len() > LABELS_MAX {
+        return Err(ApiError::validation(field, format!("At most {LABELS_MAX} labels.")));
+    }
+    for (k, v) in labels {
+        if k.trim().is_empty() || k.chars().count() > LABEL_KEY_MAX || k.trim() != k {
+            return Err(ApiError::validation(field, format!("Label names are 1 to {LABEL_KEY_MAX} characters, without spaces around them.")));
+        }
+        if v.is_empty() || v.chars().count() > LABEL_VALUE_MAX {
+            return Err(ApiError::validation(field, format!("The label {k:?} needs a value of 1 to {LABEL_VALUE_MAX} characters.")));
+        }
+    }
+    Ok(())
 }
 
 fn default_window() -> i64 {
@@ -232,6 +280,7 @@ fn default_min_samples() -> i64 {
 impl NewGuard {
     pub fn validate(&self) -> Result<(), ApiError> {
         check_metric_name("metric", &self.metric)?;
+        check_labels("labels", &self.labels)?;
         if !self.threshold.is_finite() {
             return Err(ApiError::validation("threshold", "The threshold is a finite number."));
         }
@@ -395,6 +444,7 @@ mod tests {
             window_seconds: 60,
             min_samples: 3,
             action: GuardAction::RollBack,
+            labels: BTreeMap::new(),
         }
     }
 
@@ -420,6 +470,7 @@ mod tests {
             id: 1,
             stage_id: 1,
             metric: "p95_latency_ms".into(),
+            labels: BTreeMap::new(),
             comparison: Comparison::Above,
             threshold: 2.0,
             relative: true,
@@ -440,6 +491,21 @@ mod tests {
         g.baseline_value = Some(100.0);
         assert_eq!(g.effective_threshold(), Some(200.0));
         assert_eq!(g.condition(), "p95_latency_ms > 2× baseline");
+        g.labels = parse_labels("service=git, region=eu").unwrap();
+        assert_eq!(g.condition(), "p95_latency_ms{region=eu, service=git} > 2× baseline");
+    }
+
+    #[test]
+    fn labels_are_written_as_name_value_pairs_and_checked() {
+        let labels = parse_labels(" service = git ,region=eu,").unwrap();
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), [("region".into(), "eu".into()), ("service".into(), "git".into())]);
+        assert!(parse_labels("").unwrap().is_empty());
+        assert_eq!(parse_labels("service").unwrap_err().field.as_deref(), Some("labels"));
+        assert_eq!(parse_labels("a=1, a=2").unwrap_err().field.as_deref(), Some("labels"));
+        let field = |text: &str| NewGuard { labels: parse_labels(text).unwrap(), ..guard() }.validate().unwrap_err().field.unwrap();
+        assert_eq!(field("service="), "labels");
+        assert_eq!(field("=git"), "labels");
+        assert!(NewGuard { labels: parse_labels("service=git").unwrap(), ..guard() }.validate().is_ok());
     }
 
     #[test]

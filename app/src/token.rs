@@ -76,6 +76,9 @@ pub struct Token {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The metrics a `metrics:write` token may send (see `metric_allowed`); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<String>,
 }
 
 /// `POST /api/v1/tokens` (admins).
@@ -88,6 +91,20 @@ pub struct NewToken {
     /// The one environment a `flags:read` token evaluates flags in.
     #[serde(default)]
     pub environment: Option<String>,
+    /// Metric names or prefixes a `metrics:write` token may send; empty: any metric.
+    /// An entry ending in `.`, `_`, `:`, `/` or `-` is a prefix (`billing.` allows
+    /// `billing.errors`); any other entry is one exact name.
+    #[serde(default)]
+    pub metrics: Vec<String>,
+}
+
+/// At most this many metric entries on one token.
+pub const TOKEN_METRICS_MAX: usize = 100;
+
+/// Whether a token limited to `allowed` may send `metric` (an empty list allows any).
+pub fn metric_allowed(allowed: &[String], metric: &str) -> bool {
+    allowed.is_empty()
+        || allowed.iter().any(|a| a == metric || (a.ends_with(['.', '_', ':', '/', '-']) && metric.starts_with(a.as_str())))
 }
 
 impl NewToken {
@@ -102,6 +119,15 @@ impl NewToken {
             check_len("environment", "Environment", env, 64)?;
             check_slug("environment", "Environment", env)?;
         }
+        if !self.metrics.is_empty() && !self.scopes.contains(&Scope::MetricsWrite) {
+            return Err(ApiError::validation("metrics", "Only a metrics:write token is limited to metrics."));
+        }
+        if self.metrics.len() > TOKEN_METRICS_MAX {
+            return Err(ApiError::validation("metrics", format!("At most {TOKEN_METRICS_MAX} metric names or prefixes.")));
+        }
+        for (i, m) in self.metrics.iter().enumerate() {
+            crate::guard::check_metric_name(&format!("metrics[{i}]"), m.trim())?;
+        }
         Ok(())
     }
 }
@@ -113,6 +139,39 @@ pub struct CreatedToken {
     pub token: Token,
     /// Send as `Authorization: Bearer <secret>`. It cannot be shown again.
     pub secret: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metric_entry_is_an_exact_name_or_a_prefix_when_it_ends_in_a_separator() {
+        let list = vec!["billing.".to_string(), "checkout_latency".to_string(), "git_".to_string()];
+        assert!(metric_allowed(&list, "billing.errors"));
+        assert!(metric_allowed(&list, "checkout_latency"));
+        assert!(metric_allowed(&list, "git_errors"));
+        assert!(!metric_allowed(&list, "billing"), "the prefix itself without a name after it is another metric");
+        assert!(!metric_allowed(&list, "checkout_latency_p95"), "an exact entry is not a prefix");
+        assert!(!metric_allowed(&list, "git.errors"));
+        assert!(!metric_allowed(&list, "billingx.errors"));
+        assert!(metric_allowed(&[], "anything"));
+    }
+
+    #[test]
+    fn metric_entries_need_the_metrics_write_scope_and_valid_names() {
+        let new = |scopes: Vec<Scope>, metrics: &[&str]| NewToken {
+            name: "billing".into(),
+            scopes,
+            environment: None,
+            metrics: metrics.iter().map(|m| m.to_string()).collect(),
+        };
+        assert!(new(vec![Scope::MetricsWrite], &["billing."]).validate().is_ok());
+        let field = |t: NewToken| t.validate().unwrap_err().field.unwrap();
+        assert_eq!(field(new(vec![Scope::PlansRead], &["billing."])), "metrics");
+        assert_eq!(field(new(vec![Scope::MetricsWrite], &["billing.", "bad name"])), "metrics[1]");
+        assert_eq!(field(new(vec![Scope::MetricsWrite], &[""])), "metrics[0]");
+    }
 }
 
 use leptos::prelude::*;

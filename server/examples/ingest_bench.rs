@@ -69,6 +69,7 @@ async fn serve(url: &str) -> Result<(String, String, Service), String> {
         window_seconds: 60,
         min_samples: 5,
         action: GuardAction::RollBack,
+        labels: Default::default(),
     };
     service.add_guard(&ctx, plan.id, stage_id, guard).await.map_err(fail)?;
     // Straight to active: the benchmark is about ingest, not about the gate that starts a stage.
@@ -81,7 +82,7 @@ async fn serve(url: &str) -> Result<(String, String, Service), String> {
         .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     let token = service
-        .create_token(&ctx, NewToken { name: "bench".into(), scopes: vec![Scope::MetricsWrite], environment: None })
+        .create_token(&ctx, NewToken { name: "bench".into(), scopes: vec![Scope::MetricsWrite], environment: None, metrics: vec![] })
         .await
         .map_err(fail)?
         .secret;

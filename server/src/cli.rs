@@ -122,6 +122,10 @@ pub enum TokenCommand {
         /// The environment a flags:read token evaluates flags in.
         #[arg(long)]
         environment: Option<String>,
+        /// Comma-separated metric names or prefixes a metrics:write token may send; an
+        /// entry ending in `.`, `_`, `:`, `/` or `-` is a prefix (`--metrics billing.`).
+        #[arg(long, value_delimiter = ',')]
+        metrics: Vec<String>,
     },
     /// List tokens with their last use (never the secrets).
     List,
@@ -207,17 +211,20 @@ async fn token(url: &str, cmd: TokenCommand) -> Result<(), String> {
     let service = open_service(url).await?;
     let ctx = Ctx::cli();
     match cmd {
-        TokenCommand::Create { name, scopes, environment } => {
+        TokenCommand::Create { name, scopes, environment, metrics } => {
             let scopes = scopes
                 .iter()
                 .map(|s| app::token::Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}")))
                 .collect::<Result<Vec<_>, _>>()?;
             let made = service
-                .create_token(&ctx, app::token::NewToken { name, scopes, environment })
+                .create_token(&ctx, app::token::NewToken { name, scopes, environment, metrics })
                 .await
                 .map_err(failed)?;
             let scopes: Vec<&str> = made.token.scopes.iter().map(|s| s.as_str()).collect();
             println!("created token {} (id {}) with scopes {}", made.token.name, made.token.id, scopes.join(","));
+            if !made.token.metrics.is_empty() {
+                println!("it may send only the metrics {}", made.token.metrics.join(","));
+            }
             println!("it is shown only now; send it as Authorization: Bearer <token>");
             println!("{}", made.secret);
         }

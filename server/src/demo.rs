@@ -125,6 +125,7 @@ async fn guards(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
         window_seconds: 300,
         min_samples: 20,
         action,
+        labels: Default::default(),
     };
     let mut version = plan.version;
     for (i, g) in [

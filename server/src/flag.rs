@@ -11,10 +11,11 @@ use app::token::Scope;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-const COLUMNS: &str = "id, key, description, owner, tags, version, created_at, updated_at, archived_at, killed_at, killed_by";
+const COLUMNS: &str = "id, key, description, owner, tags, version, created_at, updated_at, archived_at, killed_at, killed_by, responders";
 
 fn flag_from_row(r: &AnyRow) -> Result<Flag, sqlx::Error> {
     let tags: String = r.try_get("tags")?;
+    let responders: String = r.try_get("responders")?;
     Ok(Flag {
         id: r.try_get("id")?,
         key: r.try_get("key")?,
@@ -27,6 +28,7 @@ fn flag_from_row(r: &AnyRow) -> Result<Flag, sqlx::Error> {
         archived_at: r.try_get("archived_at")?,
         killed_at: r.try_get("killed_at")?,
         killed_by: r.try_get("killed_by")?,
+        responders: responders.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
         environments: vec![],
     })
 }
@@ -140,24 +142,44 @@ impl Ctx {
         self.require_flag_write().is_ok()
     }
 
-    /// The kill switch is for whoever answers for production: on-call, rollback
-    /// authorities (on any plan) and admins.
-    async fn require_kill(&self, conn: &mut AnyConnection) -> Result<()> {
+    /// A flag's kill switch is for whoever answers for that flag: admins, the flag's
+    /// responders, and the on-call and rollback authorities of a live, signed-off plan
+    /// whose stages change it. A role on some other plan (anyone may create one and name
+    /// themselves on it) gives nothing over this flag.
+    async fn require_kill(&self, conn: &mut AnyConnection, key: &str) -> Result<()> {
         self.require_signed_in()?;
         match &self.caller {
             _ if self.is_admin() => Ok(()),
-            Caller::Person(p) if holds_any(conn, p.id, &[PlanRole::OnCall, PlanRole::RollbackAuthority]).await? => Ok(()),
-            _ => Err(forbidden("Only on-call, rollback authorities and admins may use the kill switch.").into()),
+            Caller::Person(p) if answers_for(conn, p, key).await? => Ok(()),
+            _ => Err(forbidden(
+                "Only admins, the flag's responders, and the on-call and rollback authorities of an approved plan that changes this flag may use its kill switch.",
+            )
+            .into()),
         }
     }
 }
 
-async fn holds_any(conn: &mut AnyConnection, user_id: i64, roles: &[PlanRole]) -> Result<bool, sqlx::Error> {
-    let held: Vec<String> = sqlx::query_scalar("SELECT DISTINCT role FROM plan_roles WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(conn)
-        .await?;
-    Ok(held.iter().any(|r| roles.iter().any(|want| want.as_str() == r)))
+/// Whether `person` is one of the flag's responders, or on-call or rollback authority on
+/// a plan (not archived, past sign-off) with a stage that changes the flag.
+async fn answers_for(conn: &mut AnyConnection, person: &app::person::Person, key: &str) -> Result<bool, sqlx::Error> {
+    let responders: Option<String> =
+        sqlx::query_scalar("SELECT responders FROM flags WHERE key = $1").bind(key).fetch_optional(&mut *conn).await?;
+    if responders.is_some_and(|r| r.split(',').any(|name| name == person.username)) {
+        return Ok(true);
+    }
+    // Draft and in-review plans are left out: their flag changes are not signed off yet.
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM plan_roles r JOIN plans p ON p.id = r.plan_id
+         WHERE r.user_id = $1 AND r.role IN ($2, $3) AND p.archived_at IS NULL AND p.status NOT IN ('draft', 'in_review')
+           AND EXISTS (SELECT 1 FROM stage_flag_changes c JOIN stages s ON s.id = c.stage_id WHERE s.plan_id = p.id AND c.flag_key = $4)",
+    )
+    .bind(person.id)
+    .bind(PlanRole::OnCall.as_str())
+    .bind(PlanRole::RollbackAuthority.as_str())
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
 }
 
 /// "On, 25%" for a stored state in an audit entry.
@@ -171,16 +193,24 @@ fn flag_not_found(key: &str) -> ApiError {
 }
 
 impl Service {
-    pub async fn flag_abilities(&self, ctx: &Ctx) -> Result<FlagAbilities> {
+    /// For one flag (its page), or with `None` for the list: there `kill` means every
+    /// flag's kill switch, which only admins hold.
+    pub async fn flag_abilities(&self, ctx: &Ctx, key: Option<&str>) -> Result<FlagAbilities> {
         ctx.require_read(Scope::FlagsRead)?;
-        let mut conn = self.db.read().await?;
-        Ok(FlagAbilities { manage: ctx.can_manage_flags(), kill: ctx.require_kill(&mut conn).await.is_ok() })
+        let kill = match key {
+            Some(key) => {
+                let mut conn = self.db.read().await?;
+                ctx.require_kill(&mut conn, key).await.is_ok()
+            }
+            None => ctx.is_admin(),
+        };
+        Ok(FlagAbilities { manage: ctx.can_manage_flags(), kill })
     }
 
     /// The flag, its change history from the audit log (oldest first), and what the caller may do.
     pub async fn flag_view(&self, ctx: &Ctx, key: &str) -> Result<FlagView> {
         let flag = self.get_flag(ctx, key).await?;
-        let can = self.flag_abilities(ctx).await?;
+        let can = self.flag_abilities(ctx, Some(key)).await?;
         let mut conn = self.db.read().await?;
         let rows = sqlx::query(
             "SELECT at, actor, action, target, before_json, after_json FROM audit_log
@@ -294,10 +324,15 @@ impl Service {
         ctx.require_flag_write()?;
         patch.validate()?;
         let (mut tx, before) = self.begin_flag_change(ctx, key, Some(patch.version), false).await?;
-        sqlx::query("UPDATE flags SET description = $1, owner = $2, tags = $3 WHERE id = $4")
+        let responders = match &patch.responders {
+            Some(list) => known_people(tx.conn(), list).await?,
+            None => before.responders.clone(),
+        };
+        sqlx::query("UPDATE flags SET description = $1, owner = $2, tags = $3, responders = $4 WHERE id = $5")
             .bind(patch.description.as_deref().map(str::trim).unwrap_or(&before.description))
             .bind(patch.owner.as_deref().map(str::trim).unwrap_or(&before.owner))
             .bind(patch.tags.as_ref().map(|t| t.join(",")).unwrap_or_else(|| before.tags.join(",")))
+            .bind(responders.join(","))
             .bind(before.id)
             .execute(tx.conn())
             .await?;
@@ -340,7 +375,7 @@ impl Service {
     pub async fn kill_flag(&self, ctx: &Ctx, key: &str) -> Result<Flag> {
         ctx.require_signed_in()?;
         let mut tx = self.db.write().await?;
-        ctx.require_kill(tx.conn()).await?;
+        ctx.require_kill(tx.conn(), key).await?;
         let before = load_flag(tx.conn(), key).await?.filter(|f| f.archived_at.is_none()).ok_or_else(|| flag_not_found(key))?;
         let at = now();
         sqlx::query("UPDATE flag_states SET enabled = 0, updated_at = $1 WHERE flag_id = $2").bind(&at).bind(before.id).execute(tx.conn()).await?;
@@ -394,6 +429,21 @@ impl Service {
         self.flags_changed().await;
         Ok(after)
     }
+}
+
+/// The usernames, trimmed and without repeats; 422 naming the first that has no account.
+/// (The caller's transaction is dropped on the error, so its version bump is undone.)
+async fn known_people(conn: &mut AnyConnection, list: &[String]) -> Result<Vec<String>> {
+    for (i, name) in list.iter().enumerate() {
+        let name = name.trim();
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1").bind(name).fetch_optional(&mut *conn).await?;
+        if found.is_none() {
+            return Err(ApiError::new(422, "unknown_user", format!("There is nobody with the username {name:?}."))
+                .with_field(format!("responders[{i}]"))
+                .into());
+        }
+    }
+    Ok(dedup(list.to_vec()))
 }
 
 fn dedup(list: Vec<String>) -> Vec<String> {

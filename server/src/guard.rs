@@ -4,7 +4,7 @@
 //! viewers, webhooks) in one transaction with what the guard does about it.
 use crate::action::Action;
 use crate::audit::{self, Entry};
-use crate::db::{now, WriteTx};
+use crate::db::{now, Kind, WriteTx};
 use crate::error::Result;
 use crate::gate::{about, merge};
 use crate::service::{decode_enum, forbidden, Caller, Ctx, Service};
@@ -16,7 +16,7 @@ use app::guard::{
 };
 use app::plan::Plan;
 use app::stage::{Stage, StageStatus};
-use app::token::Scope;
+use app::token::{metric_allowed, Scope};
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -33,7 +33,7 @@ const INSERT_CHUNK: usize = 1_000;
 /// Samples removed per DELETE, so a large clean-up never holds the write lock for long.
 const RETENTION_CHUNK: i64 = 5_000;
 
-const GUARD_COLUMNS: &str = "id, stage_id, metric, comparison, threshold, relative, baseline_value, baseline_window_minutes, \
+const GUARD_COLUMNS: &str = "id, stage_id, metric, labels, comparison, threshold, relative, baseline_value, baseline_window_minutes, \
     baseline_measured, baseline_samples, window_seconds, min_samples, action, created_by, created_at";
 
 fn guard_from_row(r: &sqlx::any::AnyRow) -> Result<Guard, sqlx::Error> {
@@ -41,6 +41,10 @@ fn guard_from_row(r: &sqlx::any::AnyRow) -> Result<Guard, sqlx::Error> {
         id: r.try_get("id")?,
         stage_id: r.try_get("stage_id")?,
         metric: r.try_get("metric")?,
+        labels: {
+            let text: String = r.try_get("labels")?;
+            serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode { index: "labels".into(), source: Box::new(e) })?
+        },
         comparison: decode_enum(r.try_get("comparison")?, Comparison::parse, "comparison")?,
         threshold: r.try_get("threshold")?,
         relative: r.try_get::<i64, _>("relative")? == 1,
@@ -251,42 +255,66 @@ struct Watch {
 /// Adds a batch to the per-second sums. Keys are summed first and written in order, so
 /// one statement never touches a row twice and two batches lock rows in the same order.
 async fn add_to_seconds(tx: &mut WriteTx, samples: &[Sample]) -> Result<(), sqlx::Error> {
-    let mut seconds: BTreeMap<(&str, i64), (i64, f64)> = BTreeMap::new();
+    let mut seconds: BTreeMap<(&str, i64, &str), (i64, f64)> = BTreeMap::new();
     for s in samples {
-        let e = seconds.entry((s.metric.as_str(), s.at_ms.div_euclid(1000))).or_default();
+        let e = seconds.entry((s.metric.as_str(), s.at_ms.div_euclid(1000), s.labels.as_str())).or_default();
         e.0 += 1;
         e.1 += s.value;
     }
     let rows: Vec<_> = seconds.into_iter().collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let values: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(${}, ${}, ${}, ${})", i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4)).collect();
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
+            .collect();
         let sql = format!(
-            "INSERT INTO metric_seconds (metric, at_second, samples, total) VALUES {}
-             ON CONFLICT (metric, at_second) DO UPDATE SET samples = metric_seconds.samples + excluded.samples,
+            "INSERT INTO metric_seconds (metric, at_second, labels, samples, total) VALUES {}
+             ON CONFLICT (metric, at_second, labels) DO UPDATE SET samples = metric_seconds.samples + excluded.samples,
                                                            total = metric_seconds.total + excluded.total",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for ((metric, second), (n, total)) in chunk {
-            q = q.bind(*metric).bind(*second).bind(*n).bind(*total);
+        for ((metric, second, labels), (n, total)) in chunk {
+            q = q.bind(*metric).bind(*second).bind(*labels).bind(*n).bind(*total);
         }
         q.execute(tx.conn()).await?;
     }
     Ok(())
 }
 
-/// The count and mean of a metric's samples in the seconds `from..=to`.
-async fn window_stats(conn: &mut AnyConnection, metric: &str, from: i64, to: i64) -> Result<(i64, Option<f64>), sqlx::Error> {
-    let row = sqlx::query(
+/// SQL keeping the metric_seconds rows whose labels hold every one of the guard's
+/// matchers, and its parameters (numbered from `$first`). The labels are canonical JSON
+/// (keys sorted), so a pair is the text `"k":"v"` right after `{` or `,`; inside a JSON
+/// string a quote is escaped, so that text cannot come from within another name or value.
+/// instr/strpos, not LIKE: SQLite's LIKE ignores case.
+fn label_filter(kind: Kind, labels: &BTreeMap<String, String>, first: usize) -> (String, Vec<String>) {
+    let find = |n: usize| match kind {
+        Kind::Sqlite => format!("instr(labels, ${n}) > 0"),
+        Kind::Postgres => format!("strpos(labels, ${n}) > 0"),
+    };
+    let (mut sql, mut params) = (String::new(), vec![]);
+    for (i, (k, v)) in labels.iter().enumerate() {
+        let object = serde_json::to_string(&BTreeMap::from([(k, v)])).unwrap_or_default();
+        let pair = object.trim_start_matches('{').trim_end_matches('}');
+        let n = first + 2 * i;
+        sql.push_str(&format!(" AND ({} OR {})", find(n), find(n + 1)));
+        params.push(format!("{{{pair}"));
+        params.push(format!(",{pair}"));
+    }
+    (sql, params)
+}
+
+/// The count and mean of the guard's samples (its metric, its labels) in the seconds `from..=to`.
+async fn window_stats(conn: &mut AnyConnection, kind: Kind, guard: &Guard, from: i64, to: i64) -> Result<(i64, Option<f64>), sqlx::Error> {
+    let (labels, params) = label_filter(kind, &guard.labels, 4);
+    let sql = format!(
         "SELECT CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total FROM metric_seconds
-         WHERE metric = $1 AND at_second >= $2 AND at_second <= $3",
-    )
-    .bind(metric)
-    .bind(from)
-    .bind(to)
-    .fetch_one(conn)
-    .await?;
+         WHERE metric = $1 AND at_second >= $2 AND at_second <= $3{labels}"
+    );
+    let mut q = sqlx::query(&sql).bind(&guard.metric).bind(from).bind(to);
+    for p in &params {
+        q = q.bind(p);
+    }
+    let row = q.fetch_one(conn).await?;
     let n: Option<i64> = row.try_get("n")?;
     let total: Option<f64> = row.try_get("total")?;
     let n = n.unwrap_or(0);
@@ -329,8 +357,18 @@ impl Service {
         let oldest = now - self.metrics_retention.as_millis() as i64;
         let mut samples = Vec::with_capacity(points.len());
         let mut rejected = vec![];
+        // A token limited to some metrics cannot feed (or mask) other teams' guards.
+        let allowed: &[String] = match &ctx.caller {
+            Caller::Token(t) => &t.metrics,
+            _ => &[],
+        };
         for (i, raw) in points.iter().enumerate() {
             match check_point(i, raw, now, oldest) {
+                Ok(s) if !metric_allowed(allowed, &s.metric) => {
+                    let message = format!("This token may not send {:?}; it may send only {}.", s.metric, allowed.join(", "));
+                    let error = ApiError::new(403, "metric_not_allowed", message).with_field(format!("points[{i}].metric"));
+                    rejected.push(RejectedPoint { index: i, error });
+                }
                 Ok(s) => samples.push(s),
                 Err(error) => rejected.push(RejectedPoint { index: i, error }),
             }
@@ -391,7 +429,7 @@ impl Service {
         let mut conn = self.db.read().await?;
         // The whole seconds before the one the stage started in.
         let (from, to) = (ceil_second(started_ms - minutes * 60_000), started_ms.div_euclid(1000) - 1);
-        let (n, mean) = window_stats(&mut conn, &guard.metric, from, to).await?;
+        let (n, mean) = window_stats(&mut conn, self.db.kind, guard, from, to).await?;
         drop(conn);
         let Some(mean) = mean.filter(|_| n > 0) else { return Ok(None) };
         let mut tx = self.db.write().await?;
@@ -425,7 +463,7 @@ impl Service {
             let now = now_ms();
             let (from, to) = window_of(g, w.started_ms, now);
             let mut conn = self.db.read().await?;
-            let (n, mean) = window_stats(&mut conn, &g.metric, from, to).await?;
+            let (n, mean) = window_stats(&mut conn, self.db.kind, g, from, to).await?;
             drop(conn);
             let Some(mean) = mean else { continue };
             if n < g.min_samples || !g.comparison.holds(mean, threshold) {
@@ -520,10 +558,11 @@ impl Service {
         check_stage_open(&stage)?;
         let query = sqlx::query(
             "INSERT INTO guards (metric, comparison, threshold, relative, baseline_value, baseline_window_minutes,
-                                 window_seconds, min_samples, action, plan_id, stage_id, created_by, created_at)
-             VALUES ($1, $2, $3, $4, CASE WHEN $10 = 1 THEN $5 END, $6, $7, $8, $9, $11, $12, $13, $14) RETURNING id",
+                                 window_seconds, min_samples, action, plan_id, stage_id, created_by, created_at, labels)
+             VALUES ($1, $2, $3, $4, CASE WHEN $10 = 1 THEN $5 END, $6, $7, $8, $9, $11, $12, $13, $14, $15) RETURNING id",
         );
-        let row = bind_settings(query, &new).bind(plan_id).bind(stage_id).bind(ctx.actor()).bind(now()).fetch_one(change.conn()).await?;
+        let labels = labels_json(&new);
+        let row = bind_settings(query, &new).bind(plan_id).bind(stage_id).bind(ctx.actor()).bind(now()).bind(&labels).fetch_one(change.conn()).await?;
         let id: i64 = row.try_get("id")?;
         let entry = Entry::new(Action::GuardCreate, format!("plan:{plan_id}/stage:{stage_id}/guard:{id}"), plan_id).after(&settings(&new));
         self.commit(change, ctx, entry).await
@@ -536,16 +575,18 @@ impl Service {
         let stage = find_stage(&change.plan, stage_id)?.clone();
         let old = stage.guards.iter().find(|g| g.id == guard_id).cloned().ok_or_else(|| ApiError::not_found("Guard"))?;
         check_stage_open(&stage)?;
-        let keep_measured = old.metric == new.metric.trim() && old.baseline_window_minutes == new.baseline_window();
+        let keep_measured = old.metric == new.metric.trim() && old.labels == new.labels && old.baseline_window_minutes == new.baseline_window();
         let query = sqlx::query(
             "UPDATE guards SET metric = $1, comparison = $2, threshold = $3, relative = $4,
                 baseline_value = CASE WHEN $10 = 1 THEN $5 END, baseline_window_minutes = $6, window_seconds = $7,
                 min_samples = $8, action = $9,
                 baseline_measured = CASE WHEN $11 = 1 THEN baseline_measured ELSE NULL END,
-                baseline_samples = CASE WHEN $11 = 1 THEN baseline_samples ELSE NULL END
+                baseline_samples = CASE WHEN $11 = 1 THEN baseline_samples ELSE NULL END,
+                labels = $13
              WHERE id = $12",
         );
-        bind_settings(query, &new).bind(i64::from(keep_measured)).bind(guard_id).execute(change.conn()).await?;
+        let labels = labels_json(&new);
+        bind_settings(query, &new).bind(i64::from(keep_measured)).bind(guard_id).bind(&labels).execute(change.conn()).await?;
         let entry = Entry::new(Action::GuardUpdate, format!("plan:{plan_id}/stage:{stage_id}/guard:{guard_id}"), plan_id)
             .before(&old)
             .after(&settings(&new));
@@ -616,16 +657,16 @@ impl Service {
                 // Whole seconds per slice, so each slice sums whole rows of metric_seconds.
                 let bucket = ((to - from) / 1000 / CHART_BUCKETS + 1).max(1);
                 let first = from.div_euclid(1000);
-                let rows = sqlx::query(
+                let (labels, params) = label_filter(self.db.kind, &g.labels, 5);
+                let sql = format!(
                     "SELECT (at_second - $2) / $3 AS b, CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total FROM metric_seconds
-                     WHERE metric = $1 AND at_second >= $2 AND at_second <= $4 GROUP BY b ORDER BY b",
-                )
-                .bind(&g.metric)
-                .bind(first)
-                .bind(bucket)
-                .bind(to.div_euclid(1000))
-                .fetch_all(&mut *conn)
-                .await?;
+                     WHERE metric = $1 AND at_second >= $2 AND at_second <= $4{labels} GROUP BY b ORDER BY b"
+                );
+                let mut q = sqlx::query(&sql).bind(&g.metric).bind(first).bind(bucket).bind(to.div_euclid(1000));
+                for p in &params {
+                    q = q.bind(p);
+                }
+                let rows = q.fetch_all(&mut *conn).await?;
                 let mut points = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let b: i64 = r.try_get("b")?;
@@ -638,7 +679,7 @@ impl Service {
                 }
                 let current = if stage.status == StageStatus::Active {
                     let (f, t) = window_of(g, started_ms.unwrap_or(now), now);
-                    let (n, mean) = window_stats(&mut conn, &g.metric, f, t).await?;
+                    let (n, mean) = window_stats(&mut conn, self.db.kind, g, f, t).await?;
                     mean.map(|m| (m, n))
                 } else {
                     None
@@ -684,8 +725,8 @@ impl Service {
         loop {
             let mut tx = self.db.write().await?;
             let done = sqlx::query(
-                "DELETE FROM metric_seconds WHERE (metric, at_second) IN
-                    (SELECT metric, at_second FROM metric_seconds WHERE at_second < $1 ORDER BY at_second LIMIT $2)",
+                "DELETE FROM metric_seconds WHERE (metric, at_second, labels) IN
+                    (SELECT metric, at_second, labels FROM metric_seconds WHERE at_second < $1 ORDER BY at_second LIMIT $2)",
             )
             .bind(cutoff.div_euclid(1000))
             .bind(RETENTION_CHUNK)
@@ -803,6 +844,11 @@ fn settings(new: &NewGuard) -> serde_json::Value {
     json!({
         "metric": new.metric.trim(), "comparison": new.comparison, "threshold": new.threshold, "relative": new.relative,
         "baseline_value": new.baseline_value, "baseline_window_minutes": new.baseline_window(),
-        "window_seconds": new.window_seconds, "min_samples": new.min_samples, "action": new.action,
+        "window_seconds": new.window_seconds, "min_samples": new.min_samples, "action": new.action, "labels": new.labels,
     })
+}
+
+/// The matchers as stored: canonical JSON, like the samples' labels.
+fn labels_json(new: &NewGuard) -> String {
+    serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into())
 }

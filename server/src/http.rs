@@ -304,7 +304,7 @@ impl Backend for Service {
 
     async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError> {
         let ctx = ctx_of(self, headers).await?;
-        Service::flag_abilities(self, &ctx).await.map_err(Error::into_api)
+        Service::flag_abilities(self, &ctx, None).await.map_err(Error::into_api)
     }
 
     async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError> {

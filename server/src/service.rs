@@ -49,6 +49,8 @@ pub struct TokenCaller {
     pub name: String,
     pub scopes: Vec<Scope>,
     pub environment: Option<String>,
+    /// The metrics a metrics:write token may send; empty: any.
+    pub metrics: Vec<String>,
 }
 
 /// Who is acting and on which request; recorded with every change.

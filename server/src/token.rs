@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-const COLUMNS: &str = "id, name, prefix, scopes, environment, created_by, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, name, prefix, scopes, environment, created_by, created_at, last_used_at, revoked_at, metrics";
 /// Last use is written at most this often per token, so reads stay reads.
 const LAST_USE_EVERY_SECS: i64 = 60;
 
 fn token_from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
     let scopes: String = r.try_get("scopes")?;
+    let metrics: String = r.try_get("metrics")?;
     Ok(Token {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -28,6 +29,7 @@ fn token_from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         last_used_at: r.try_get("last_used_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        metrics: metrics.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
     })
 }
 
@@ -92,10 +94,13 @@ impl Service {
         let mut scopes: Vec<&str> = new.scopes.iter().map(|s| s.as_str()).collect();
         scopes.sort_unstable();
         scopes.dedup();
+        let mut metrics: Vec<&str> = new.metrics.iter().map(|m| m.trim()).collect();
+        metrics.sort_unstable();
+        metrics.dedup();
         let mut tx = self.db.write().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (name, token_hash, prefix, scopes, environment, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO api_tokens (name, token_hash, prefix, scopes, environment, created_by, created_at, metrics)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(new.name.trim())
         .bind(digest(&secret))
@@ -104,6 +109,7 @@ impl Service {
         .bind(new.environment.as_deref().map(str::trim))
         .bind(ctx.actor())
         .bind(now())
+        .bind(metrics.join(","))
         .fetch_one(tx.conn())
         .await?;
         let token = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
@@ -151,7 +157,8 @@ impl Service {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(token.id).execute(tx.conn()).await?;
             tx.commit().await?;
         }
-        let caller = TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment };
+        let caller =
+            TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment, metrics: token.metrics };
         self.token_cache.put(hash, caller.clone());
         Ok(caller)
     }

@@ -32,6 +32,9 @@ on_both_databases!(
     a_rollback_authority_may_use_the_kill_switch_too,
     a_plain_member_cannot_use_the_kill_switch_and_nothing_changes,
     turning_a_killed_flag_on_again_clears_the_kill,
+    a_member_who_names_herself_on_call_on_her_own_plan_cannot_kill_other_teams_flags,
+    a_responder_kept_on_the_flag_can_kill_that_flag_and_no_other,
+    responders_are_set_by_admins_and_must_be_people_with_an_account,
     // ---- variants ----
     a_flag_with_variants_answers_one_of_them_and_the_same_key_always_gets_the_same,
 );
@@ -644,15 +647,37 @@ async fn on_everywhere(app: &TestApp, key: &str) -> Value {
     set(app, key, "staging", json!({ "enabled": true })).await
 }
 
-/// `username`, holding `role` on a plan, signed in.
-async fn holding_a_role(app: &TestApp, username: &str, role: &str) -> TestApp {
-    let plan = app.plan(json!({ "title": format!("{username}'s plan") })).await;
-    app.holding(username, plan["id"].as_i64().unwrap(), role).await
+/// `username`, holding `role` on an approved plan whose stage turns `flag` on in
+/// production, signed in.
+async fn holding_a_role(app: &TestApp, username: &str, role: &str, flag: &str) -> TestApp {
+    let changes = json!([{ "flag": flag, "environment": "production", "enabled": true, "percentage": 100 }]);
+    let plan = app.plan(json!({ "title": format!("{username}'s plan"), "stages": [{ "name": "Flip", "flag_changes": changes }] })).await;
+    let id = plan["id"].as_i64().unwrap();
+    let person = app.holding(username, id, role).await;
+    let stakeholder = match role {
+        "stakeholder" => person.clone(),
+        _ => app.holding(&format!("{username}-stakeholder"), id, "stakeholder").await,
+    };
+    let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+    let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/review"), json!({ "version": p["version"] })).await;
+    assert_eq!(status, 200, "{p}");
+    let (status, p) = stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({ "version": p["version"], "decision": "approved" })).await;
+    assert_eq!((status, p["status"].as_str()), (200, Some("approved")), "{p}");
+    person
+}
+
+/// Whether the flag's page offers `client` the kill switch.
+async fn page_offers_kill(client: &TestApp, key: &str) -> bool {
+    let (status, html) = client.get_text(&format!("/flags/{key}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(key), "the page shows the flag: {html}");
+    html.contains("Kill switch: turn off everywhere")
 }
 
 async fn the_on_call_person_turns_a_flag_off_everywhere_in_one_change(app: TestApp) {
     let before = on_everywhere(&app, "ENABLE_CODEX_PROVIDER").await;
-    let oncall = holding_a_role(&app, "olga", "on_call").await;
+    let oncall = holding_a_role(&app, "olga", "on_call", "ENABLE_CODEX_PROVIDER").await;
+    assert!(page_offers_kill(&oncall, "ENABLE_CODEX_PROVIDER").await, "on-call of a plan changing the flag sees the kill switch");
     let production = reader(&app, "production").await;
     let staging = reader(&app, "staging").await;
     assert_eq!(answer(&production, "ENABLE_CODEX_PROVIDER", "ws-1").await, on("STATIC"));
@@ -680,7 +705,7 @@ async fn the_on_call_person_turns_a_flag_off_everywhere_in_one_change(app: TestA
 
 async fn a_rollback_authority_may_use_the_kill_switch_too(app: TestApp) {
     on_everywhere(&app, "USE_STANDALONE_MCP").await;
-    let authority = holding_a_role(&app, "rafa", "rollback_authority").await;
+    let authority = holding_a_role(&app, "rafa", "rollback_authority", "USE_STANDALONE_MCP").await;
     let (status, killed) = authority.send("POST", "/api/v1/flags/USE_STANDALONE_MCP/kill", json!({})).await;
     assert_eq!(status, 200, "{killed}");
     assert_eq!(killed["killed_by"], "rafa");
@@ -689,7 +714,7 @@ async fn a_rollback_authority_may_use_the_kill_switch_too(app: TestApp) {
 
 async fn a_plain_member_cannot_use_the_kill_switch_and_nothing_changes(app: TestApp) {
     let before = on_everywhere(&app, "ENABLE_CODEX_PROVIDER").await;
-    let stakeholder = holding_a_role(&app, "sam", "stakeholder").await;
+    let stakeholder = holding_a_role(&app, "sam", "stakeholder", "ENABLE_CODEX_PROVIDER").await;
     app.add_person("mia", false).await;
     let member = app.signed_in("mia").await;
     let (flag_writer, _) = token(&app, json!({ "name": "ci", "scopes": ["flags:write"], "environment": "production" })).await;
@@ -722,6 +747,114 @@ async fn turning_a_killed_flag_on_again_clears_the_kill(app: TestApp) {
     assert_eq!(flag_of(&app, "ENABLE_CODEX_PROVIDER").await, again);
     let production = reader(&app, "production").await;
     assert_eq!(answer(&production, "ENABLE_CODEX_PROVIDER", "ws-1").await, on("STATIC"));
+}
+
+async fn a_member_who_names_herself_on_call_on_her_own_plan_cannot_kill_other_teams_flags(app: TestApp) {
+    // Another team's flag, on everywhere.
+    let before = on_everywhere(&app, "billing.checkout_v2").await;
+    app.add_person("mia", false).await;
+    let mia = app.signed_in("mia").await;
+    // She creates a plan of her own (she leads it) and names herself on-call on it.
+    let (status, plan) = mia.send("POST", "/api/v1/plans", json!({ "title": "Mia's cache warm-up", "stages": [{ "name": "Warm" }] })).await;
+    assert_eq!(status, 201, "{plan}");
+    let id = plan["id"].as_i64().unwrap();
+    let (status, body) = mia.send("POST", &format!("/api/v1/plans/{id}/roles"), json!({ "username": "mia", "role": "on_call" })).await;
+    if status != 201 {
+        // Naming oneself may be refused; then an admin makes her on-call on her own plan.
+        assert!((400..500).contains(&status), "{body}");
+        let (status, body) = app.send("POST", &format!("/api/v1/plans/{id}/roles"), json!({ "username": "mia", "role": "on_call" })).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let audit = app.count("SELECT COUNT(*) FROM audit_log").await;
+    assert!(!page_offers_kill(&mia, "billing.checkout_v2").await, "the page offers her no kill switch");
+
+    let (status, body) = mia.send("POST", "/api/v1/flags/billing.checkout_v2/kill", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(error_of(&body).0, "forbidden", "{body}");
+
+    // Adding the flag to her own draft plan does not help: nobody has signed that off.
+    let stage_id = plan["stages"][0]["id"].as_i64().unwrap();
+    let (_, p) = mia.get(&format!("/api/v1/plans/{id}")).await;
+    let changes = json!({ "version": p["version"], "changes": [{ "flag": "billing.checkout_v2", "environment": "production", "enabled": false, "percentage": 0 }] });
+    let (status, p) = mia.send("PUT", &format!("/api/v1/plans/{id}/stages/{stage_id}/flags"), changes).await;
+    assert_eq!(status, 200, "{p}");
+    let audit = audit + 1;
+    let (status, body) = mia.send("POST", "/api/v1/flags/billing.checkout_v2/kill", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    error_of(&body);
+
+    assert_eq!(flag_of(&app, "billing.checkout_v2").await, before, "the flag is as it was");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, audit, "no audit entry for a refused kill");
+    let production = reader(&app, "production").await;
+    assert_eq!(answer(&production, "billing.checkout_v2", "ws-1").await, on("STATIC"));
+
+    // An admin still can.
+    assert!(page_offers_kill(&app, "billing.checkout_v2").await);
+    let (status, killed) = app.send("POST", "/api/v1/flags/billing.checkout_v2/kill", json!({})).await;
+    assert_eq!((status, killed["killed_by"].as_str()), (200, Some("admin")), "{killed}");
+}
+
+async fn a_responder_kept_on_the_flag_can_kill_that_flag_and_no_other(app: TestApp) {
+    let flag = on_everywhere(&app, "search.ranking_v3").await;
+    on_everywhere(&app, "billing.invoices").await;
+    app.add_person("rita", false).await;
+    let rita = app.signed_in("rita").await;
+    assert!(!page_offers_kill(&rita, "search.ranking_v3").await);
+
+    let patch = json!({ "version": version_of(&flag), "responders": ["rita"] });
+    let (status, flag) = app.send("PATCH", "/api/v1/flags/search.ranking_v3", patch).await;
+    assert_eq!(status, 200, "{flag}");
+    assert_eq!(flag["responders"], json!(["rita"]));
+    let (_, html) = app.get_text("/flags/search.ranking_v3").await;
+    assert!(html.contains("Responders") && html.contains("rita"), "the page lists the responders");
+    assert!(page_offers_kill(&rita, "search.ranking_v3").await, "her flag's page offers her its kill switch");
+    assert!(!page_offers_kill(&rita, "billing.invoices").await, "another flag's page does not");
+
+    let (status, body) = rita.send("POST", "/api/v1/flags/billing.invoices/kill", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    error_of(&body);
+    assert!(flag_of(&app, "billing.invoices").await["environments"].as_array().unwrap().iter().all(|s| s["enabled"] == true));
+
+    let (status, killed) = rita.send("POST", "/api/v1/flags/search.ranking_v3/kill", json!({})).await;
+    assert_eq!(status, 200, "{killed}");
+    assert_eq!(killed["killed_by"], "rita");
+    assert!(killed["environments"].as_array().unwrap().iter().all(|s| s["enabled"] == false), "{killed}");
+}
+
+async fn responders_are_set_by_admins_and_must_be_people_with_an_account(app: TestApp) {
+    let flag = create_flag(&app, "git.clone.use_service_layer").await;
+    app.add_person("rita", false).await;
+    let rita = app.signed_in("rita").await;
+    let before = rows(&app).await;
+
+    let v = version_of(&flag);
+    for (body, code, field) in [
+        (json!({ "version": v, "responders": ["rita", "ghost"] }), "unknown_user", "responders[1]"),
+        (json!({ "version": v, "responders": ["rita", "not a name"] }), "validation", "responders[1]"),
+        (json!({ "version": v, "responders": [""] }), "validation", "responders[0]"),
+    ] {
+        let (status, error) = app.send("PATCH", "/api/v1/flags/git.clone.use_service_layer", body).await;
+        assert_eq!(status, 422, "{error}");
+        assert_eq!(error_of(&error), (code, Some(field)), "{error}");
+    }
+    // Only admins and flags:write tokens manage flags: she cannot name herself.
+    let (status, error) = rita.send("PATCH", "/api/v1/flags/git.clone.use_service_layer", json!({ "version": v, "responders": ["rita"] })).await;
+    assert_eq!(status, 403, "{error}");
+    error_of(&error);
+    assert_eq!(flag_of(&app, "git.clone.use_service_layer").await, flag, "nothing changed, not even the version");
+    assert_eq!(rows(&app).await, before, "no audit entry");
+
+    // A flags:write token may set them, like the flag's other fields.
+    let (writer, _) = token(&app, json!({ "name": "flag-admin", "scopes": ["flags:write"] })).await;
+    let (status, flag) = writer.send("PATCH", "/api/v1/flags/git.clone.use_service_layer", json!({ "version": v, "responders": [" rita ", "rita", "admin"] })).await;
+    assert_eq!(status, 200, "{flag}");
+    assert_eq!((flag["responders"].clone(), version_of(&flag)), (json!(["rita", "admin"]), v + 1));
+    assert_eq!(last_audit(&app).await.0, "flag.update");
+    // Left out, they stay; an empty list removes them.
+    let (_, flag) = app.send("PATCH", "/api/v1/flags/git.clone.use_service_layer", json!({ "version": v + 1, "description": "d" })).await;
+    assert_eq!(flag["responders"], json!(["rita", "admin"]), "{flag}");
+    let (_, flag) = app.send("PATCH", "/api/v1/flags/git.clone.use_service_layer", json!({ "version": v + 2, "responders": [] })).await;
+    assert_eq!(flag["responders"], json!([]), "{flag}");
 }
 
 // ---- variants ----

@@ -15,6 +15,9 @@ on_both_databases!(
     bad_points_are_refused_by_their_index_and_the_good_ones_in_the_batch_are_stored,
     samples_past_the_retention_period_are_refused_at_ingest_and_removed_in_the_background,
     guard_settings_are_checked_and_guards_only_go_on_stages_that_have_not_finished,
+    a_metrics_token_limited_to_billing_cannot_send_git_errors_nor_trip_a_guard_on_them,
+    a_guard_matching_service_git_is_neither_breached_nor_diluted_by_other_services_samples,
+    a_relative_guard_measures_its_baseline_from_its_own_service_only,
 );
 
 /// An approved plan with two stages; the first flips `flag` on in production when it
@@ -404,6 +407,7 @@ async fn guard_settings_are_checked_and_guards_only_go_on_stages_that_have_not_f
         (json!({"relative": true, "threshold": -2}), "threshold"),
         (json!({"baseline_value": 3}), "baseline_value"),
         (json!({"action": "page"}), "action"),
+        (json!({"labels": {"service": ""}}), "labels"),
     ] {
         let mut body = base.clone();
         body.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
@@ -429,4 +433,143 @@ async fn guard_settings_are_checked_and_guards_only_go_on_stages_that_have_not_f
     body["version"] = p["version"].clone();
     let (status, err) = app.send("POST", &url, body).await;
     assert_eq!((status, error_of(&err).0), (409, "stage_frozen"));
+}
+
+/// Points of `metric` carrying `labels`.
+fn labelled(metric: &str, labels: Value, values: &[f64]) -> Vec<Value> {
+    values.iter().map(|v| json!({"metric": metric, "value": v, "labels": labels})).collect()
+}
+
+async fn a_metrics_token_limited_to_billing_cannot_send_git_errors_nor_trip_a_guard_on_them(app: TestApp) {
+    let (plan, authority) = approved(&app, "git.gc.v2", false).await;
+    let id = plan["id"].as_i64().unwrap();
+    add_guard(&app, id, 0, json!({"metric": "git.errors", "comparison": ">", "threshold": 5, "window_seconds": 60, "min_samples": 1, "action": "pause"})).await;
+    start(&app, &authority, id, 0).await;
+
+    // The billing team's token, made on the command line.
+    let (ok, out, err) = support::run_cli(&app, &["token", "create", "billing", "--scopes", "metrics:write", "--metrics", "billing."], "", &[]).await;
+    assert!(ok, "{out}{err}");
+    let billing = app.with(Auth::Bearer(out.lines().last().unwrap().trim().to_string()));
+    let (_, tokens) = app.get("/api/v1/tokens").await;
+    let listed = tokens.as_array().unwrap().iter().find(|t| t["name"] == "billing").unwrap().clone();
+    assert_eq!(listed["metrics"], json!(["billing."]), "{listed}");
+
+    // Its own metric is stored; git's is refused by its index, and the guard does not move.
+    let samples = app.count("SELECT COUNT(*) FROM metric_samples").await;
+    let audit = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let batch = json!([{"metric": "billing.errors", "value": 1}, {"metric": "git.errors", "value": 50}, {"metric": "billing", "value": 50}]);
+    let report = send(&billing, batch).await;
+    assert_eq!(report["accepted"], 1, "{report}");
+    let refused: Vec<(i64, &str, &str)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_i64().unwrap(), r["error"]["code"].as_str().unwrap(), r["error"]["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [(1, "metric_not_allowed", "points[1].metric"), (2, "metric_not_allowed", "points[2].metric")], "{report}");
+    assert_eq!(report["breaches"], json!([]), "{report}");
+    // Nothing but git's metric: 422, nothing stored.
+    let (status, body) = billing.send("POST", "/api/v1/metrics", json!([{"metric": "git.errors", "value": 99}])).await;
+    assert_eq!((status, error_of(&body)), (422, ("invalid_points", Some("points[0].metric"))), "{body}");
+    assert_eq!(body["rejected"][0]["error"]["code"], "metric_not_allowed", "{body}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM metric_samples").await, samples + 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM metric_samples WHERE metric = 'git.errors'").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, audit, "no breach, no audit entry");
+    let p = get(&app, id).await;
+    assert_eq!((stage(&p, 0)["status"].as_str(), stage(&p, 0)["guards"][0]["breaches"].clone()), (Some("active"), json!([])), "{p}");
+
+    // Git's own token can: the guard was watching all along.
+    let (status, made) = app.send("POST", "/api/v1/tokens", json!({"name": "git", "scopes": ["metrics:write"], "metrics": ["git.errors"]})).await;
+    assert_eq!(status, 201, "{made}");
+    let git = app.with(Auth::Bearer(made["secret"].as_str().unwrap().to_string()));
+    let report = send(&git, json!([{"metric": "git.errors", "value": 50}])).await;
+    assert_eq!(report["breaches"][0]["action"], "pause", "{report}");
+
+    // A list is only for metrics:write tokens, and holds metric names or prefixes.
+    let tokens = app.count("SELECT COUNT(*) FROM api_tokens").await;
+    let audit = app.count("SELECT COUNT(*) FROM audit_log").await;
+    for (body, field) in [
+        (json!({"name": "x", "scopes": ["plans:read"], "metrics": ["billing."]}), "metrics"),
+        (json!({"name": "x", "scopes": ["metrics:write"], "metrics": ["billing.", "git errors"]}), "metrics[1]"),
+        (json!({"name": "x", "scopes": ["metrics:write"], "metrics": [""]}), "metrics[0]"),
+    ] {
+        let (status, error) = app.send("POST", "/api/v1/tokens", body).await;
+        assert_eq!((status, error_of(&error).1), (422, Some(field)), "{error}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens").await, tokens);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, audit);
+}
+
+async fn a_guard_matching_service_git_is_neither_breached_nor_diluted_by_other_services_samples(app: TestApp) {
+    let (plan, authority) = approved(&app, "git.gc.v2", false).await;
+    let id = plan["id"].as_i64().unwrap();
+    let stage_id = stage(&plan, 0)["id"].as_i64().unwrap();
+    // A matcher with no value is refused and changes nothing.
+    let bad = json!({"version": plan["version"], "metric": "errors", "labels": {"service": ""}, "comparison": ">", "threshold": 5, "action": "notify"});
+    let (status, err) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage_id}/guards"), bad).await;
+    assert_eq!((status, error_of(&err).1), (422, Some("labels")), "{err}");
+    assert_eq!(get(&app, id).await["version"], plan["version"]);
+
+    add_guard(&app, id, 0, json!({"metric": "errors", "labels": {"service": "git"}, "comparison": ">", "threshold": 5,
+                                 "window_seconds": 60, "min_samples": 3, "action": "notify"})).await;
+    let p = add_guard(&app, id, 0, json!({"metric": "latency", "labels": {"service": "git"}, "comparison": ">", "threshold": 5,
+                                        "window_seconds": 60, "min_samples": 3, "action": "pause"})).await;
+    let g = &stage(&p, 0)["guards"][0];
+    assert_eq!(g["labels"], json!({"service": "git"}), "{g}");
+    start(&app, &authority, id, 0).await;
+    let service = metrics_service(&app).await;
+
+    // Other services' latency, however bad, is not git's: nor are look-alike labels.
+    let mut batch = labelled("latency", json!({"service": "billing"}), &[50.0, 50.0, 50.0]);
+    batch.extend(labelled("latency", json!({"service": "gitlab"}), &[50.0, 50.0, 50.0]));
+    batch.extend(labelled("latency", json!({"service": "GIT"}), &[50.0, 50.0, 50.0]));
+    batch.extend(labelled("latency", json!({"team": "service", "git": "yes"}), &[50.0, 50.0, 50.0]));
+    batch.extend(labelled("latency", json!({"note": "\"service\":\"git\""}), &[50.0, 50.0, 50.0]));
+    batch.extend(labelled("latency", json!({"x\"service": "git"}), &[50.0, 50.0, 50.0]));
+    batch.extend(labelled("latency", json!({}), &[50.0, 50.0, 50.0]));
+    let report = send(&service, Value::Array(batch)).await;
+    assert_eq!((report["accepted"].as_i64(), report["breaches"].clone()), (Some(21), json!([])), "{report}");
+    let p = get(&app, id).await;
+    assert_eq!(stage(&p, 0)["guards"][1]["breaches"], json!([]), "not paused by billing: {p}");
+
+    // Git's errors at 9 breach though billing's healthy samples share the window: over
+    // every sample the mean would be 27 / 33, under the threshold.
+    let mut batch = labelled("errors", json!({"host": "web-1", "service": "git"}), &[9.0, 9.0, 9.0]);
+    batch.extend(labelled("errors", json!({"service": "billing"}), &[0.0; 30]));
+    let report = send(&service, Value::Array(batch)).await;
+    assert_eq!(report["breaches"].as_array().unwrap().len(), 1, "{report}");
+    let p = get(&app, id).await;
+    let b = &stage(&p, 0)["guards"][0]["breaches"][0];
+    assert_eq!((b["value"].as_f64(), b["samples"].as_i64()), (Some(9.0), Some(3)), "{b}");
+
+    // The chart shows git's samples only.
+    let (status, series) = app.get(&format!("/api/v1/plans/{id}/guards/series")).await;
+    assert_eq!(status, 200, "{series}");
+    let chart = &series[0];
+    let samples: i64 = chart["points"].as_array().unwrap().iter().map(|p| p["samples"].as_i64().unwrap()).sum();
+    assert_eq!((samples, chart["current"].clone()), (3, json!([9.0, 3])), "{chart}");
+}
+
+async fn a_relative_guard_measures_its_baseline_from_its_own_service_only(app: TestApp) {
+    let (plan, authority) = approved(&app, "git.gc.v2", false).await;
+    let id = plan["id"].as_i64().unwrap();
+    add_guard(&app, id, 0, json!({"metric": "p95_latency_ms", "labels": {"service": "git"}, "comparison": ">", "threshold": 2, "relative": true,
+                                 "baseline_window_minutes": 30, "window_seconds": 60, "min_samples": 1, "action": "notify"})).await;
+    let service = metrics_service(&app).await;
+    let at = |service: &str, value: f64, minutes_ago: i64| {
+        let mut p = point_at("p95_latency_ms", value, minutes_ago);
+        p["labels"] = json!({"service": service});
+        p
+    };
+    send(&service, json!([at("git", 100.0, 10), at("billing", 1000.0, 10), at("billing", 1000.0, 5)])).await;
+    start(&app, &authority, id, 0).await;
+    // 150 is under 2 x git's 100 (over both services the baseline would be 700).
+    let report = send(&service, Value::Array(labelled("p95_latency_ms", json!({"service": "git"}), &[150.0]))).await;
+    assert_eq!(report["breaches"], json!([]), "{report}");
+    let p = get(&app, id).await;
+    let g = &stage(&p, 0)["guards"][0];
+    assert_eq!((g["baseline_measured"].as_f64(), g["baseline_samples"].as_i64()), (Some(100.0), Some(1)), "{g}");
+    // (150 + 300) / 2 = 225 > 200.
+    let report = send(&service, Value::Array(labelled("p95_latency_ms", json!({"service": "git"}), &[300.0]))).await;
+    assert_eq!(report["breaches"].as_array().unwrap().len(), 1, "{report}");
 }

@@ -162,7 +162,8 @@ pub fn TokensPage() -> impl IntoView {
         ev.prevent_default();
         let scopes = Scope::ALL.into_iter().filter(|s| field_value(&ev, &format!("scope-{}", s.as_str())) == "on").collect();
         let environment = Some(field_value(&ev, "environment").trim().to_string()).filter(|e| !e.is_empty());
-        let new = NewToken { name: field_value(&ev, "name").trim().to_string(), scopes, environment };
+        let metrics = field_value(&ev, "metrics").split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
+        let new = NewToken { name: field_value(&ev, "name").trim().to_string(), scopes, environment, metrics };
         let valid = new.validate();
         let create = async move { api::create_token(&new).await.map(|made| (made.token.name, made.secret)) };
         create_with_secret(ev, valid, error, secret, reload, create);
@@ -212,6 +213,8 @@ pub fn TokensPage() -> impl IntoView {
                                     }).collect_view()}
                                 </fieldset>
                                 <div class="field"><label for="t-env">"Environment (for flags:read)"</label><input id="t-env" name="environment" placeholder="production"/></div>
+                                <div class="field"><label for="t-metrics">"Metrics (for metrics:write; comma-separated names, or prefixes ending in . or _)"</label>
+                                    <input id="t-metrics" name="metrics" placeholder="billing."/></div>
                                 <button type="submit" class="button primary">"Create token"</button>
                             </form>
                         </section>
@@ -233,7 +236,7 @@ fn token_row(t: Token, revoke: impl Fn(i64) + Copy + 'static) -> impl IntoView {
         <tr class="token-row">
             <td>{t.name.clone()}</td>
             <td><code>{format!("{}…", t.prefix)}</code></td>
-            <td>{scopes.join(", ")}</td>
+            <td>{scopes.join(", ")}{(!t.metrics.is_empty()).then(|| format!(" (metrics: {})", t.metrics.join(", ")))}</td>
             <td>{t.environment.clone().unwrap_or_default()}</td>
             <td>{format!("{} by {}", short_time(&t.created_at), t.created_by)}</td>
             <td>{t.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>

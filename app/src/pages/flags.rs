@@ -165,10 +165,17 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
     };
     let (description, owner, tags_text) =
         (RwSignal::new(flag.description.clone()), RwSignal::new(flag.owner.clone()), RwSignal::new(flag.tags.join(", ")));
+    let responders_text = RwSignal::new(flag.responders.join(", "));
     let save_meta = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let tags = tags_text.get_untracked().split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
-        let patch = FlagPatch { version, description: Some(description.get_untracked()), owner: Some(owner.get_untracked()), tags: Some(tags) };
+        let list = |text: String| text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let patch = FlagPatch {
+            version,
+            description: Some(description.get_untracked()),
+            owner: Some(owner.get_untracked()),
+            tags: Some(list(tags_text.get_untracked())),
+            responders: Some(list(responders_text.get_untracked())),
+        };
         if let Err(e) = patch.validate() {
             error.set(Some(e));
             return;
@@ -188,6 +195,7 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
         .map(|s| view! { <EnvCard flag_key=flag.key.clone() version=flag.version state=s can_manage=can.manage reload error/> })
         .collect_view();
     let tags = flag.tags.join(", ");
+    let responders = flag.responders.join(", ");
     view! {
         <Title text=format!("{} · Flags · Runway", flag.key)/>
         <article class="flag" data-version=flag.version>
@@ -213,12 +221,14 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
             <dl class="facts">
                 <div><dt>"Owner"</dt><dd>{if flag.owner.is_empty() { "—".to_string() } else { flag.owner.clone() }}</dd></div>
                 <div><dt>"Tags"</dt><dd>{if tags.is_empty() { "—".to_string() } else { tags }}</dd></div>
+                <div><dt>"Responders (may use the kill switch)"</dt>
+                    <dd class="responders">{if responders.is_empty() { "—".to_string() } else { responders }}</dd></div>
                 <div><dt>"Version"</dt><dd>{flag.version}</dd></div>
             </dl>
             {move || error.get().map(|e| view! { <p class="error-box" role="alert">{e.message}</p> })}
             {can.manage.then(|| view! {
                 <details class="md-section">
-                    <summary>"Edit description, owner and tags"</summary>
+                    <summary>"Edit description, owner, tags and responders"</summary>
                     <form class="inline-form" on:submit=save_meta>
                         <div class="field"><label for="meta-description">"Description"</label>
                             <input id="meta-description" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))/></div>
@@ -226,6 +236,8 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
                             <input id="meta-owner" prop:value=move || owner.get() on:input=move |ev| owner.set(event_target_value(&ev))/></div>
                         <div class="field"><label for="meta-tags">"Tags (comma-separated)"</label>
                             <input id="meta-tags" prop:value=move || tags_text.get() on:input=move |ev| tags_text.set(event_target_value(&ev))/></div>
+                        <div class="field"><label for="meta-responders">"Responders (comma-separated usernames)"</label>
+                            <input id="meta-responders" prop:value=move || responders_text.get() on:input=move |ev| responders_text.set(event_target_value(&ev))/></div>
                         <button type="submit" class="button">"Save details"</button>
                     </form>
                 </details>

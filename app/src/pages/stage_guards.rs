@@ -230,11 +230,12 @@ fn OpenBreach(
 }
 
 /// The add form's fields, as `NewGuard::validate` names them.
-const FIELDS: [&str; 8] = ["metric", "comparison", "threshold", "baseline_value", "baseline_window_minutes", "window_seconds", "min_samples", "action"];
+const FIELDS: [&str; 9] = ["metric", "labels", "comparison", "threshold", "baseline_value", "baseline_window_minutes", "window_seconds", "min_samples", "action"];
 
 #[component]
 fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
     let metric = RwSignal::new(String::new());
+    let labels = RwSignal::new(String::new());
     let comparison = RwSignal::new(Comparison::Above.as_str().to_string());
     let threshold = RwSignal::new(String::new());
     let relative = RwSignal::new(false);
@@ -246,7 +247,7 @@ fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, er
     let form_error = RwSignal::new(None::<ApiError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let new = new_guard(
+        let mut new = new_guard(
             version,
             &metric.get_untracked(),
             &comparison.get_untracked(),
@@ -258,6 +259,13 @@ fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, er
             &min_samples.get_untracked(),
             &action.get_untracked(),
         );
+        match crate::guard::parse_labels(&labels.get_untracked()) {
+            Ok(l) => new.labels = l,
+            Err(e) => {
+                form_error.set(Some(e));
+                return;
+            }
+        }
         if let Err(e) = new.validate() {
             form_error.set(Some(e));
             return;
@@ -323,6 +331,7 @@ fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, er
             <form class="guard-form" novalidate on:submit=submit>
                 <div class="guard-fields">
                     {input("metric", "Metric", "text", metric, Some("As services send it, e.g. error_rate"))}
+                    {input("labels", "Labels", "text", labels, Some("Only samples with all of these count, e.g. service=git, region=eu"))}
                     {select("comparison", "Comparison", comparisons, comparison)}
                     {input("threshold", "Threshold", "decimal", threshold, None)}
                 </div>
@@ -377,6 +386,7 @@ fn new_guard(
         window_seconds: int(window),
         min_samples: int(min_samples),
         action: GuardAction::parse(action).unwrap_or(GuardAction::Notify),
+        labels: Default::default(),
     }
 }
 

@@ -39,7 +39,7 @@ pub async fn get(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>) -
     Ok(Json(s.service.get_flag(&ctx, &key).await?))
 }
 
-/// Change a flag's description, owner or tags.
+/// Change a flag's description, owner, tags or responders (who may use its kill switch).
 #[utoipa::path(patch, path = "/api/v1/flags/{key}", tag = "flags", params(("key" = String, Path)), request_body = FlagPatch,
     responses((status = 200, body = Flag), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>, ApiJson(patch): ApiJson<FlagPatch>) -> Result<Json<Flag>> {
@@ -66,7 +66,8 @@ pub async fn set_state(
     Ok(Json(s.service.set_flag_state(&ctx, &key, &env, input).await?))
 }
 
-/// The kill switch: off in every environment at once (on-call, rollback authorities, admins).
+/// The kill switch: off in every environment at once (admins, the flag's responders, and the
+/// on-call and rollback authorities of approved plans whose stages change this flag).
 #[utoipa::path(post, path = "/api/v1/flags/{key}/kill", tag = "flags", params(("key" = String, Path)),
     responses((status = 200, body = Flag), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn kill(State(s): State<AppState>, ctx: Ctx, Path(key): Path<String>) -> Result<Json<Flag>> {

@@ -57,7 +57,8 @@ pub async fn series(State(s): State<AppState>, ctx: Ctx, ids: Ids) -> Result<Jso
 /// Send metric samples (a `metrics:write` token): a JSON array of `{metric, value, time,
 /// labels}` or `{"points": [...]}`, at most 10,000 points. Guards of active stages watching
 /// these metrics are evaluated before the answer. A bad point is refused alone, by its index;
-/// when no point is good the answer is 422.
+/// when no point is good the answer is 422. A token limited to some metrics has points of
+/// any other metric refused (`metric_not_allowed`).
 #[utoipa::path(post, path = "/api/v1/metrics", tag = "guards", request_body(content = String, content_type = "application/json"),
     responses((status = 200, body = IngestReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -15,7 +15,9 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> Result<Json<Vec<Token>
     Ok(Json(s.service.list_tokens(&ctx).await?))
 }
 
-/// Create a token (admins). The answer holds the secret, the only time it is shown.
+/// Create a token (admins). The answer holds the secret, the only time it is shown. A
+/// `metrics:write` token may be limited to `metrics`: exact names, or prefixes ending in
+/// `.`, `_`, `:`, `/` or `-`.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<NewToken>) -> Result<Response> {
