@@ -266,7 +266,7 @@ async fn replicas_sharing_a_database_send_each_delivery_once(app: TestApp) {
     }
     tx.commit().await.unwrap();
     for _ in 0..4 {
-        let replica = runway::service::Service::new(runway::db::Db::open(app.db_url()).await.unwrap());
+        let replica = runway::service::Service::new(runway::db::Db::open(app.db_url()).await.unwrap()).with_private_webhooks(true);
         replica.start_webhook_worker();
     }
     eventually("every event to be delivered", async || {
