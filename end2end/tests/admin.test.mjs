@@ -17,7 +17,7 @@ test(
     await page.locator('tr.person-row', { hasText: 'Dana Ops' }).waitFor();
 
     await openPage(page, '/tokens');
-    await page.getByLabel('Name').fill('deploy-bot');
+    await page.getByLabel('Name', { exact: true }).fill('deploy-bot');
     await page.getByLabel('plans:read').check();
     await page.getByRole('button', { name: 'Create token' }).click();
     const secret = (await page.locator('code.secret').innerText()).trim();
