@@ -113,7 +113,12 @@ case "$cmd" in
     export LEPTOS_OUTPUT_NAME=runway
     say "unit and integration tests (SQLite and PostgreSQL)"
     cargo test --locked -p app --features ssr
-    cargo test --locked -p runway
+    # nextest runs each test in its own process, two at a time, all from one binary.
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --locked -p runway --no-fail-fast
+    else
+      cargo test --locked -p runway
+    fi
     cargo build --locked -p runway
     say "building the browser bundle (release)"
     cargo leptos build --release --frontend-only

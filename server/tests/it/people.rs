@@ -1,7 +1,7 @@
 //! People over real HTTP: sessions, CSRF, sign-in limits, API tokens, plan roles,
 //! review and sign-off, comments, the demo people and the command line, each test on
 //! SQLite and on PostgreSQL.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, ids, Auth, TestApp, PASSWORD};

@@ -1,6 +1,6 @@
 //! Live updates: every change is a server-sent event with an id, and a client that
 //! reconnects with `Last-Event-ID` gets exactly what it missed.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Markdown plans in and out, and runbooks in run mode: the example plans import with the
 //! stages, checks and risks a reader counts in them; an export imports back to the same
 //! plan; bad files get a clear answer and write nothing; runs record who did each step.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, run_cli, TestApp};

@@ -1,5 +1,5 @@
 //! The JSON API and pages over real HTTP, each test on SQLite and on PostgreSQL.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, ids, names, TestApp};

@@ -1,6 +1,6 @@
 //! Several `runway` processes on one PostgreSQL database: a flag change made through
 //! one is served by the others (LISTEN/NOTIFY), without a restart.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::io::Write;

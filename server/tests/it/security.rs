@@ -3,7 +3,7 @@
 //! bodies without the right, holding event streams open, formulas in CSV exports, odd
 //! request ids, open redirects after sign-in, webhooks into the private network, pages
 //! without a content security policy.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::net::IpAddr;

@@ -1,5 +1,5 @@
 //! Migrations go up and down on both databases, and replicas may start together.
-mod support;
+use crate::support;
 
 use runway::db::{self, Kind};
 use sqlx::any::AnyPoolOptions;

@@ -1,6 +1,6 @@
 //! Stage checklists: go/no-go criteria and pre-flight checks, recorded Pass, Fail or
 //! Not tested, with who, when, a comment and evidence.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, TestApp};

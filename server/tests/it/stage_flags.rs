@@ -1,6 +1,6 @@
 //! The flags a stage flips: applied together when its gate says go, put back exactly
 //! when its rollback is approved.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, TestApp};

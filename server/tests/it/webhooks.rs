@@ -1,7 +1,7 @@
 //! Webhooks over real HTTP: admins register a URL, Runway POSTs its events there signed
 //! with HMAC-SHA256, retries failures with backoff, and logs every delivery; each test
 //! on SQLite and on PostgreSQL. The receiver is a real HTTP server inside the test.
-mod support;
+use crate::support;
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,6 +1,6 @@
 //! Guards: rollback triggers on live metrics sent to `POST /api/v1/metrics`, over HTTP
 //! on both databases.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

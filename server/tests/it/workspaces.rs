@@ -1,7 +1,7 @@
 //! Workspaces and the agent provider over real HTTP, on SQLite and on PostgreSQL: the
 //! switch and its history, availability by flag, the sealed API key, the resume rule,
 //! and CSV import and export.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Go/no-go gates and rollback requests: who may ask, who may decide, what each
 //! decision does, and that every stage action from every stage state is allowed or
 //! refused as the lifecycle says.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, TestApp};

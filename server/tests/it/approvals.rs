@@ -1,7 +1,7 @@
 //! Approvals that hold: what runs is what was signed off. Each test is the sequence of
 //! requests an insider (a lead or member of the same organisation) would send to get
 //! around a rule, on both databases.
-mod support;
+use crate::support;
 
 use runway::action::Action;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! Who may call what: every API endpoint and every server function, with each role,
 //! with API tokens, and with no credentials, on both databases.
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

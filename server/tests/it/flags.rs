@@ -1,7 +1,7 @@
 //! Feature flags over real HTTP: the management API (environments, versions, the audit
 //! log, the kill switch) and OFREP evaluation as services see it, each test on SQLite
 //! and on PostgreSQL.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{error_of, Auth, TestApp};
