@@ -29,7 +29,7 @@ pub mod backend;
 pub mod markdown;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -76,6 +76,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HashedStylesheet id="leptos" options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -94,7 +95,6 @@ pub fn App() -> impl IntoView {
     provide_context(pages::sign_in::ViewerResource(viewer));
     live::provide_live();
     view! {
-        <Stylesheet id="leptos" href="/pkg/runway.css"/>
         <Title text="Runway"/>
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sign-in", post(sign_in_form))
         .route("/auth/sign-out", post(sign_out_form))
         .nest("/api/v1", crate::api::routes(state.clone()))
+        .nest_service("/pkg", crate::assets::pkg(&state.leptos.site_root))
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let options = state.leptos.clone();
             move || shell(options.clone())

@@ -1,6 +1,7 @@
 #![recursion_limit = "256"]
 //! The `runway` server: command line, HTTP, the service layer and storage.
 pub mod action;
+pub mod assets;
 pub mod api;
 pub mod audit;
 pub mod checklist;
@@ -50,10 +51,13 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(service: Service, site_root: &str) -> AppState {
+        let hash_file = assets::hash_file(site_root);
         let leptos = LeptosOptions::builder()
             .output_name("runway")
             .site_root(site_root)
             .site_pkg_dir("pkg")
+            .hash_files(hash_file.is_some())
+            .hash_file(hash_file.map(|f| f.to_string_lossy().into()).unwrap_or_else(|| "hash.txt".into()))
             .build();
         AppState { service, leptos }
     }
