@@ -2,6 +2,7 @@
 //! and each linked the whole server, which made the target folder tens of gigabytes and
 //! linking the slowest part of a test build. Run them with `cargo nextest run -p runway`
 //! (a process per test) or `cargo test -p runway`.
+#[macro_use]
 mod support;
 
 mod api;
