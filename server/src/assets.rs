@@ -10,8 +10,8 @@ use axum::Router;
 use std::path::{Path, PathBuf};
 use tower_http::services::ServeDir;
 
-/// What a browser may keep: a hashed name never changes content, anything else is
-/// asked for again (with its ETag-less `Last-Modified` it is cheap).
+/// A hashed name never changes content; anything else is revalidated (ServeDir answers
+/// `If-Modified-Since` with 304).
 const FOREVER: &str = "public, max-age=31536000, immutable";
 const ASK_AGAIN: &str = "no-cache";
 
@@ -36,11 +36,12 @@ async fn cache_headers(req: Request<Body>, next: Next) -> Response<Body> {
 /// unpadded base64url (22 characters).
 pub fn is_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
-    let parts: Vec<&str> = name.split('.').collect();
-    parts.len() >= 3
-        && parts[1..parts.len() - 1]
-            .iter()
-            .any(|p| p.len() == 22 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    // Between the first dot and the extension; no allocation, this runs per asset request.
+    let Some((_, rest)) = name.split_once('.') else { return false };
+    let Some((middle, _ext)) = rest.rsplit_once('.') else { return false };
+    middle
+        .split('.')
+        .any(|p| p.len() == 22 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// The hash file cargo-leptos wrote into the site (`hash-file-name` in Cargo.toml), as an
