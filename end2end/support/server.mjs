@@ -220,6 +220,7 @@ export async function startServer({ demo = true } = {}) {
       return {
         baseUrl,
         database: kind,
+        pid: child.pid,
         logs: () => logs.text(),
         stop: async () => {
           await stopChild();

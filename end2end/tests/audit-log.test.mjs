@@ -12,7 +12,7 @@ test(
     await openPage(page, `/plans/${plan.id}/edit`);
     await page.getByLabel('Title').fill('Audited plan, renamed');
     await page.getByRole('button', { name: 'Save plan' }).click();
-    await page.waitForURL(`**/plans/${plan.id}`);
+    await page.waitForURL(new RegExp(`/plans/${plan.id}\\?edit=1$`));
 
     // From the plan page, "History" opens the audit log filtered to this plan.
     await page.getByRole('link', { name: 'History' }).click();

@@ -16,7 +16,7 @@ test(
       try {
         await app.signIn(lead, ADMIN.username, ADMIN.password);
         const leadPage = await lead.newPage();
-        await openPage(leadPage, `/plans/${plan.id}`);
+        await openPage(leadPage, `/plans/${plan.id}?edit=1`);
         await leadPage.getByLabel('New check').fill('Backups verified');
         await leadPage.getByRole('button', { name: 'Add check' }).click();
         await leadPage.locator('li.check', { hasText: 'Backups verified' }).waitFor();
@@ -29,6 +29,8 @@ test(
       const check = page.locator('li.check', { hasText: 'Backups verified' });
       assert.match(await check.innerText(), /required/);
       assert.equal(await page.getByRole('button', { name: 'Add check' }).count(), 0, 'on-call does not edit the checklist');
+      assert.equal(await check.getByLabel('Result').count(), 0, 'the result form waits to be asked for');
+      await check.getByRole('button', { name: 'Record the result of: Backups verified' }).click();
       await check.getByLabel('Result').selectOption('pass');
       await check.getByLabel('Comment').fill('Restored to staging');
       await check.getByLabel('Evidence link').fill('https://grafana.example.com/d/backups');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TEST_TIMEOUT_MS, openPage, stageNames, useApp, waitForHydration, waitForStageNames } from '../support/app.mjs';
+import { TEST_TIMEOUT_MS, eventually, openPage, stageNames, useApp, waitForHydration, waitForStageNames, waitForText } from '../support/app.mjs';
 
 const app = useApp({ demo: true });
 const DEMO_TITLE = 'Migrate workspaces to multi-provider (Claude and Codex)';
@@ -66,8 +66,49 @@ test(
 
     await openPage(page, '/plans');
     await waitForHydration(page);
-    const rows = page.locator('tr.plan-row');
-    assert.equal(await rows.count(), 1);
+    // The provider migration under way, its rehearsal, and the queue migration in review.
+    const titles = await page.locator('tr.plan-row a.plan-title').allInnerTexts();
+    assert.deepEqual(
+      [...titles].sort(),
+      [DEMO_TITLE, 'Move work orders to the new queue system', 'Rehearsal: standalone MCP servers on staging'].sort(),
+    );
     await page.getByRole('link', { name: 'New plan' }).first().waitFor();
   }),
+);
+
+const stageItem = (page, i) => page.locator('ol.timeline > li.stage').nth(i);
+
+test(
+  'the lead reads the running demo plan as a document, then opens the edit mode, which offers forms only for the stages not yet started',
+  { timeout: TEST_TIMEOUT_MS },
+  app.test(
+    async ({ page, api }) => {
+      const summary = (await api.get('/api/v1/plans')).items.find((p) => p.title === DEMO_TITLE);
+      await openPage(page, `/plans/${summary.id}`);
+      await waitForHydration(page);
+
+      // Read mode: what was decided and what runs now, and not one form.
+      await waitForText(page.locator('.facts .badge').first(), 'Executing');
+      for (const [i, status] of [[0, 'Passed'], [1, 'Passed'], [2, 'Active'], [3, 'Pending']]) {
+        await waitForText(stageItem(page, i).locator('.stage-head .badge'), status);
+      }
+      assert.match(await stageItem(page, 0).locator('li.check').first().innerText(), /Pass by oncall/);
+      assert.match(await stageItem(page, 1).innerText(), /Fail by oncall/);
+      assert.match(await stageItem(page, 1).locator('.gate-history').innerText(), /Go on .*“Latency blip explained/s);
+      await eventually(async () => assert.match(await stageItem(page, 2).locator('.soak').innerText(), /Soaking: /));
+      await stageItem(page, 2).locator('svg.guard-chart').waitFor();
+      assert.equal(await page.locator('article.plan form').count(), 0, 'no form in read mode');
+
+      // Edit mode, when asked for: forms on the stages not yet started, none on those that ran.
+      await page.getByRole('link', { name: 'Edit', exact: true }).click();
+      await page.waitForURL(/\?edit=1$/);
+      await stageItem(page, 3).getByLabel('New check').waitFor();
+      assert.equal(await stageItem(page, 0).locator('form').count(), 0, 'a passed stage is frozen');
+      assert.equal(await stageItem(page, 2).locator('form').count(), 0, 'the active stage is frozen');
+      await page.getByRole('link', { name: 'Done editing' }).click();
+      await page.waitForURL(new RegExp(`/plans/${summary.id}$`));
+      await stageItem(page, 3).getByLabel('New check').waitFor({ state: 'detached' });
+    },
+    { as: 'lead' },
+  ),
 );

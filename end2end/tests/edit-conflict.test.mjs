@@ -23,7 +23,7 @@ test(
 
     await tabA.getByLabel('Title').fill('Title from tab A');
     await tabA.getByRole('button', { name: 'Save plan' }).click();
-    await tabA.waitForURL(new RegExp(`/plans/${created.id}$`));
+    await tabA.waitForURL(new RegExp(`/plans/${created.id}\\?edit=1$`));
     await waitForText(tabA.locator('article.plan h1'), 'Title from tab A');
 
     await tabB.getByLabel('Title').fill('Title from tab B');

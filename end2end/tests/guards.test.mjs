@@ -51,7 +51,7 @@ test(
   app.test(
     async ({ page }) => {
       const plan = await draftPlan();
-      await openPage(page, `/plans/${plan.id}`);
+      await openPage(page, `/plans/${plan.id}?edit=1`);
       await page.waitForSelector('body[data-live="true"]', { state: 'attached' });
       const stage = stageItem(page, 'Shadow writes');
       const guards = stage.getByRole('region', { name: 'Guards of Shadow writes' });
@@ -145,7 +145,7 @@ test(
       await openPage(page, `/plans/${plan.id}/stages/${plan.stages[1].id}/edit`);
       await page.getByLabel('Guards may roll this stage back without waiting for a rollback authority', { exact: true }).check();
       await page.getByRole('button', { name: 'Save stage', exact: true }).click();
-      await page.waitForURL(new RegExp(`/plans/${plan.id}$`));
+      await page.waitForURL(new RegExp(`/plans/${plan.id}\\?edit=1$`));
       await waitForText(
         stageItem(page, 'Cut over').locator('.auto-rollback-state'),
         'Automatic rollback: on — a breaching roll-back guard rolls this stage back without waiting for approval.',

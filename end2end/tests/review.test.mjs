@@ -1,23 +1,36 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TEST_TIMEOUT_MS, openPage, useApp, waitForText } from '../support/app.mjs';
+import { PASSWORD, TEST_TIMEOUT_MS, openPage, useApp, waitForText } from '../support/app.mjs';
 
 const app = useApp({ demo: true });
+const QUEUE_TITLE = 'Move work orders to the new queue system';
 
 test(
-  'a stakeholder signs off, the lead edits the approved plan, and the stakeholder sees it back in review with the reason',
+  'a stakeholder reads the demo plan waiting in review as a document, signs it off, and sees it back in review with the reason after the lead edits it',
   { timeout: TEST_TIMEOUT_MS },
   app.test(
-    async ({ page, context, api }) => {
-      // The demo people hold their roles on the demo plan; give them known passwords.
+    async ({ page, api }) => {
+      // The demo people hold their roles on the demo plans; give them known passwords.
       await app.person('lead');
-      const [summary] = (await api.get('/api/v1/plans')).items;
-      let plan = await api.get(`/api/v1/plans/${summary.id}`);
-      plan = await api.post(`/api/v1/plans/${plan.id}/review`, { version: plan.version });
+      const summary = (await api.get('/api/v1/plans')).items.find((p) => p.title === QUEUE_TITLE);
+      assert.ok(summary, 'the demo has a second plan');
+      const plan = await api.get(`/api/v1/plans/${summary.id}`);
       assert.equal(plan.status, 'in_review');
+
+      // It is in the stakeholder's inbox.
+      await openPage(page, '/inbox');
+      await page.locator('li.inbox-item', { hasText: QUEUE_TITLE }).waitFor();
+
+      // The page a stakeholder gets is a document: no form in the server's HTML, no Edit button.
+      const { cookie } = await app.session('stakeholder', PASSWORD);
+      const html = await (await fetch(app.url(`/plans/${plan.id}`), { headers: { cookie } })).text();
+      assert.ok(html.includes('Sign off version'), 'the sign-off is there');
+      assert.ok(!/<form[\s>]/.test(html), 'no form in the stakeholder\'s page');
+      assert.ok(!/<input[\s>]/.test(html), 'no input in the stakeholder\'s page');
 
       // The stakeholder (this browser) sees who holds what, and signs off.
       await openPage(page, `/plans/${plan.id}`);
+      assert.equal(await page.getByRole('link', { name: 'Edit', exact: true }).count(), 0);
       const roles = page.locator('section.roles');
       assert.match(await roles.innerText(), /Stakeholder\s+Sam Stakeholder\s+stakeholder@example\.com/);
       assert.match(await roles.innerText(), /Migration lead\s+Lee Lead/);
@@ -28,15 +41,15 @@ test(
       assert.equal((await api.get(`/api/v1/plans/${plan.id}`)).status, 'approved');
 
       // The lead, in another browser, edits a stage of the approved plan.
+      const stage = plan.stages[1];
       const lead = await app.browser.newContext({ baseURL: app.baseUrl });
       try {
         await app.signIn(lead, 'lead');
         const leadPage = await lead.newPage();
-        const stage = plan.stages[1];
         await openPage(leadPage, `/plans/${plan.id}/stages/${stage.id}/edit`);
-        await leadPage.getByLabel('Goal').fill('Deploy the standalone MCP servers, flag off, on every host.');
+        await leadPage.getByLabel('Goal').fill('Workers read from both queues; the new one takes 10% of the work orders.');
         await leadPage.getByRole('button', { name: 'Save stage' }).click();
-        await leadPage.waitForURL(new RegExp(`/plans/${plan.id}$`));
+        await leadPage.waitForURL(new RegExp(`/plans/${plan.id}\\?edit=1$`));
       } finally {
         await lead.close();
       }
@@ -46,7 +59,7 @@ test(
       await waitForText(page.locator('.facts .badge'), 'In review');
       const note = await page.locator('.review-note').innerText();
       assert.match(note, /Sign-off needed again/);
-      assert.match(note, /lead edited stage “Stage 1: MCP refactoring behind a feature flag”/);
+      assert.ok(note.includes(`lead edited stage “${stage.name}”`), note);
       await page.getByRole('button', { name: /^Sign off version/ }).waitFor();
       assert.match(await page.locator('.review-summary').innerText(), /0 of 1/);
     },

@@ -12,7 +12,7 @@ async function addStage(page, planId, name) {
   await field.fill(name);
   await page.getByLabel('Goal').fill(`${name} is done`);
   await page.getByRole('button', { name: 'Add stage' }).click();
-  await page.waitForURL(new RegExp(`/plans/${planId}$`));
+  await page.waitForURL(new RegExp(`/plans/${planId}\\?edit=1$`));
   await page.locator('h3.stage-name', { hasText: name }).waitFor({ state: 'visible' });
 }
 
@@ -25,8 +25,9 @@ test(
     await page.getByLabel('Summary').fill('Two stages swapped in the browser.');
     await page.getByLabel('Owner').fill('e2e');
     await page.getByRole('button', { name: 'Create plan' }).click();
-    await page.waitForURL(/\/plans\/\d+$/);
+    await page.waitForURL(/\/plans\/\d+\?edit=1$/);
     const planId = Number(new URL(page.url()).pathname.split('/').pop());
+    // A new plan opens in edit mode, ready for its stages.
     await waitForText(page.locator('article.plan h1'), 'Reorder check');
 
     await addStage(page, planId, 'Alpha');

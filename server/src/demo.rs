@@ -1,12 +1,19 @@
-//! The demo plan a newcomer sees first: the workspace provider migration of
-//! `examples/plans/workspace-provider-migration.md`, as a structured plan.
+//! The demo a newcomer sees first: the workspace provider migration of
+//! `examples/plans/workspace-provider-migration.md` under way (two stages passed, the third
+//! soaking), a rehearsal on staging that was rolled back, and the queue migration waiting in
+//! review. Each demo person does their own part through the service, as in real use.
 use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::person::NewPerson;
-use app::plan::{NewPlan, PlanStatus};
+use app::checklist::{CheckResult, CheckStatus, NewChecklistItem};
+use app::gate::{GateRequest, NewVote, RollbackDecision, RollbackRequest, Verdict, Vote};
+use app::plan::{NewPlan, Plan, PlanStatus};
+use app::review::{Decision, NewComment, NewSignOff};
+use app::stage::StageAction;
 use app::role::{NewRoleAssignment, PlanRole};
 use app::risk::{Level, NewRisk};
 use app::stage::NewStage;
+use std::collections::HashMap;
 
 pub const TITLE: &str = "Migrate workspaces to multi-provider (Claude and Codex)";
 
@@ -21,13 +28,15 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
     let ctx = Ctx::system();
     let plan = service.create_plan(&ctx, plan()).await?;
     let mut lines = vec![];
+    let mut cast = Cast::default();
     for (username, display_name, admin, role) in PEOPLE {
         // Someone added with `runway user add` before the first start keeps their account.
         let taken = {
             let mut conn = service.db.read().await?;
-            crate::person::find_by_username(&mut conn, username).await?.is_some()
+            crate::person::find_by_username(&mut conn, username).await?.map(|(p, _)| p)
         };
-        if taken {
+        if let Some(person) = taken {
+            cast.0.insert(username, person_ctx(person));
             continue;
         }
         let password = crate::session::random_hex(8);
@@ -38,7 +47,8 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
             contact: format!("{username}@example.com"),
             admin: *admin,
         };
-        service.add_person(&ctx, new).await?;
+        let person = service.add_person(&ctx, new).await?;
+        cast.0.insert(username, person_ctx(person));
         let what = match role {
             Some(role) => {
                 let assignment = NewRoleAssignment { username: username.to_string(), role: *role };
@@ -52,6 +62,10 @@ pub async fn load_if_empty(service: &Service) -> Result<Option<i64>> {
     }
     workspaces(service, &ctx, plan.id).await?;
     guards(service, &ctx, plan.id).await?;
+    rehearsal(service, &cast).await?;
+    run_first_stages(service, &cast, plan.id).await?;
+    samples(service, &ctx).await?;
+    in_review(service, &cast).await?;
     // Printed, never logged: the one time these passwords are shown.
     println!("Demo people, one per role (their passwords are shown only now):\n{}", lines.join("\n"));
     Ok(Some(plan.id))
@@ -109,8 +123,7 @@ async fn workspaces(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The example plan's rollback triggers as guards, and the last half hour of their
-/// metrics, as a service would have sent them, so the charts have something to show.
+/// The example plan's rollback triggers as guards.
 async fn guards(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
     use app::guard::{Comparison, GuardAction, NewGuard};
     let plan = service.get_plan(ctx, plan_id).await?;
@@ -135,6 +148,12 @@ async fn guards(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
     ] {
         version = service.add_guard(ctx, plan_id, plan.stages[i].id, NewGuard { version, ..g }).await?.version;
     }
+    Ok(())
+}
+
+/// The last half hour of the guards' metrics, as a service would have sent them, so the
+/// charts have something to show.
+async fn samples(service: &Service, ctx: &Ctx) -> Result<()> {
     let now = chrono::Utc::now();
     let mut points = vec![];
     for minute in 0..30 {
@@ -148,6 +167,143 @@ async fn guards(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
     service.ingest(ctx, serde_json::Value::Array(points).to_string().as_bytes()).await?;
     Ok(())
 }
+
+/// The demo people, each acting as themselves.
+#[derive(Default)]
+struct Cast(HashMap<&'static str, Ctx>);
+
+impl Cast {
+    fn by(&self, username: &str) -> &Ctx {
+        &self.0[username]
+    }
+}
+
+fn person_ctx(person: app::person::Person) -> Ctx {
+    Ctx::new(crate::service::Caller::Person(person), None)
+}
+
+/// Checks on the first three stages, each with the result on-call recorded (None: not yet).
+const CHECKS: &[(usize, &str, bool, Option<(CheckStatus, &str, &str)>)] = &[
+    (0, "Backup of the workspaces table restored on staging", true,
+        Some((CheckStatus::Pass, "Restored in 4 min; row counts match.", "https://grafana.example.com/d/backups?var-table=workspaces"))),
+    (0, "Migration ran on a production-sized copy without a long lock", true,
+        Some((CheckStatus::Pass, "Longest lock 40 ms (the constraint, added separately).", "https://ci.example.com/jobs/db-rehearsal/812"))),
+    (0, "Every workspace reads agent_provider = 'claude'", true, Some((CheckStatus::Pass, "SELECT agent_provider, count(*) … → claude: 240.", ""))),
+    (1, "In-process MCP servers still serve every tool call", true,
+        Some((CheckStatus::Pass, "All 18 tools called from the smoke suite.", "https://ci.example.com/jobs/mcp-smoke/57"))),
+    (1, "Standalone MCP package on every worker host", true, Some((CheckStatus::Pass, "12 of 12 hosts report packages/mcp-servers 1.4.0.", ""))),
+    (1, "Tool call latency unchanged on the dashboard", false,
+        Some((CheckStatus::Fail, "p95 up 3 ms on two hosts: the warm-up; within the budget, accepted at the gate.", "https://grafana.example.com/d/mcp-latency"))),
+    (1, "Load test of the standalone servers", false, Some((CheckStatus::NotTested, "Moved to stage 2, where the servers take traffic.", ""))),
+    (2, "All 18 tools verified over stdio on staging", true,
+        Some((CheckStatus::Pass, "Verified by the staging suite over 24 h.", "https://ci.example.com/jobs/mcp-stdio/31"))),
+    (2, "Tool call latency within +5 ms per call", true, Some((CheckStatus::Pass, "+2.1 ms at p95 on staging.", "https://grafana.example.com/d/mcp-latency?env=staging"))),
+    (2, "No MCP tool errors in production for 24 h", false, None),
+];
+
+/// Reviewed, signed off and run to stage 2: stages 0 and 1 passed through their gates,
+/// stage 2 active and soaking with its guard watching.
+async fn run_first_stages(service: &Service, cast: &Cast, plan_id: i64) -> Result<()> {
+    let (lead, oncall, authority) = (cast.by("lead"), cast.by("oncall"), cast.by("authority"));
+    let mut plan = service.get_plan(lead, plan_id).await?;
+    for (i, text, required, _) in CHECKS {
+        let new = NewChecklistItem { version: plan.version, text: text.to_string(), required: *required };
+        plan = service.add_check(lead, plan_id, plan.stages[*i].id, new).await?;
+    }
+    plan = service.request_review(lead, plan_id, plan.version).await?;
+    let yes = NewSignOff { version: plan.version, decision: Decision::Approved, comment: "Rollback steps are clear at every stage; go ahead.".into() };
+    service.sign_off(cast.by("stakeholder"), plan_id, yes).await?;
+    let gates = [
+        (0, "Migration rehearsed on a production-sized copy; backups verified.", "Checks green, rollback is two statements."),
+        (1, "Deployed with the flag off; the old path serves every call.", "Latency blip explained; nothing runs on the new code yet."),
+        (2, "24 h on staging over stdio, all 18 tools verified.", "Staging held for a day; guard on tool errors in place."),
+    ];
+    for (i, (why, vote)) in gates.into_iter().map(|(i, w, v)| (i, (w, v))) {
+        plan = record_checks(service, oncall, plan_id, i).await?;
+        let stage_id = plan.stages[i].id;
+        plan = service.request_gate(lead, plan_id, stage_id, GateRequest { version: plan.version, rationale: why.into() }).await?;
+        let gate_id = plan.stages[i].open_gate().map(|g| g.id).expect("the gate just opened");
+        plan = service.vote(authority, plan_id, gate_id, NewVote { vote: Vote::Go, rationale: vote.into() }).await?;
+        if i < 2 {
+            plan = service.pass_stage(lead, plan_id, stage_id, StageAction { version: plan.version, reason: String::new() }).await?;
+        }
+    }
+    let stage = Some(plan.stages[2].id);
+    let question = NewComment { body: "Is the latency blip from stage 1 gone now that stdio takes traffic?".into(), stage_id: stage, parent_id: None };
+    let asked = service.add_comment(cast.by("stakeholder"), plan_id, question).await?;
+    let answer = NewComment { body: "Yes: p95 is back to its baseline; the guard chart shows the last half hour.".into(), stage_id: stage, parent_id: Some(asked.id) };
+    service.add_comment(oncall, plan_id, answer).await?;
+    Ok(())
+}
+
+async fn record_checks(service: &Service, oncall: &Ctx, plan_id: i64, stage: usize) -> Result<Plan> {
+    let mut plan = service.get_plan(oncall, plan_id).await?;
+    let items = plan.stages[stage].checklist.clone();
+    for (item, (_, _, _, result)) in items.iter().zip(CHECKS.iter().filter(|c| c.0 == stage)) {
+        let Some((status, comment, evidence)) = result else { continue };
+        let result = CheckResult { status: *status, comment: comment.to_string(), evidence_url: Some(evidence.to_string()).filter(|e| !e.is_empty()) };
+        plan = service.record_check(oncall, plan_id, plan.stages[stage].id, item.id, result).await?;
+    }
+    Ok(plan)
+}
+
+/// Last week's rehearsal of stage 2 on staging: the flag went on, tool calls timed out,
+/// and the rollback authority approved the rollback.
+async fn rehearsal(service: &Service, cast: &Cast) -> Result<()> {
+    use app::stage::{FlagChangeInput, StageFlagChanges};
+    let (lead, system) = (cast.by("lead"), Ctx::system());
+    let new = NewPlan {
+        title: "Rehearsal: standalone MCP servers on staging".into(),
+        summary: "Turn USE_STANDALONE_MCP on for staging only, to time the rollback before production.".into(),
+        owner: "Platform team".into(),
+        status: Some(PlanStatus::Draft),
+        stages: vec![stage(
+            "Turn on standalone MCP on staging",
+            "Staging workers use the stdio MCP servers.",
+            "",
+            "1. Set `USE_STANDALONE_MCP=true` on staging.\n2. Run the tool smoke suite.",
+            "1. Set `USE_STANDALONE_MCP=false` on staging.\n2. Confirm tool calls go through the in-process servers.",
+        )],
+        ..Default::default()
+    };
+    let mut plan = service.create_plan(lead, new).await?;
+    for (username, role) in [("stakeholder", PlanRole::Stakeholder), ("oncall", PlanRole::OnCall), ("authority", PlanRole::RollbackAuthority)] {
+        plan = service.assign_role(&system, plan.id, NewRoleAssignment { username: username.into(), role }).await?;
+    }
+    let stage_id = plan.stages[0].id;
+    let changes = vec![FlagChangeInput { flag: "USE_STANDALONE_MCP".into(), environment: "staging".into(), enabled: true, percentage: 100 }];
+    plan = service.set_stage_flags(lead, plan.id, stage_id, StageFlagChanges { version: plan.version, changes }).await?;
+    plan = service.request_review(lead, plan.id, plan.version).await?;
+    let yes = NewSignOff { version: plan.version, decision: Decision::Approved, comment: "Staging only; fine.".into() };
+    plan = service.sign_off(cast.by("stakeholder"), plan.id, yes).await?;
+    plan = service.request_gate(lead, plan.id, stage_id, GateRequest { version: plan.version, rationale: "Staging is quiet this morning.".into() }).await?;
+    let gate_id = plan.stages[0].open_gate().map(|g| g.id).expect("the gate just opened");
+    plan = service.vote(cast.by("authority"), plan.id, gate_id, NewVote { vote: Vote::Go, rationale: "Staging only.".into() }).await?;
+    let why = RollbackRequest { reason: "Tool calls over stdio time out on two staging hosts (file descriptor limit).".into() };
+    plan = service.request_rollback(cast.by("oncall"), plan.id, stage_id, why).await?;
+    let rollback_id = plan.stages[0].rollbacks.last().map(|r| r.id).expect("the rollback just asked for");
+    let approve = RollbackDecision { decision: Verdict::Approve, comment: "Roll back; raise the limit before production.".into() };
+    service.decide_rollback(cast.by("authority"), plan.id, rollback_id, approve).await?;
+    Ok(())
+}
+
+/// The queue migration, imported from its Markdown and sent to the stakeholder for review:
+/// the demo stakeholder's inbox has it.
+async fn in_review(service: &Service, cast: &Cast) -> Result<()> {
+    let lead = cast.by("lead");
+    let imported = service.import_plan(lead, QUEUE_PLAN.as_bytes(), "queue-system-migration.md").await?;
+    let patch = app::plan::PlanPatch { version: imported.plan.version, title: Some(QUEUE_TITLE.into()), owner: Some("Work orders team".into()), ..Default::default() };
+    let mut plan = service.update_plan(lead, imported.plan.id, patch).await?;
+    let system = Ctx::system();
+    for (username, role) in [("stakeholder", PlanRole::Stakeholder), ("oncall", PlanRole::OnCall), ("authority", PlanRole::RollbackAuthority)] {
+        plan = service.assign_role(&system, plan.id, NewRoleAssignment { username: username.into(), role }).await?;
+    }
+    service.request_review(lead, plan.id, plan.version).await?;
+    Ok(())
+}
+
+pub const QUEUE_TITLE: &str = "Move work orders to the new queue system";
+const QUEUE_PLAN: &str = include_str!("../../examples/plans/queue-system-migration.md");
 
 /// Username, display name, admin, and role on the demo plan.
 const PEOPLE: &[(&str, &str, bool, Option<PlanRole>)] = &[

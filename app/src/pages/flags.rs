@@ -120,11 +120,14 @@ pub fn FlagPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let view_data = Resource::new(move || (key(), reload.get()), |(k, _)| get_flag_view(k));
     crate::live::on_live_change(|seen| seen.plan_id.is_none() || seen.action.starts_with("gate.") || seen.action.starts_with("rollback."), move || reload.update(|n| *n += 1));
+    // Outside the Transition: a refetch (often our own save coming back on the live
+    // stream) re-creates the body, and must not clear the key being tested.
+    let probe = Probe { key: RwSignal::new(String::new()), env: RwSignal::new(None) };
     view! {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the flag…"</p> }>
             {move || Suspend::new(async move {
                 match view_data.await {
-                    Ok(v) => view! { <FlagBody view=v reload/><Ready/> }.into_any(),
+                    Ok(v) => view! { <FlagBody view=v reload probe/><Ready/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -133,7 +136,7 @@ pub fn FlagPage() -> impl IntoView {
 }
 
 #[component]
-fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
+fn FlagBody(view: FlagView, reload: RwSignal<u32>, probe: Probe) -> impl IntoView {
     let FlagView { flag, history, can } = view;
     let error = RwSignal::new(None::<ApiError>);
     let key = StoredValue::new(flag.key.clone());
@@ -243,7 +246,7 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>) -> impl IntoView {
                 </details>
             })}
             <div class="env-cards">{cards}</div>
-            <TestKey flag=flag.clone()/>
+            <TestKey flag=flag.clone() probe/>
             <RolloutChart history=history.clone() envs=envs/>
             <History history/>
         </article>
@@ -356,11 +359,19 @@ fn EnvCard(
     .into_any()
 }
 
+/// What the "Test a key" panel holds; `env` is None until the user picks one.
+#[derive(Clone, Copy)]
+struct Probe {
+    key: RwSignal<String>,
+    env: RwSignal<Option<String>>,
+}
+
 /// Evaluates in the browser with the same code the server runs.
 #[component]
-fn TestKey(flag: Flag) -> impl IntoView {
-    let key = RwSignal::new(String::new());
-    let env = RwSignal::new(flag.environments.first().map(|s| s.environment.clone()).unwrap_or_default());
+fn TestKey(flag: Flag, probe: Probe) -> impl IntoView {
+    let Probe { key, env: picked } = probe;
+    let first = flag.environments.first().map(|s| s.environment.clone()).unwrap_or_default();
+    let env = Signal::derive(move || picked.get().unwrap_or_else(|| first.clone()));
     let flag = StoredValue::new(flag);
     let result = move || {
         let k = key.get();
@@ -383,10 +394,10 @@ fn TestKey(flag: Flag) -> impl IntoView {
             <h2 id="test-key-heading">"Test a key"</h2>
             <div class="inline-form">
                 <div class="field"><label for="test-key">"Targeting key"</label>
-                    <input id="test-key" placeholder="workspace id" on:input=move |ev| key.set(event_target_value(&ev))/></div>
+                    <input id="test-key" placeholder="workspace id" prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/></div>
                 <div class="field"><label for="test-env">"Environment"</label>
-                    <select id="test-env" on:change=move |ev| env.set(event_target_value(&ev))>
-                        {envs.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                    <select id="test-env" on:change=move |ev| picked.set(Some(event_target_value(&ev)))>
+                        {envs.into_iter().map(|e| { let selected = { let e = e.clone(); move || env.get() == e }; view! { <option value=e.clone() selected=selected>{e.clone()}</option> } }).collect_view()}
                     </select></div>
             </div>
             <p class="test-result" aria-live="polite">{result}</p>

@@ -290,7 +290,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
     let status = RwSignal::new(current_status.as_str().to_string());
     let target = RwSignal::new(plan.as_ref().map(|p| p.rollback_target_seconds).unwrap_or(30).to_string());
     let based_on = plan.as_ref().map(|p| (p.id, p.version));
-    let cancel = based_on.map(|(id, _)| format!("/plans/{id}")).unwrap_or_else(|| "/plans".into());
+    let cancel = based_on.map(|(id, _)| format!("/plans/{id}?edit=1")).unwrap_or_else(|| "/plans".into());
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -299,7 +299,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
         }
         form.reset();
         let status = PlanStatus::parse(&status.get_untracked());
-        let to_page = |p: &Plan| format!("/plans/{}", p.id);
+        let to_page = |p: &Plan| format!("/plans/{}?edit=1", p.id);
         match based_on {
             None => {
                 let new = NewPlan {
@@ -454,7 +454,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
         let start = from_local_input(&planned_start.get_untracked());
         // A stage's status moves with start, pass and rollback on the plan page.
         let status: Option<StageStatus> = None;
-        let to_page = move |_: &Plan| format!("/plans/{plan_id}");
+        let to_page = move |_: &Plan| format!("/plans/{plan_id}?edit=1");
         match stage_id {
             None => {
                 let new = NewStage {
@@ -522,7 +522,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown."/>
             <Field label="Forward runbook" name="forward_runbook" value=forward form kind=Kind::Area hint="Markdown: the steps to carry the stage out."/>
             <Field label="Rollback runbook" name="rollback_runbook" value=rollback form kind=Kind::Area hint="Markdown: the steps to undo it."/>
-            <Actions form label=if stage_id.is_some() { "Save stage" } else { "Add stage" } cancel=format!("/plans/{plan_id}")/>
+            <Actions form label=if stage_id.is_some() { "Save stage" } else { "Add stage" } cancel=format!("/plans/{plan_id}?edit=1")/>
         </form>
     }
 }
@@ -584,7 +584,7 @@ fn RiskForm(plan_id: i64, version: i64, risk: Option<Risk>) -> impl IntoView {
         form.reset();
         let likelihood = Level::parse(&likelihood.get_untracked()).unwrap_or(Level::Medium);
         let impact = Level::parse(&impact.get_untracked()).unwrap_or(Level::Medium);
-        let to_page = move |_: &Plan| format!("/plans/{plan_id}");
+        let to_page = move |_: &Plan| format!("/plans/{plan_id}?edit=1");
         match risk_id {
             None => {
                 let new = NewRisk {
@@ -622,7 +622,7 @@ fn RiskForm(plan_id: i64, version: i64, risk: Option<Risk>) -> impl IntoView {
             <Choice label="Likelihood" name="likelihood" value=likelihood options=level_options()/>
             <Choice label="Impact" name="impact" value=impact options=level_options()/>
             <Field label="Mitigation" name="mitigation" value=mitigation form kind=Kind::Area/>
-            <Actions form label=if risk_id.is_some() { "Save risk" } else { "Add risk" } cancel=format!("/plans/{plan_id}")/>
+            <Actions form label=if risk_id.is_some() { "Save risk" } else { "Add risk" } cancel=format!("/plans/{plan_id}?edit=1")/>
         </form>
     }
 }

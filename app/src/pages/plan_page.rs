@@ -11,7 +11,7 @@ use crate::stage::{format_minutes, Stage, StageOrder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 #[component]
 pub fn PlanPage() -> impl IntoView {
@@ -23,21 +23,28 @@ pub fn PlanPage() -> impl IntoView {
     let action_error = RwSignal::new(None::<ApiError>);
     // Someone else voted, decided or changed the plan: show it without a reload.
     crate::live::on_live_change(move |seen| seen.plan_id == Some(id()), move || reload.update(|n| *n += 1));
+    // The page reads as a document; `?edit=1` (the "Edit" button) adds the editing
+    // controls, for those who may edit. Switching re-renders, it does not refetch.
+    let query = use_query_map();
+    let editing = Memo::new(move |_| query.read().get("edit").as_deref() == Some("1"));
 
     view! {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the plan…"</p> }>
-            {move || Suspend::new(async move {
-                match plan.await {
-                    Ok(view) => view! { <PlanBody view reload action_error/><Ready/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
+            {move || {
+                let editing = editing.get();
+                Suspend::new(async move {
+                    match plan.await {
+                        Ok(view) => view! { <PlanBody view reload action_error editing/><Ready/> }.into_any(),
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    }
+                })
+            }}
         </Transition>
     }
 }
 
 #[component]
-fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
+fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>, editing: bool) -> impl IntoView {
     let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
     let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, guard_series, .. } = view;
     let plan_status = plan.status;
@@ -70,6 +77,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         run(Box::pin(async move { api::reorder_stages(plan_id, &order).await }));
     };
     let archived = plan.archived_at.is_some();
+    // Editing controls: only for editors, only when they asked for them.
+    let edit = can.edit && editing && !archived;
     let restore = move |_| {
         let patch = crate::plan::PlanPatch { version, archived: Some(false), ..Default::default() };
         run(Box::pin(async move { api::update_plan(plan_id, &patch).await }));
@@ -95,7 +104,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .map(|(i, (stage, html))| {
             let series: Vec<_> = guard_series.iter().filter(|s| stage.guards.iter().any(|g| g.id == s.guard_id)).cloned().collect();
             // A started stage runs as it was signed off: no editing it.
-            let can_edit = can.edit && !stage.is_frozen();
+            let can_edit = edit && !stage.is_frozen();
             let waiting = (plan_status != crate::plan::PlanStatus::Draft && stage.awaits_sign_off())
                 .then(|| (stage.change_note.clone().unwrap_or_default(), waiting_for.clone()));
             let flags = view! {
@@ -141,7 +150,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     <td><span class=format!("level level-{}", r.impact.as_str())>{r.impact.label()}</span></td>
                     <td>{r.mitigation}</td>
                     <td class="row-actions">
-                        {can.edit.then(|| view! {
+                        {edit.then(|| view! {
                         <a href=format!("/plans/{plan_id}/risks/{risk_id}/edit")>"Edit"</a>
                         <button
                             type="button"
@@ -163,6 +172,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
         .collect_view();
     let has_risks = !risks.is_empty();
     let export_url = format!("/api/v1/plans/{plan_id}/export.md");
+    let page_url = format!("/plans/{plan_id}");
 
     view! {
         <Title text=format!("{} · Runway", plan.title)/>
@@ -186,10 +196,19 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                             <button type="button" class="button" on:click=restore>"Restore"</button>
                         </div>
                     }.into_any()
+                } else if !edit {
+                    view! {
+                        <div class="head-actions">
+                            <a class="button primary" href=format!("{page_url}?edit=1")>"Edit"</a>
+                            <a class="button" href=export_url.clone() download>"Download Markdown"</a>
+                            {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
+                        </div>
+                    }.into_any()
                 } else {
                     view! {
                         <div class="head-actions">
-                            <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit plan"</a>
+                            <a class="button primary" href=page_url.clone() aria-current="page">"Done editing"</a>
+                            <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit title and description"</a>
                             <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
                             <button type="button" class="button danger" on:click=archive>"Archive"</button>
@@ -197,6 +216,9 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     }.into_any()
                 }}
             </div>
+            {edit.then(|| view! {
+                <p class="notice editing" role="status">"Editing: changes save as you make them. A change to a plan in review or approved sends it back for sign-off."</p>
+            })}
             {archived.then(|| view! {
                 <p class="error-box archived" role="status">"This plan is archived: it is read-only and hidden from the plan list. Restore it to change it."</p>
             })}
@@ -228,7 +250,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
 
             <div class="plan-people">
                 <ReviewPanel plan=people_plan.clone() can_edit=can.edit can_sign_off=can.sign_off reload error=action_error/>
-                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign=can.assign reload error=action_error/>
+                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign={can.assign && (editing || !can.edit)} reload error=action_error/>
             </div>
 
             {adoption.map(|adoption| view! { <super::adoption::AdoptionPanel adoption/> })}
@@ -236,7 +258,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
             <section aria-labelledby="stages-heading">
                 <div class="section-head">
                     <h2 id="stages-heading">{format!("Stages ({stage_count})")}</h2>
-                    {can.edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a> })}
+                    {edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a> })}
                 </div>
                 <ol class="timeline">{stages}</ol>
                 {(stage_count == 0).then(|| view! { <p class="empty">"No stages yet."</p> })}
@@ -245,7 +267,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
             <section aria-labelledby="risks-heading">
                 <div class="section-head">
                     <h2 id="risks-heading">"Risks"</h2>
-                    {can.edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a> })}
+                    {edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a> })}
                 </div>
                 {if has_risks {
                     view! {

@@ -252,18 +252,22 @@ pub fn Discussion(
         .collect_view();
     let empty = comments.get_value().is_empty();
     let about = RwSignal::new(String::new());
+    let writing = RwSignal::new(false);
     view! {
         <section aria-labelledby="discussion-heading" class="panel discussion">
             <h2 id="discussion-heading">"Discussion"</h2>
             {empty.then(|| view! { <p class="empty">"No comments yet."</p> })}
             <ul class="thread">{plan_thread}</ul>
             {stage_threads}
-            {can_comment.then(|| view! {
+            {move || (can_comment && !writing.get()).then(|| view! {
+                <button type="button" class="button" on:click=move |_| writing.set(true)>"Write a comment"</button>
+            })}
+            {move || (can_comment && writing.get()).then(|| view! {
                 <div class="field">
                     <label for="comment-about">"About"</label>
                     <select id="comment-about" on:change=move |ev| about.set(event_target_value(&ev))>
                         <option value="">"The whole plan"</option>
-                        {stages.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                        {stages.iter().cloned().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
                     </select>
                 </div>
                 {move || {

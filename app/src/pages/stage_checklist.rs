@@ -114,7 +114,10 @@ fn CheckRow(
     let (status_id, comment_id, evidence_id) = (ids("check-status"), ids("check-comment"), ids("check-evidence"));
     let (status_for, comment_for, evidence_for) = (status_id.clone(), comment_id.clone(), evidence_id.clone());
     let label = format!("Remove check: {}", item.text);
+    let record_label = format!("Record the result of: {}", item.text);
     let current = item.status;
+    // The form is there when asked for: a stage's checks stay a list to read.
+    let recording = RwSignal::new(false);
     view! {
         <li class=format!("check check-{}", item.status.as_str()) data-check-id=item_id>
             <span class="check-text">{item.text.clone()}</span>
@@ -129,6 +132,13 @@ fn CheckRow(
                     on:click=move |_| change_then_reload(reload, error, async move { api::remove_check(plan_id, stage_id, item_id, version).await })>"Remove"</button>
             })}
             {can_run.then(|| view! {
+                <button type="button" class="link" aria-label=record_label aria-expanded=move || recording.get().to_string()
+                    on:click=move |_| recording.update(|r| *r = !*r)>"Record result"</button>
+            })}
+            {move || (can_run && recording.get()).then(|| {
+                let (status_id, comment_id, evidence_id) = (status_id.clone(), comment_id.clone(), evidence_id.clone());
+                let (status_for, comment_for, evidence_for) = (status_for.clone(), comment_for.clone(), evidence_for.clone());
+                view! {
                 <form class="inline-form small" on:submit=record>
                     <div class="field"><label for=status_for>"Result"</label>
                         <select id=status_id on:change=move |ev| status.set(event_target_value(&ev))>
@@ -142,7 +152,7 @@ fn CheckRow(
                         <input id=evidence_id type="url" prop:value=move || evidence.get() on:input=move |ev| evidence.set(event_target_value(&ev))/></div>
                     <button type="submit" class="button">"Record"</button>
                 </form>
-            })}
+            }})}
         </li>
     }
     .into_any()

@@ -504,6 +504,28 @@ async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
     }
     assert!(plan["stages"][0]["forward_runbook"].as_str().unwrap().contains("```sql"));
     assert!(!plan["risks"].as_array().unwrap().is_empty());
+
+    // Under way, as the demo people ran it: two stages through their gates, the third soaking.
+    assert_eq!(plan["status"], "executing");
+    let statuses: Vec<&str> = plan["stages"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["passed", "passed", "active", "pending", "pending", "pending"]);
+    let checks: Vec<(&str, &str)> = plan["stages"][1]["checklist"].as_array().unwrap().iter()
+        .map(|c| (c["status"].as_str().unwrap(), c["checked_by"].as_str().unwrap_or(""))).collect();
+    assert_eq!(checks, [("pass", "oncall"), ("pass", "oncall"), ("fail", "oncall"), ("not_tested", "oncall")]);
+    let gate = &plan["stages"][1]["gates"][0];
+    assert_eq!((gate["status"].as_str(), gate["requested_by"].as_str()), (Some("go"), Some("lead")), "{gate}");
+    assert_eq!(gate["votes"][0]["username"], "authority");
+
+    // The rehearsal was rolled back, timed; the queue migration waits for the stakeholder.
+    let (_, list) = app.get("/api/v1/plans").await;
+    let find = |title: &str| list["items"].as_array().unwrap().iter().find(|p| p["title"] == title).cloned().unwrap_or_else(|| panic!("no {title}: {list}"));
+    let rehearsal = find("Rehearsal: standalone MCP servers on staging");
+    let (_, rehearsal) = app.get(&format!("/api/v1/plans/{}", rehearsal["id"])).await;
+    let rollback = &rehearsal["stages"][0]["rollbacks"][0];
+    assert_eq!((rollback["status"].as_str(), rollback["requested_by"].as_str()), (Some("approved"), Some("oncall")), "{rollback}");
+    assert!(rollback["duration_ms"].as_i64().is_some() && rollback["target_seconds"] == 30, "{rollback}");
+    let queue = find(runway::demo::QUEUE_TITLE);
+    assert_eq!(queue["status"], "in_review");
 }
 
 async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp) {
