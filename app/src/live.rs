@@ -10,6 +10,8 @@ use leptos::prelude::*;
 pub struct Seen {
     pub count: u64,
     pub plan_id: Option<i64>,
+    /// The request that made the change (a page's own writes carry its id).
+    pub request_id: Option<String>,
     pub action: String,
 }
 
@@ -64,6 +66,7 @@ fn connect(seen: RwSignal<Seen>) {
         seen.update(|s| {
             s.count += 1;
             s.plan_id = value["plan_id"].as_i64();
+            s.request_id = value["request_id"].as_str().map(str::to_string);
             s.action = value["action"].as_str().unwrap_or("").to_string();
         });
     });
@@ -71,6 +74,7 @@ fn connect(seen: RwSignal<Seen>) {
         seen.update(|s| {
             s.count += 1;
             s.plan_id = None;
+            s.request_id = None;
             s.action = "resync".into();
         });
     });

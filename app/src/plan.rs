@@ -415,6 +415,19 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
                 .collect(),
         })
         .collect();
+    // The page shows the rendered Markdown; the source stays on the edit pages and in the
+    // API. Sending both would double what the page carries for hydration.
+    let mut plan = plan;
+    plan.description.clear();
+    for s in &mut plan.stages {
+        for text in [&mut s.description, &mut s.forward_runbook, &mut s.rollback_runbook] {
+            text.clear();
+        }
+        for run in &mut s.runs {
+            run.preface.clear();
+            run.steps.iter_mut().for_each(|st| st.step.body.clear());
+        }
+    }
     // Tokens without flags:read still see the plan, without flag details.
     let flags = backend.list_flags(&headers).await.unwrap_or_default();
     let used = |key: &str| plan.stages.iter().any(|s| s.flag_changes.iter().any(|c| c.flag == key));
@@ -423,7 +436,8 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         .filter(|f| f.killed_at.is_some() && used(&f.key))
         .map(|f| (f.key.clone(), f.killed_by.clone().unwrap_or_default(), f.killed_at.clone().unwrap_or_default()))
         .collect();
-    let flag_keys = flags.into_iter().map(|f| f.key).collect();
+    // Only editors choose flags for a stage.
+    let flag_keys = if can.edit { flags.into_iter().map(|f| f.key).collect() } else { vec![] };
     let checklist_sources = if can.edit { backend.checklist_sources(&headers).await.unwrap_or_default() } else { vec![] };
     let me = backend.viewer(&headers).await.ok().flatten().map(|v| v.person);
     let provider_flags = backend.provider_flags(&headers).await.unwrap_or_default();

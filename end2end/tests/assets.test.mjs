@@ -4,10 +4,10 @@ import { TEST_TIMEOUT_MS, useApp } from '../support/app.mjs';
 
 const app = useApp({ demo: false });
 
-// What a first visit downloads besides the HTML, compressed. The target for the whole
-// first visit is 270 KB; this budget holds today's bundle (about 900 KB) from growing while it
-// is cut down, and comes down with it.
-const BUNDLE_BUDGET_BYTES = 950 * 1024;
+// What a first visit downloads besides the HTML, brotli-compressed: 559 KB on 2026-12-02
+// (the WASM 535 KB of it). The target for a whole first visit is 270 KB; this budget keeps the
+// bundle from growing back while it is cut down, and comes down with it.
+const BUNDLE_BUDGET_BYTES = 600 * 1024;
 
 test(
   'the browser bundle is served brotli-compressed under hashed names cached for good, within its byte budget',

@@ -29,12 +29,12 @@ test(
       const check = page.locator('li.check', { hasText: 'Backups verified' });
       assert.match(await check.innerText(), /required/);
       assert.equal(await page.getByRole('button', { name: 'Add check' }).count(), 0, 'on-call does not edit the checklist');
-      assert.equal(await check.getByLabel('Result').count(), 0, 'the result form waits to be asked for');
+      assert.equal(await check.getByLabel('Result', { exact: true }).count(), 0, 'the result form waits to be asked for');
       await check.getByRole('button', { name: 'Record the result of: Backups verified' }).click();
-      await check.getByLabel('Result').selectOption('pass');
+      await check.getByLabel('Result', { exact: true }).selectOption('pass');
       await check.getByLabel('Comment').fill('Restored to staging');
       await check.getByLabel('Evidence link').fill('https://grafana.example.com/d/backups');
-      await check.getByRole('button', { name: 'Record' }).click();
+      await check.getByRole('button', { name: 'Record', exact: true }).click();
       await eventually(async () => assert.match(await page.locator('li.check .check-state').innerText(), /^Pass by oli, /));
       const [item] = (await api.get(`/api/v1/plans/${plan.id}`)).stages[0].checklist;
       assert.deepEqual([item.status, item.comment, item.evidence_url, item.checked_by], ['pass', 'Restored to staging', 'https://grafana.example.com/d/backups', 'oli']);

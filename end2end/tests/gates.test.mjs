@@ -127,6 +127,8 @@ test(
 
       await openPage(page, `/plans/${plan.id}`);
       const canary = stageItem(page, 'Canary 5%');
+      assert.equal(await canary.getByLabel('Reason to roll back').count(), 0, 'the rollback form waits to be asked for');
+      await canary.getByRole('button', { name: 'Roll back Canary 5%…' }).click();
       await canary.getByLabel('Reason to roll back').fill('Error rate 6% > 5%');
       await canary.getByRole('button', { name: 'Request rollback of Canary 5%' }).click();
       await canary.locator('.rollback-open').waitFor();

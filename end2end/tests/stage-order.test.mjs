@@ -39,12 +39,24 @@ test(
     assert.equal(await page.getByRole('button', { name: 'Move Alpha up' }).isDisabled(), true);
     assert.equal(await page.getByRole('button', { name: 'Move Beta down' }).isDisabled(), true);
 
+    // The page loads the plan once after its own change, not again when the change comes
+    // back on the live stream; someone else's change loads it once more.
+    const loads = [];
+    page.on('request', (r) => {
+      if (/\/_fn\/get_plan_view/.test(r.url())) loads.push(r.url());
+    });
     await page.getByRole('button', { name: 'Move Beta up' }).click();
     await waitForStageNames(page, ['Beta', 'Alpha']);
     await page.waitForFunction(
       (v) => Number(document.querySelector('article.plan')?.dataset.version) > v,
       before,
     );
+    const { version } = await api.get(`/api/v1/plans/${planId}`);
+    const theirs = await api.post(`/api/v1/plans/${planId}/risks`, { version, risk: 'Someone else adds a risk', likelihood: 'low', impact: 'low', mitigation: '' });
+    await page.locator('tr.risk-row', { hasText: 'Someone else adds a risk' }).waitFor();
+    await page.waitForFunction((v) => Number(document.querySelector('article.plan')?.dataset.version) >= v, theirs.version);
+    assert.equal(loads.length, 2, `plan loads: ${loads.length}`);
+    const afterRisk = theirs.version;
 
     await page.reload({ waitUntil: 'load' });
     await waitForHydration(page);
@@ -53,6 +65,7 @@ test(
     const plan = await api.get(`/api/v1/plans/${planId}`);
     assert.deepEqual(plan.stages.map((s) => s.name), ['Beta', 'Alpha']);
     assert.ok(plan.version > before, `the reorder bumped the version (${before} -> ${plan.version})`);
+    assert.ok(afterRisk > before);
 
     // And the moved stage can go back down again from the reloaded page.
     await page.getByRole('button', { name: 'Move Beta down' }).click();

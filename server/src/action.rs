@@ -340,7 +340,12 @@ impl Service {
         let entry = if entry.after.is_none() { entry.after(&after) } else { entry };
         audit::append(change.conn(), ctx, &entry).await?;
         change.tx.commit().await?;
-        self.events.publish(Change { action: entry.action.to_string(), plan_id: Some(plan_id), version: Some(after.version) });
+        self.events.publish(Change {
+            action: entry.action.to_string(),
+            plan_id: Some(plan_id),
+            version: Some(after.version),
+            request_id: ctx.request_id.clone(),
+        });
         if change.announced {
             self.webhooks_wake();
         }

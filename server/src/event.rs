@@ -18,6 +18,9 @@ pub struct Change {
     pub plan_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// The request that made the change, so a page knows its own change when it comes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A published change with its place in this process's sequence.
@@ -171,7 +174,7 @@ mod tests {
     use super::*;
 
     fn change(n: i64) -> Change {
-        Change { action: "plan.update".into(), plan_id: Some(n), version: None }
+        Change { action: "plan.update".into(), plan_id: Some(n), version: None, request_id: None }
     }
 
     #[test]

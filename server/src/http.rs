@@ -12,7 +12,8 @@ use app::review::Comment;
 use app::token::Token;
 use app::workspace::{Adoption, ImportReport, Provider, WorkspacePage, WorkspaceQuery, WorkspaceView};
 use crate::service::{Caller, Ctx};
-use crate::session::{clear_cookie, is_https, session_cookie, Client};
+use crate::session::{clear_cookie, is_https, session_cookie, Client, Resolved};
+use axum::http::request::Parts;
 use axum::extract::Form;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, Method, Uri};
@@ -143,16 +144,28 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Anonymous visitors see the sign-in page and nothing else: every other page sends
 /// them there, and comes back after signing in.
-async fn pages_need_sign_in(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response<Body> {
+/// A page's caller is resolved here once and kept in the request's extensions, where the
+/// page's server functions (and those the browser calls) find it.
+async fn pages_need_sign_in(State(state): State<AppState>, mut req: Request<Body>, next: Next) -> Response<Body> {
     let path = req.uri().path();
+    if path.starts_with("/_fn/") {
+        // A failed resolution is left to the server function, which answers with its error.
+        if let Ok(resolved) = state.service.resolve(req.headers()).await {
+            req.extensions_mut().insert(resolved);
+        }
+        return next.run(req).await;
+    }
     let open = path == "/login"
-        || ["/api/", "/ofrep/", "/_fn/", "/auth/", "/pkg/", "/healthz"].iter().any(|p| path.starts_with(p))
+        || ["/api/", "/ofrep/", "/auth/", "/pkg/", "/healthz"].iter().any(|p| path.starts_with(p))
         || path.rsplit('/').next().is_some_and(|last| last.contains('.'));
     if open || req.method() != Method::GET {
         return next.run(req).await;
     }
     match state.service.resolve(req.headers()).await {
-        Ok(r) if matches!(r.caller, Caller::Person(_)) => next.run(req).await,
+        Ok(r) if matches!(r.caller, Caller::Person(_)) => {
+            req.extensions_mut().insert(r);
+            next.run(req).await
+        }
         outcome => {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let expired = if outcome.is_err() { "&expired=1" } else { "" };
@@ -257,116 +270,122 @@ mod tests {
 
 #[async_trait::async_trait]
 impl Backend for Service {
-    async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError> {
-        Service::viewer(self, headers).await.map_err(Error::into_api)
+    async fn viewer(&self, req: &Parts) -> Result<Option<Viewer>, ApiError> {
+        if let Some(Resolved { caller: Caller::Person(person), csrf: Some(csrf) }) = req.extensions.get::<Resolved>() {
+            return Ok(Some(Viewer { person: person.clone(), csrf_token: csrf.clone() }));
+        }
+        Service::viewer(self, &req.headers).await.map_err(Error::into_api)
     }
 
-    async fn list_people(&self, headers: &HeaderMap) -> Result<Vec<Person>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_people(&self, req: &Parts) -> Result<Vec<Person>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_people(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn list_tokens(&self, headers: &HeaderMap) -> Result<Vec<Token>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_tokens(&self, req: &Parts) -> Result<Vec<Token>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_tokens(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn list_plans(&self, headers: &HeaderMap, query: PlanQuery) -> Result<PlanPage, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_plans(&self, req: &Parts, query: PlanQuery) -> Result<PlanPage, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_plans(self, &ctx, &query).await.map_err(Error::into_api)
     }
 
-    async fn get_plan(&self, headers: &HeaderMap, id: i64) -> Result<Plan, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn get_plan(&self, req: &Parts, id: i64) -> Result<Plan, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::get_plan(self, &ctx, id).await.map_err(Error::into_api)
     }
 
-    async fn list_comments(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<Comment>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_comments(&self, req: &Parts, plan_id: i64) -> Result<Vec<Comment>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_comments(self, &ctx, plan_id).await.map_err(Error::into_api)
     }
 
-    async fn abilities(&self, headers: &HeaderMap, plan_id: i64) -> Result<Abilities, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn abilities(&self, req: &Parts, plan_id: i64) -> Result<Abilities, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         ctx.require_signed_in()?;
         let mut conn = self.db.read().await.map_err(|e| Error::from(e).into_api())?;
         ctx.abilities(&mut conn, plan_id).await.map_err(|e| Error::from(e).into_api())
     }
 
-    async fn list_audit(&self, headers: &HeaderMap, query: AuditQuery) -> Result<AuditPage, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_audit(&self, req: &Parts, query: AuditQuery) -> Result<AuditPage, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_audit(self, &ctx, &query).await.map_err(Error::into_api)
     }
 
-    async fn list_flags(&self, headers: &HeaderMap) -> Result<Vec<Flag>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_flags(&self, req: &Parts) -> Result<Vec<Flag>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_flags(self, &ctx, false).await.map_err(Error::into_api)
     }
 
-    async fn flag_abilities(&self, headers: &HeaderMap) -> Result<FlagAbilities, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn flag_abilities(&self, req: &Parts) -> Result<FlagAbilities, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::flag_abilities(self, &ctx, None).await.map_err(Error::into_api)
     }
 
-    async fn checklist_sources(&self, headers: &HeaderMap) -> Result<Vec<(i64, String)>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn checklist_sources(&self, req: &Parts) -> Result<Vec<(i64, String)>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::checklist_sources(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn flag_view(&self, headers: &HeaderMap, key: &str) -> Result<FlagView, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn flag_view(&self, req: &Parts, key: &str) -> Result<FlagView, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::flag_view(self, &ctx, key).await.map_err(Error::into_api)
     }
 
-    async fn inbox(&self, headers: &HeaderMap) -> Result<Vec<app::inbox::InboxItem>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn inbox(&self, req: &Parts) -> Result<Vec<app::inbox::InboxItem>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::inbox(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn webhooks(&self, headers: &HeaderMap) -> Result<app::webhook::WebhookView, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn webhooks(&self, req: &Parts) -> Result<app::webhook::WebhookView, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::webhook_view(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn list_workspaces(&self, headers: &HeaderMap, query: WorkspaceQuery) -> Result<WorkspacePage, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_workspaces(&self, req: &Parts, query: WorkspaceQuery) -> Result<WorkspacePage, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_workspaces(self, &ctx, &query).await.map_err(Error::into_api)
     }
 
-    async fn workspace_view(&self, headers: &HeaderMap, id: &str) -> Result<WorkspaceView, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn workspace_view(&self, req: &Parts, id: &str) -> Result<WorkspaceView, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::workspace_view(self, &ctx, id).await.map_err(Error::into_api)
     }
 
-    async fn list_providers(&self, headers: &HeaderMap) -> Result<Vec<Provider>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn list_providers(&self, req: &Parts) -> Result<Vec<Provider>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::list_providers(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn import_report(&self, headers: &HeaderMap, id: i64) -> Result<ImportReport, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn import_report(&self, req: &Parts, id: i64) -> Result<ImportReport, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::import_report(self, &ctx, id).await.map_err(Error::into_api)
     }
 
-    async fn adoption(&self, headers: &HeaderMap) -> Result<Adoption, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn adoption(&self, req: &Parts) -> Result<Adoption, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::adoption(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn provider_flags(&self, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn provider_flags(&self, req: &Parts) -> Result<Vec<String>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::provider_flags(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn guard_series(&self, headers: &HeaderMap, plan_id: i64) -> Result<Vec<app::guard::GuardSeries>, ApiError> {
-        let ctx = ctx_of(self, headers).await?;
+    async fn guard_series(&self, req: &Parts, plan_id: i64) -> Result<Vec<app::guard::GuardSeries>, ApiError> {
+        let ctx = ctx_of(self, req).await?;
         Service::guard_series(self, &ctx, plan_id).await.map_err(Error::into_api)
     }
 }
 
 /// Server functions only read, so they need no CSRF token; credentials are checked as for the API.
-async fn ctx_of(service: &Service, headers: &HeaderMap) -> Result<Ctx, ApiError> {
-    let resolved = service.resolve(headers).await.map_err(Error::into_api)?;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn ctx_of(service: &Service, req: &Parts) -> Result<Ctx, ApiError> {
+    let request_id = req.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(resolved) = req.extensions.get::<Resolved>() {
+        return Ok(Ctx::new(resolved.caller.clone(), request_id));
+    }
+    let resolved = service.resolve(&req.headers).await.map_err(Error::into_api)?;
     Ok(Ctx::new(resolved.caller, request_id))
 }

@@ -205,7 +205,7 @@ impl Service {
     pub(crate) async fn record(&self, mut tx: WriteTx, ctx: &Ctx, entry: Entry) -> Result<()> {
         audit::append(tx.conn(), ctx, &entry).await?;
         tx.commit().await?;
-        self.events.publish(Change { action: entry.action.to_string(), plan_id: entry.plan_id, version: None });
+        self.events.publish(Change { action: entry.action.to_string(), plan_id: entry.plan_id, version: None, request_id: ctx.request_id.clone() });
         Ok(())
     }
 }

@@ -262,6 +262,7 @@ pub struct NewSession {
 }
 
 /// What the request's credentials resolve to.
+#[derive(Clone)]
 pub struct Resolved {
     pub caller: Caller,
     /// Set when the caller came by session cookie: writes must send it back.

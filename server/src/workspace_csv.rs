@@ -251,7 +251,7 @@ impl Service {
         if let Err(e) = done {
             tracing::error!(import = id, error = %e, "could not record the end of an import");
         }
-        self.events.publish(crate::event::Change { action: "workspace.import".into(), plan_id: None, version: None });
+        self.events.publish(crate::event::Change { action: "workspace.import".into(), plan_id: None, version: None, request_id: None });
     }
 
     /// One batch: creates the new workspaces, updates the changed ones (recording renames

@@ -21,8 +21,12 @@ pub fn PlanPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let plan = Resource::new(move || (id(), reload.get()), |(id, _)| get_plan_view(id));
     let action_error = RwSignal::new(None::<ApiError>);
-    // Someone else voted, decided or changed the plan: show it without a reload.
-    crate::live::on_live_change(move |seen| seen.plan_id == Some(id()), move || reload.update(|n| *n += 1));
+    // Someone else voted, decided or changed the plan: show it without a reload. Our own
+    // change reloads the plan when it answers, not again when its event comes back.
+    crate::live::on_live_change(
+        move |seen| seen.plan_id == Some(id()) && super::own_change::is_news(seen.request_id.as_deref()),
+        move || reload.update(|n| *n += 1),
+    );
     // The page reads as a document; `?edit=1` (the "Edit" button) adds the editing
     // controls, for those who may edit. Switching re-renders, it does not refetch.
     let query = use_query_map();
@@ -61,13 +65,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
     // Every change below is made against the version this page shows; a stale
     // page gets the conflict message instead of overwriting someone's change.
     let run = move |fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<crate::plan::Plan, ApiError>>>>| {
-        action_error.set(None);
-        spawn_local(async move {
-            match fut.await {
-                Ok(_) => reload.update(|n| *n += 1),
-                Err(e) => action_error.set(Some(e)),
-            }
-        });
+        super::change_then_reload(reload, action_error, fut);
     };
     let move_stage = move |from: usize, to: usize| {
         let mut ids = stage_ids.get_value();
@@ -114,7 +112,8 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
                     runner=runner.clone() reload error=action_error/>
                 <super::stage_guards::StageGuards plan_id version stage=stage.clone() series can_edit can_run=can.run reload error=action_error/>
-                <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone() can_run=can.run reload error=action_error/>
+                <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone()
+                    runbooks=(!html.forward_runbook.is_empty(), !html.rollback_runbook.is_empty()) can_run=can.run reload error=action_error/>
             }
             .into_any();
             view! {

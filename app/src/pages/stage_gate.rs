@@ -209,12 +209,19 @@ fn StageRollback(
             }
             change_then_reload(reload, error, async move { api::request_rollback(plan_id, stage_id, &req).await });
         };
+        // Asked for, not shown on every started stage: the page stays a document.
+        let asking = RwSignal::new(false);
+        let open_label = format!("Roll back {name}…");
         view! {
+            <button type="button" class="button small danger rollback-open-form" aria-expanded=move || asking.get().to_string()
+                on:click=move |_| asking.update(|a| *a = !*a)>{open_label}</button>
+            {move || asking.get().then(|| view! {
             <form class="inline-form small rollback-ask" on:submit=submit>
                 <div class="field"><label for=field.clone()>"Reason to roll back"</label>
-                    <input id=field on:input=move |ev| reason.set(event_target_value(&ev))/></div>
-                <button type="submit" class="button danger" aria-label=label>"Request rollback"</button>
+                    <input id=field.clone() on:input=move |ev| reason.set(event_target_value(&ev))/></div>
+                <button type="submit" class="button danger" aria-label=label.clone()>"Request rollback"</button>
             </form>
+            })}
         }
     });
 

@@ -15,16 +15,18 @@ pub fn StageRuns(
     plan_id: i64,
     stage: Stage,
     runs_html: Vec<RunHtml>,
+    /// Whether the stage has a forward and a rollback runbook (the page gets them rendered).
+    runbooks: (bool, bool),
     can_run: bool,
     reload: RwSignal<u32>,
     error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
     let stage_id = stage.id;
     let open = |kind: RunbookKind| stage.runs.iter().any(|r| r.kind == kind && r.finished_at.is_none());
-    let start_forward = can_run && stage.status == StageStatus::Active && !stage.forward_runbook.trim().is_empty() && !open(RunbookKind::Forward);
+    let start_forward = can_run && stage.status == StageStatus::Active && runbooks.0 && !open(RunbookKind::Forward);
     let approved = stage.rollbacks.iter().rev().find(|r| r.status == RollbackStatus::Approved);
     let start_rollback = can_run
-        && !stage.rollback_runbook.trim().is_empty()
+        && runbooks.1
         && approved.is_some_and(|rb| rb.runbook_finished_at.is_none() && !stage.runs.iter().any(|r| r.rollback_id == Some(rb.id)));
     let start = move |kind: RunbookKind| {
         change_then_reload(reload, error, async move { api::start_run(plan_id, stage_id, &NewRun { kind }).await });

@@ -186,7 +186,7 @@ async fn the_event_stream_needs_plans_read_and_holds_at_most_eight_streams_per_c
     // A stream that ends frees its slot (the server notices when it next writes to it).
     drop(streams.pop());
     let reopened = eventually("a slot to be freed", async || {
-        app.service.events.publish(runway::event::Change { action: "test.ping".into(), plan_id: None, version: None });
+        app.service.events.publish(runway::event::Change { action: "test.ping".into(), plan_id: None, version: None, request_id: None });
         let r = open(&watcher).await;
         (r.status() == 200).then_some(r)
     })
