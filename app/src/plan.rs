@@ -418,7 +418,7 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     // The page shows the rendered Markdown; the source stays on the edit pages and in the
     // API. Sending both would double what the page carries for hydration.
     let mut plan = plan;
-    plan.description.clear();
+    let description_html = to_html(&std::mem::take(&mut plan.description));
     for s in &mut plan.stages {
         for text in [&mut s.description, &mut s.forward_runbook, &mut s.rollback_runbook] {
             text.clear();
@@ -451,7 +451,7 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         me,
         guard_series,
         adoption,
-        description_html: to_html(&plan.description),
+        description_html,
         stages_html,
         plan,
         comments,

@@ -78,14 +78,20 @@ class LogTail {
     this.limit = limit;
     this.lines = [];
     this.partial = '';
+    this.seen = 0;
   }
   push(chunk) {
     const parts = (this.partial + chunk.toString('utf8')).split('\n');
     this.partial = parts.pop();
     for (const line of parts) {
       this.lines.push(line);
+      this.seen += 1;
       if (this.lines.length > this.limit) this.lines.shift();
     }
+  }
+  /** Lines that came after the first `seen` (as far as they are still kept). */
+  since(seen) {
+    return this.lines.slice(Math.max(0, this.lines.length - (this.seen - seen)));
   }
   text() {
     return [...this.lines, this.partial].filter((l) => l !== '').join('\n');
@@ -222,6 +228,9 @@ export async function startServer({ demo = true } = {}) {
         database: kind,
         pid: child.pid,
         logs: () => logs.text(),
+        /** How many whole lines the server has printed, and those printed after such a count. */
+        logCount: () => logs.seen,
+        logsSince: (seen) => logs.since(seen),
         stop: async () => {
           await stopChild();
           await cleanup();

@@ -32,6 +32,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -74,6 +75,9 @@ pub fn router(state: AppState) -> Router {
             crate::error::respond(ApiError::internal())
         }))
         .layer(axum::middleware::map_response(security_headers))
+        // Pages and API answers, compressed as they go out (brotli or gzip, as the client
+        // accepts); /pkg is already compressed, and event streams are left alone.
+        .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -38,6 +38,7 @@ on_both_databases!(
     pages_render_fully_on_the_server,
     the_demo_plan_loads_once_into_an_empty_database,
     each_committed_change_is_published_as_a_server_sent_event,
+    pages_and_api_answers_are_compressed_for_clients_that_take_it,
     the_audit_log_filters_by_plan_actor_action_and_time_newest_first,
     the_audit_log_exports_csv_and_json_lines_with_the_same_filters,
     the_audit_log_cannot_be_changed_over_http,
@@ -529,12 +530,16 @@ async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
 }
 
 async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp) {
-    let mut events = app.request("GET", "/api/v1/events").send().await.unwrap();
+    // A client that takes brotli still gets the stream as it happens, uncompressed.
+    let mut events = app.request("GET", "/api/v1/events").header("accept-encoding", "br, gzip").send().await.unwrap();
     assert_eq!(events.status(), 200);
     assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(events.headers().get("content-encoding").is_none(), "{:?}", events.headers());
     // A failed change publishes nothing; the first event must be the created plan's.
     app.send("POST", "/api/v1/plans", json!({"title": ""})).await;
-    let plan = app.plan(json!({"title": "watched"})).await;
+    // The event names the request that made the change, so a page knows its own.
+    let created = app.request("POST", "/api/v1/plans").header("x-request-id", "page-watched-1").json(&json!({"title": "watched"})).send().await.unwrap();
+    let plan: Value = created.json().await.unwrap();
     let mut received = String::new();
     let wait = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while !received.contains("\n\n") {
@@ -545,7 +550,20 @@ async fn each_committed_change_is_published_as_a_server_sent_event(app: TestApp)
     wait.await.expect("an event arrives");
     assert!(received.starts_with("event: change"), "{received}");
     let data: Value = serde_json::from_str(received.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
-    assert_eq!(data, json!({"action": "plan.create", "plan_id": plan["id"], "version": 1}));
+    assert_eq!(data, json!({"action": "plan.create", "plan_id": plan["id"], "version": 1, "request_id": "page-watched-1"}));
+}
+
+async fn pages_and_api_answers_are_compressed_for_clients_that_take_it(app: TestApp) {
+    app.plan(json!({"title": "Compressed", "summary": "A plan long enough to be worth compressing."})).await;
+    for path in ["/plans", "/api/v1/plans"] {
+        let r = app.request("GET", path).header("accept-encoding", "br").send().await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers().get("content-encoding").map(|v| v.to_str().unwrap())), (200, Some("br")), "{path}");
+        let r = app.request("GET", path).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(r.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"), "{path}");
+        let plain = app.request("GET", path).send().await.unwrap();
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        assert!(plain.text().await.unwrap().contains("Compressed"), "{path}");
+    }
 }
 
 async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: TestApp) {
