@@ -37,7 +37,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The flags that make providers available.
     async fn provider_flags(&self, req: &Parts) -> Result<Vec<String>, ApiError>;
     /// Each guard's metric over time, for the charts on the plan page.
-    async fn guard_series(&self, req: &Parts, plan_id: i64) -> Result<Vec<crate::guard::GuardSeries>, ApiError>;
+    async fn guard_series(&self, req: &Parts, plan: &Plan) -> Result<Vec<crate::guard::GuardSeries>, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -443,7 +443,7 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     let provider_flags = backend.provider_flags(&headers).await.unwrap_or_default();
     let adoption = if provider_flags.iter().any(|f| used(f)) { backend.adoption(&headers).await.ok() } else { None };
     let guard_series = if plan.stages.iter().any(|s| !s.guards.is_empty()) {
-        crate::backend::answer(backend.guard_series(&headers, id).await)?
+        crate::backend::answer(backend.guard_series(&headers, &plan).await)?
     } else {
         vec![]
     };

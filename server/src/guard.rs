@@ -638,6 +638,13 @@ impl Service {
     /// window before it), the threshold, baseline and breaches.
     pub async fn guard_series(&self, ctx: &Ctx, plan_id: i64) -> Result<Vec<GuardSeries>> {
         let plan = self.get_plan(ctx, plan_id).await?;
+        self.series_of(ctx, &plan).await
+    }
+
+    /// The same for a plan this request has already read (the plan page), without reading
+    /// it again.
+    pub async fn series_of(&self, ctx: &Ctx, plan: &Plan) -> Result<Vec<GuardSeries>> {
+        ctx.require_read(Scope::PlansRead)?;
         let mut conn = self.db.read().await?;
         let now = now_ms();
         let oldest = now - self.metrics_retention.as_millis() as i64;

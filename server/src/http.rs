@@ -379,9 +379,9 @@ impl Backend for Service {
         Service::provider_flags(self, &ctx).await.map_err(Error::into_api)
     }
 
-    async fn guard_series(&self, req: &Parts, plan_id: i64) -> Result<Vec<app::guard::GuardSeries>, ApiError> {
+    async fn guard_series(&self, req: &Parts, plan: &Plan) -> Result<Vec<app::guard::GuardSeries>, ApiError> {
         let ctx = ctx_of(self, req).await?;
-        Service::guard_series(self, &ctx, plan_id).await.map_err(Error::into_api)
+        Service::series_of(self, &ctx, plan).await.map_err(Error::into_api)
     }
 }
 
