@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(security_headers))
         // Pages and API answers, compressed as they go out (brotli or gzip, as the client
         // accepts); /pkg is already compressed, and event streams are left alone. Level 4:
-        // brotli's default (11) spent more time on a plan page than rendering it.
+        // brotli's default is its slowest (11), meant for files compressed once.
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(4)))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
