@@ -206,7 +206,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 } else {
                     view! {
                         <div class="head-actions">
-                            <a class="button primary" href=page_url.clone() aria-current="page">"Done editing"</a>
+                            <a class="button primary" href=page_url.clone()>"Done editing"</a>
                             <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit title and description"</a>
                             <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
@@ -249,7 +249,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
 
             <div class="plan-people">
                 <ReviewPanel plan=people_plan.clone() can_edit=can.edit can_sign_off=can.sign_off reload error=action_error/>
-                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign={can.assign && (editing || !can.edit)} reload error=action_error/>
+                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign={can.assign && edit} reload error=action_error/>
             </div>
 
             {adoption.map(|adoption| view! { <super::adoption::AdoptionPanel adoption/> })}
