@@ -30,7 +30,7 @@ async fn call<B: Serialize, R: DeserializeOwned>(verb: Verb, url: &str, body: Op
         Verb::Delete => Method::DELETE,
     };
     // Our own id for the request: the change's event carries it back on the live stream.
-    let request_id = crate::pages::own_change::new_request_id();
+    let request_id = crate::live::new_request_id();
     let mut builder = RequestBuilder::new(url).method(method).header("accept", "application/json").header("x-request-id", &request_id);
     // The session cookie alone is not enough for a change: the page proves it is ours.
     if let Some(token) = csrf_token() {

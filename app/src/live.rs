@@ -19,6 +19,33 @@ impl Seen {
     pub fn resync(&self) -> bool {
         self.action == "resync"
     }
+
+    /// The echo of a change this page made: the page already loaded what it returned.
+    pub fn is_own(&self) -> bool {
+        self.request_id.as_deref().is_some_and(|id| OURS.with(|ours| ours.borrow().iter().any(|o| o == id)))
+    }
+}
+
+// Each write from this page carries a request id of ours (see `api`), and its event on the
+// stream carries it back. One page runs in a browser tab, on one thread.
+thread_local! {
+    static OURS: std::cell::RefCell<std::collections::VecDeque<String>> = const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// A fresh id for a write from this page, remembered as ours (the last 64: more than a
+/// page has under way at once).
+#[cfg(feature = "hydrate")]
+pub fn new_request_id() -> String {
+    let random = || (js_sys::Math::random() * 2f64.powi(53)) as u64;
+    let id = format!("page-{:016x}{:016x}", random(), random());
+    OURS.with(|ours| {
+        let mut ours = ours.borrow_mut();
+        if ours.len() == 64 {
+            ours.pop_front();
+        }
+        ours.push_back(id.clone());
+    });
+    id
 }
 
 #[derive(Clone, Copy)]

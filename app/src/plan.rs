@@ -398,7 +398,7 @@ pub async fn get_plan(id: i64) -> Result<Plan, ApiError> {
 pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     use crate::markdown::to_html;
     let (backend, headers) = (crate::backend::backend()?, crate::backend::request());
-    let plan = backend.get_plan(&headers, id).await.inspect_err(crate::backend::set_page_status)?;
+    let mut plan = backend.get_plan(&headers, id).await.inspect_err(crate::backend::set_page_status)?;
     let comments = crate::backend::answer(backend.list_comments(&headers, id).await)?;
     let can = crate::backend::answer(backend.abilities(&headers, id).await)?;
     let stages_html = plan
@@ -417,7 +417,6 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         .collect();
     // The page shows the rendered Markdown; the source stays on the edit pages and in the
     // API. Sending both would double what the page carries for hydration.
-    let mut plan = plan;
     let description_html = to_html(&std::mem::take(&mut plan.description));
     for s in &mut plan.stages {
         for text in [&mut s.description, &mut s.forward_runbook, &mut s.rollback_runbook] {

@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::person::NewPerson;
+use app::error::ApiError;
 use app::checklist::{CheckResult, CheckStatus, NewChecklistItem};
 use app::gate::{GateRequest, NewVote, RollbackDecision, RollbackRequest, Verdict, Vote};
 use app::plan::{NewPlan, Plan, PlanStatus};
@@ -204,28 +205,24 @@ const CHECKS: &[(usize, &str, bool, Option<(CheckStatus, &str, &str)>)] = &[
 /// Reviewed, signed off and run to stage 2: stages 0 and 1 passed through their gates,
 /// stage 2 active and soaking with its guard watching.
 async fn run_first_stages(service: &Service, cast: &Cast, plan_id: i64) -> Result<()> {
-    let (lead, oncall, authority) = (cast.by("lead"), cast.by("oncall"), cast.by("authority"));
+    let (lead, oncall) = (cast.by("lead"), cast.by("oncall"));
     let mut plan = service.get_plan(lead, plan_id).await?;
     for (i, text, required, _) in CHECKS {
         let new = NewChecklistItem { version: plan.version, text: text.to_string(), required: *required };
         plan = service.add_check(lead, plan_id, plan.stages[*i].id, new).await?;
     }
-    plan = service.request_review(lead, plan_id, plan.version).await?;
-    let yes = NewSignOff { version: plan.version, decision: Decision::Approved, comment: "Rollback steps are clear at every stage; go ahead.".into() };
-    service.sign_off(cast.by("stakeholder"), plan_id, yes).await?;
+    plan = signed_off(service, cast, plan, "Rollback steps are clear at every stage; go ahead.").await?;
     let gates = [
         (0, "Migration rehearsed on a production-sized copy; backups verified.", "Checks green, rollback is two statements."),
         (1, "Deployed with the flag off; the old path serves every call.", "Latency blip explained; nothing runs on the new code yet."),
         (2, "24 h on staging over stdio, all 18 tools verified.", "Staging held for a day; guard on tool errors in place."),
     ];
-    for (i, (why, vote)) in gates.into_iter().map(|(i, w, v)| (i, (w, v))) {
+    for (i, why, vote) in gates {
         plan = record_checks(service, oncall, plan_id, i).await?;
-        let stage_id = plan.stages[i].id;
-        plan = service.request_gate(lead, plan_id, stage_id, GateRequest { version: plan.version, rationale: why.into() }).await?;
-        let gate_id = plan.stages[i].open_gate().map(|g| g.id).expect("the gate just opened");
-        plan = service.vote(authority, plan_id, gate_id, NewVote { vote: Vote::Go, rationale: vote.into() }).await?;
+        plan = go(service, cast, plan, i, why, vote).await?;
         if i < 2 {
-            plan = service.pass_stage(lead, plan_id, stage_id, StageAction { version: plan.version, reason: String::new() }).await?;
+            let action = StageAction { version: plan.version, reason: String::new() };
+            plan = service.pass_stage(lead, plan_id, plan.stages[i].id, action).await?;
         }
     }
     let stage = Some(plan.stages[2].id);
@@ -247,11 +244,36 @@ async fn record_checks(service: &Service, oncall: &Ctx, plan_id: i64, stage: usi
     Ok(plan)
 }
 
+/// The demo stakeholder, on-call and rollback authority on a plan the lead made, named by
+/// Runway itself as on the first demo plan.
+async fn assign_team(service: &Service, plan_id: i64) -> Result<Plan> {
+    let mut plan = None;
+    for (username, role) in [("stakeholder", PlanRole::Stakeholder), ("oncall", PlanRole::OnCall), ("authority", PlanRole::RollbackAuthority)] {
+        plan = Some(service.assign_role(&Ctx::system(), plan_id, NewRoleAssignment { username: username.into(), role }).await?);
+    }
+    plan.ok_or_else(|| ApiError::internal().into())
+}
+
+/// Sent for review by the lead and signed off by the stakeholder.
+async fn signed_off(service: &Service, cast: &Cast, plan: Plan, comment: &str) -> Result<Plan> {
+    let plan = service.request_review(cast.by("lead"), plan.id, plan.version).await?;
+    let yes = NewSignOff { version: plan.version, decision: Decision::Approved, comment: comment.into() };
+    service.sign_off(cast.by("stakeholder"), plan.id, yes).await
+}
+
+/// The lead asks for go on stage `i`, and the rollback authority votes go.
+async fn go(service: &Service, cast: &Cast, plan: Plan, i: usize, why: &str, vote: &str) -> Result<Plan> {
+    let asked = GateRequest { version: plan.version, rationale: why.into() };
+    let plan = service.request_gate(cast.by("lead"), plan.id, plan.stages[i].id, asked).await?;
+    let gate_id = plan.stages[i].open_gate().map(|g| g.id).ok_or_else(ApiError::internal)?;
+    service.vote(cast.by("authority"), plan.id, gate_id, NewVote { vote: Vote::Go, rationale: vote.into() }).await
+}
+
 /// Last week's rehearsal of stage 2 on staging: the flag went on, tool calls timed out,
 /// and the rollback authority approved the rollback.
 async fn rehearsal(service: &Service, cast: &Cast) -> Result<()> {
     use app::stage::{FlagChangeInput, StageFlagChanges};
-    let (lead, system) = (cast.by("lead"), Ctx::system());
+    let lead = cast.by("lead");
     let new = NewPlan {
         title: "Rehearsal: standalone MCP servers on staging".into(),
         summary: "Turn USE_STANDALONE_MCP on for staging only, to time the rollback before production.".into(),
@@ -266,22 +288,16 @@ async fn rehearsal(service: &Service, cast: &Cast) -> Result<()> {
         )],
         ..Default::default()
     };
-    let mut plan = service.create_plan(lead, new).await?;
-    for (username, role) in [("stakeholder", PlanRole::Stakeholder), ("oncall", PlanRole::OnCall), ("authority", PlanRole::RollbackAuthority)] {
-        plan = service.assign_role(&system, plan.id, NewRoleAssignment { username: username.into(), role }).await?;
-    }
+    let plan = service.create_plan(lead, new).await?;
+    let mut plan = assign_team(service, plan.id).await?;
     let stage_id = plan.stages[0].id;
     let changes = vec![FlagChangeInput { flag: "USE_STANDALONE_MCP".into(), environment: "staging".into(), enabled: true, percentage: 100 }];
     plan = service.set_stage_flags(lead, plan.id, stage_id, StageFlagChanges { version: plan.version, changes }).await?;
-    plan = service.request_review(lead, plan.id, plan.version).await?;
-    let yes = NewSignOff { version: plan.version, decision: Decision::Approved, comment: "Staging only; fine.".into() };
-    plan = service.sign_off(cast.by("stakeholder"), plan.id, yes).await?;
-    plan = service.request_gate(lead, plan.id, stage_id, GateRequest { version: plan.version, rationale: "Staging is quiet this morning.".into() }).await?;
-    let gate_id = plan.stages[0].open_gate().map(|g| g.id).expect("the gate just opened");
-    plan = service.vote(cast.by("authority"), plan.id, gate_id, NewVote { vote: Vote::Go, rationale: "Staging only.".into() }).await?;
+    plan = signed_off(service, cast, plan, "Staging only; fine.").await?;
+    plan = go(service, cast, plan, 0, "Staging is quiet this morning.", "Staging only.").await?;
     let why = RollbackRequest { reason: "Tool calls over stdio time out on two staging hosts (file descriptor limit).".into() };
     plan = service.request_rollback(cast.by("oncall"), plan.id, stage_id, why).await?;
-    let rollback_id = plan.stages[0].rollbacks.last().map(|r| r.id).expect("the rollback just asked for");
+    let rollback_id = plan.stages[0].rollbacks.last().map(|r| r.id).ok_or_else(ApiError::internal)?;
     let approve = RollbackDecision { decision: Verdict::Approve, comment: "Roll back; raise the limit before production.".into() };
     service.decide_rollback(cast.by("authority"), plan.id, rollback_id, approve).await?;
     Ok(())
@@ -293,11 +309,8 @@ async fn in_review(service: &Service, cast: &Cast) -> Result<()> {
     let lead = cast.by("lead");
     let imported = service.import_plan(lead, QUEUE_PLAN.as_bytes(), "queue-system-migration.md").await?;
     let patch = app::plan::PlanPatch { version: imported.plan.version, title: Some(QUEUE_TITLE.into()), owner: Some("Work orders team".into()), ..Default::default() };
-    let mut plan = service.update_plan(lead, imported.plan.id, patch).await?;
-    let system = Ctx::system();
-    for (username, role) in [("stakeholder", PlanRole::Stakeholder), ("oncall", PlanRole::OnCall), ("authority", PlanRole::RollbackAuthority)] {
-        plan = service.assign_role(&system, plan.id, NewRoleAssignment { username: username.into(), role }).await?;
-    }
+    service.update_plan(lead, imported.plan.id, patch).await?;
+    let plan = assign_team(service, imported.plan.id).await?;
     service.request_review(lead, plan.id, plan.version).await?;
     Ok(())
 }

@@ -276,10 +276,10 @@ mod tests {
 #[async_trait::async_trait]
 impl Backend for Service {
     async fn viewer(&self, req: &Parts) -> Result<Option<Viewer>, ApiError> {
-        if let Some(Resolved { caller: Caller::Person(person), csrf: Some(csrf) }) = req.extensions.get::<Resolved>() {
-            return Ok(Some(Viewer { person: person.clone(), csrf_token: csrf.clone() }));
+        match req.extensions.get::<Resolved>() {
+            Some(resolved) => Ok(resolved.viewer()),
+            None => Service::viewer(self, &req.headers).await.map_err(Error::into_api),
         }
-        Service::viewer(self, &req.headers).await.map_err(Error::into_api)
     }
 
     async fn list_people(&self, req: &Parts) -> Result<Vec<Person>, ApiError> {

@@ -269,6 +269,16 @@ pub struct Resolved {
     pub csrf: Option<String>,
 }
 
+impl Resolved {
+    /// The signed-in person and their CSRF token, for the pages (None for tokens).
+    pub fn viewer(&self) -> Option<Viewer> {
+        match self {
+            Resolved { caller: Caller::Person(person), csrf: Some(csrf) } => Some(Viewer { person: person.clone(), csrf_token: csrf.clone() }),
+            _ => None,
+        }
+    }
+}
+
 impl Service {
     /// `client` is the socket peer's address; without it only the username is limited.
     pub async fn sign_in(&self, ctx: &Ctx, form: SignIn, client: Option<IpAddr>) -> Result<NewSession> {
@@ -380,8 +390,7 @@ impl Service {
     /// The signed-in person and their CSRF token, for the pages.
     pub async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>> {
         match self.resolve(headers).await {
-            Ok(Resolved { caller: Caller::Person(person), csrf: Some(csrf) }) => Ok(Some(Viewer { person, csrf_token: csrf })),
-            Ok(_) => Ok(None),
+            Ok(resolved) => Ok(resolved.viewer()),
             Err(crate::error::Error::Api(e)) if e.status == 401 => Ok(None),
             Err(e) => Err(e),
         }

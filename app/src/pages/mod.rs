@@ -97,45 +97,6 @@ pub fn change_then_reload<T: 'static>(
     });
 }
 
-/// The page's own changes, so that their echo on the live stream does not load the plan a
-/// second time: each write carries a request id of ours, and its event carries it back.
-pub mod own_change {
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-
-    /// More than a page has under way at once.
-    #[cfg(feature = "hydrate")]
-    const KEPT: usize = 64;
-
-    thread_local! {
-        static OURS: RefCell<VecDeque<String>> = const { RefCell::new(VecDeque::new()) };
-    }
-
-    /// A fresh id for a write from this page, remembered as ours.
-    #[cfg(feature = "hydrate")]
-    pub fn new_request_id() -> String {
-        let id = format!("page-{:016x}{:016x}", random_u64(), random_u64());
-        OURS.with(|ours| {
-            let mut ours = ours.borrow_mut();
-            if ours.len() == KEPT {
-                ours.pop_front();
-            }
-            ours.push_back(id.clone());
-        });
-        id
-    }
-
-    #[cfg(feature = "hydrate")]
-    fn random_u64() -> u64 {
-        (js_sys::Math::random() * 2f64.powi(53)) as u64
-    }
-
-    /// Whether a live change is news to this page: not when it is the echo of our own.
-    pub fn is_news(request_id: Option<&str>) -> bool {
-        !request_id.is_some_and(|id| OURS.with(|ours| ours.borrow().iter().any(|o| o == id)))
-    }
-}
-
 /// A yes/no question before something that cannot be undone from the page.
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "hydrate")]

@@ -24,7 +24,7 @@ pub fn PlanPage() -> impl IntoView {
     // Someone else voted, decided or changed the plan: show it without a reload. Our own
     // change reloads the plan when it answers, not again when its event comes back.
     crate::live::on_live_change(
-        move |seen| seen.plan_id == Some(id()) && super::own_change::is_news(seen.request_id.as_deref()),
+        move |seen| seen.plan_id == Some(id()) && !seen.is_own(),
         move || reload.update(|n| *n += 1),
     );
     // The page reads as a document; `?edit=1` (the "Edit" button) adds the editing

@@ -112,7 +112,6 @@ fn CheckRow(
     };
     let ids = |what: &str| format!("{what}-{item_id}");
     let (status_id, comment_id, evidence_id) = (ids("check-status"), ids("check-comment"), ids("check-evidence"));
-    let (status_for, comment_for, evidence_for) = (status_id.clone(), comment_id.clone(), evidence_id.clone());
     let label = format!("Remove check: {}", item.text);
     let record_label = format!("Record the result of: {}", item.text);
     let current = item.status;
@@ -137,18 +136,17 @@ fn CheckRow(
             })}
             {move || (can_run && recording.get()).then(|| {
                 let (status_id, comment_id, evidence_id) = (status_id.clone(), comment_id.clone(), evidence_id.clone());
-                let (status_for, comment_for, evidence_for) = (status_for.clone(), comment_for.clone(), evidence_for.clone());
                 view! {
                 <form class="inline-form small" on:submit=record>
-                    <div class="field"><label for=status_for>"Result"</label>
+                    <div class="field"><label for=status_id.clone()>"Result"</label>
                         <select id=status_id on:change=move |ev| status.set(event_target_value(&ev))>
                             {CheckStatus::ALL.into_iter().map(|s| view! {
                                 <option value=s.as_str() selected={s == current}>{s.label()}</option>
                             }).collect_view()}
                         </select></div>
-                    <div class="field"><label for=comment_for>"Comment"</label>
+                    <div class="field"><label for=comment_id.clone()>"Comment"</label>
                         <input id=comment_id prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))/></div>
-                    <div class="field"><label for=evidence_for>"Evidence link"</label>
+                    <div class="field"><label for=evidence_id.clone()>"Evidence link"</label>
                         <input id=evidence_id type="url" prop:value=move || evidence.get() on:input=move |ev| evidence.set(event_target_value(&ev))/></div>
                     <button type="submit" class="button">"Record"</button>
                 </form>
