@@ -28,15 +28,14 @@ pub struct AuditEntry {
 pub struct AuditPage {
     /// Newest first.
     pub items: Vec<AuditEntry>,
+    /// How many match in all, counted up to 10,000.
     pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl AuditPage {
-    pub fn page_count(&self) -> i64 {
-        crate::validate::page_count(self.total, self.per_page)
-    }
+    /// There are more than `total` (10,000).
+    #[serde(default)]
+    pub total_capped: bool,
+    /// The `before` of the next (older) page, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
 }
 
 /// Filters of the audit log; every one is optional.
@@ -57,18 +56,17 @@ pub struct AuditQuery {
     /// RFC 3339; entries before.
     #[serde(default)]
     pub until: Option<String>,
+    /// Entries older than this id: the previous page's `next`.
     #[serde(default)]
-    pub page: Option<i64>,
+    pub before: Option<i64>,
+    /// 1 to 200; 50 when left out.
     #[serde(default)]
-    pub per_page: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 impl AuditQuery {
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
-    }
-    pub fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(50).clamp(1, PER_PAGE_MAX)
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(50).clamp(1, PER_PAGE_MAX)
     }
 }
 
@@ -124,7 +122,7 @@ pub async fn list_audit(
     action: String,
     since: String,
     until: String,
-    page: i64,
+    before: Option<i64>,
 ) -> Result<AuditPage, ApiError> {
     let text = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let plan_id = match text(plan_id) {
@@ -137,8 +135,8 @@ pub async fn list_audit(
         action: text(action),
         since: text(since),
         until: text(until),
-        page: Some(page),
-        per_page: None,
+        before,
+        limit: None,
     };
     crate::backend::answer(crate::backend::backend()?.list_audit(&crate::backend::request(), query).await)
 }

@@ -146,16 +146,16 @@ pub struct PlanSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlanPage {
+    /// Most recently changed first.
     pub items: Vec<PlanSummary>,
+    /// How many match in all, counted up to 10,000.
     pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl PlanPage {
-    pub fn page_count(&self) -> i64 {
-        crate::validate::page_count(self.total, self.per_page)
-    }
+    /// There are more than `total` (10,000).
+    #[serde(default)]
+    pub total_capped: bool,
+    /// The `after` of the next page, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Query of the plan list: free-text search over title, summary and owner.
@@ -166,22 +166,30 @@ pub struct PlanQuery {
     pub q: Option<String>,
     #[serde(default)]
     pub status: Option<PlanStatus>,
-    /// 1-based.
+    /// The previous page's `next`.
     #[serde(default)]
-    pub page: Option<i64>,
+    pub after: Option<String>,
+    /// 1 to 100; 20 when left out.
     #[serde(default)]
-    pub per_page: Option<i64>,
+    pub limit: Option<i64>,
     #[serde(default)]
     pub include_archived: Option<bool>,
 }
 
 impl PlanQuery {
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(20).clamp(1, PER_PAGE_MAX)
     }
-    pub fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX)
-    }
+}
+
+/// Where a page of the plan list ends: the last plan's change time and id.
+pub fn plan_cursor(updated_at: &str, id: i64) -> String {
+    format!("{updated_at}~{id}")
+}
+
+pub fn parse_plan_cursor(cursor: &str) -> Option<(&str, i64)> {
+    let (at, id) = cursor.rsplit_once('~')?;
+    Some((at, id.parse().ok()?))
 }
 
 /// `POST /api/v1/plans`. Stages and risks may come along in one go.
@@ -373,11 +381,11 @@ use leptos::prelude::*;
 
 /// The plan list, for the list page. Empty strings mean "no filter".
 #[server(prefix = "/_fn")]
-pub async fn list_plans(q: String, status: String, page: i64) -> Result<PlanPage, ApiError> {
+pub async fn list_plans(q: String, status: String, after: String) -> Result<PlanPage, ApiError> {
     let query = PlanQuery {
         q: Some(q).filter(|q| !q.trim().is_empty()),
         status: PlanStatus::parse(&status),
-        page: Some(page),
+        after: Some(after).filter(|a| !a.is_empty()),
         ..Default::default()
     };
     crate::backend::answer(crate::backend::backend()?.list_plans(&crate::backend::request(), query).await)

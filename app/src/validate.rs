@@ -1,11 +1,6 @@
 //! Field rules shared by the server (authoritative) and the browser (inline messages).
 use crate::error::ApiError;
 
-/// How many pages `total` items fill at `per_page` a page; an empty list is still one page.
-pub fn page_count(total: i64, per_page: i64) -> i64 {
-    ((total + per_page - 1) / per_page.max(1)).max(1)
-}
-
 pub fn check_required(field: &str, label: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::validation(field, format!("{label} is required.")));
@@ -77,13 +72,6 @@ pub fn check_rfc3339(field: &str, label: &str, value: &str) -> Result<(), ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_empty_list_is_one_page_and_a_partial_page_counts() {
-        assert_eq!(page_count(0, 20), 1);
-        assert_eq!(page_count(20, 20), 1);
-        assert_eq!(page_count(21, 20), 2);
-    }
 
     #[test]
     fn a_blank_title_is_required() {

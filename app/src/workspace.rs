@@ -286,8 +286,11 @@ pub struct WorkspaceQuery {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WorkspacePage {
     pub workspaces: Vec<Workspace>,
-    /// How many match the search in all.
+    /// How many match the search in all, counted up to 10,000.
     pub total: i64,
+    /// There are more than `total` (10,000).
+    #[serde(default)]
+    pub total_capped: bool,
     /// The cursor for the next page, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,

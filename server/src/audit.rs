@@ -5,9 +5,9 @@ use crate::error::Result;
 use crate::service::{Ctx, Service};
 use app::audit::{AuditEntry, AuditPage, AuditQuery};
 use app::error::ApiError;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Row};
+use crate::search::Where;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 pub struct Entry {
     pub action: &'static str,
@@ -62,43 +62,46 @@ pub async fn append(conn: &mut AnyConnection, ctx: &Ctx, e: &Entry) -> Result<()
 /// Exports stop here; narrower filters get the rest.
 pub const EXPORT_MAX: i64 = 100_000;
 
-const FILTER: &str = "($1 = 0 OR plan_id = $1)
-    AND ($2 = '' OR actor = $2)
-    AND ($3 = '' OR action = $3)
-    AND ($4 = '' OR action LIKE $4 ESCAPE '\\')
-    AND ($5 = '' OR at >= $5)
-    AND ($6 = '' OR at < $6)";
-
-/// The values bound to `FILTER`'s parameters, checked.
-struct Filter {
-    plan_id: i64,
-    actor: String,
-    exact: String,
-    prefix: String,
-    since: String,
-    until: String,
-}
-
-impl Filter {
-    fn of(q: &AuditQuery) -> Result<Filter, ApiError> {
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
-        let action = text(&q.action);
-        app::validate::check_len("action", "Action", &action, 100)?;
-        let actor = text(&q.actor);
-        app::validate::check_len("actor", "Actor", &actor, 200)?;
-        let (exact, prefix) = match action.strip_suffix('.') {
-            Some(kind) => (String::new(), format!("{}.%", kind.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
-            None => (action, String::new()),
-        };
-        Ok(Filter {
-            plan_id: q.plan_id.unwrap_or(0),
-            actor,
-            exact,
-            prefix,
-            since: bound("since", &q.since)?,
-            until: bound("until", &q.until)?,
-        })
+/// The conditions of a query's filters, checked; only those given, so each query is
+/// planned for the indexes it can use.
+fn filter(q: &AuditQuery) -> Result<Where, ApiError> {
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
+    let action = text(&q.action);
+    app::validate::check_len("action", "Action", &action, 100)?;
+    let actor = text(&q.actor);
+    app::validate::check_len("actor", "Actor", &actor, 200)?;
+    let mut w = Where::default();
+    if let Some(plan_id) = q.plan_id {
+        let p = w.int(plan_id);
+        w.and(format!("plan_id = {p}"));
     }
+    if !actor.is_empty() {
+        let a = w.text(actor);
+        w.and(format!("actor = {a}"));
+    }
+    match action.strip_suffix('.') {
+        // Every action of a kind: `stage.` up to, not including, `stage/` ('/' follows '.').
+        Some(kind) if !kind.is_empty() => {
+            let (from, to) = (w.text(format!("{kind}.")), w.text(format!("{kind}/")));
+            w.and(format!("action >= {from} AND action < {to}"));
+        }
+        _ if !action.is_empty() => {
+            let a = w.text(action);
+            w.and(format!("action = {a}"));
+        }
+        _ => {}
+    }
+    let since = bound("since", &q.since)?;
+    if !since.is_empty() {
+        let s = w.text(since);
+        w.and(format!("at >= {s}"));
+    }
+    let until = bound("until", &q.until)?;
+    if !until.is_empty() {
+        let u = w.text(until);
+        w.and(format!("at < {u}"));
+    }
+    Ok(w)
 }
 
 /// A time bound as stored text (RFC 3339 UTC with milliseconds). A browser's
@@ -111,19 +114,6 @@ fn bound(field: &str, value: &Option<String>) -> Result<String, ApiError> {
     parsed
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .map_err(|_| ApiError::validation(field, format!("{v:?} is not a date and time such as 2026-12-01T09:00:00Z.")))
-}
-
-impl Filter {
-    /// Binds `FILTER`'s parameters `$1`..`$6`.
-    fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
-        query
-            .bind(self.plan_id)
-            .bind(&self.actor)
-            .bind(&self.exact)
-            .bind(&self.prefix)
-            .bind(&self.since)
-            .bind(&self.until)
-    }
 }
 
 fn entry_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
@@ -148,37 +138,38 @@ impl Service {
     /// Admins only: the log shows every change by everyone.
     pub async fn list_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<AuditPage> {
         ctx.require_admin()?;
-        let (page, per_page) = (q.page(), q.per_page());
-        let f = Filter::of(q)?;
+        let limit = q.limit();
+        let mut w = filter(q)?;
         let mut conn = self.db.read().await?;
-        let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
-        let total: i64 = f.bind(sqlx::query(&count)).fetch_one(&mut *conn).await?.try_get(0)?;
-        let items = select(&mut conn, &f, per_page, (page - 1).saturating_mul(per_page)).await?;
-        Ok(AuditPage { items, total, page, per_page })
+        let (total, total_capped) = w.count(&mut conn, "audit_log").await?;
+        if let Some(before) = q.before {
+            let b = w.int(before);
+            w.and(format!("id < {b}"));
+        }
+        let mut items = select(&mut conn, &w, limit + 1).await?;
+        let next = (items.len() as i64 > limit).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|e| e.id)
+        });
+        Ok(AuditPage { items, total, total_capped, next: next.flatten() })
     }
 
     /// Every matching entry (up to `EXPORT_MAX`), newest first.
     pub async fn export_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         ctx.require_admin()?;
-        let f = Filter::of(q)?;
+        let w = filter(q)?;
         let mut conn = self.db.read().await?;
-        Ok(select(&mut conn, &f, EXPORT_MAX, 0).await?)
+        Ok(select(&mut conn, &w, EXPORT_MAX).await?)
     }
 }
 
-async fn select(conn: &mut AnyConnection, f: &Filter, limit: i64, offset: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+async fn select(conn: &mut AnyConnection, w: &Where, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let sql = format!(
         "SELECT id, at, actor, action, target, plan_id, before_json, after_json, request_id
-         FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $7 OFFSET $8"
+         FROM audit_log{} ORDER BY id DESC LIMIT {limit}",
+        w.sql()
     );
-    f.bind(sqlx::query(&sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(entry_from_row)
-        .collect()
+    w.bind(sqlx::query(&sql)).fetch_all(conn).await?.iter().map(entry_from_row).collect()
 }
 
 /// RFC 4180 CSV; before and after are JSON text in their cells. Cells a spreadsheet

@@ -22,6 +22,7 @@ pub mod review;
 pub mod risk;
 pub mod secret;
 pub mod role;
+pub mod search;
 pub mod runbook;
 pub mod plan_import;
 pub mod service;

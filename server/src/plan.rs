@@ -4,6 +4,7 @@ use crate::audit::Entry;
 use crate::db::now;
 use crate::error::Result;
 use crate::risk::{insert_risk, load_risks};
+use crate::search::{self, Where};
 use crate::service::{decode_enum, Ctx, Service};
 use crate::stage::{insert_stage, load_stages};
 use app::error::ApiError;
@@ -67,55 +68,40 @@ fn check_status_choice(wanted: Option<PlanStatus>, current: PlanStatus) -> Resul
     }
 }
 
-/// `%`, `_` and `\` in a search are literal characters, not wildcards.
-fn like_pattern(q: &str) -> String {
-    let mut p = String::from("%");
-    for c in q.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 impl Service {
     pub async fn list_plans(&self, ctx: &Ctx, query: &PlanQuery) -> Result<PlanPage> {
         ctx.require_read(Scope::PlansRead)?;
-        let (page, per_page) = (query.page(), query.per_page());
+        let limit = query.limit();
         let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-        if let Some(q) = q {
-            app::validate::check_len("q", "Search", q, app::plan::TITLE_MAX)?;
-        }
-        let pattern = q.map(like_pattern).unwrap_or_default();
-        let status = query.status.map(PlanStatus::as_str).unwrap_or("");
-        let archived = i64::from(query.include_archived.unwrap_or(false));
-        let filter = "($1 = 1 OR p.archived_at IS NULL)
-             AND ($2 = '' OR p.status = $2)
-             AND ($3 = '' OR LOWER(p.title) LIKE $3 ESCAPE '\\' OR LOWER(p.summary) LIKE $3 ESCAPE '\\'
-                  OR LOWER(p.owner) LIKE $3 ESCAPE '\\')";
         let mut conn = self.db.read().await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM plans p WHERE {filter}"))
-            .bind(archived)
-            .bind(status)
-            .bind(&pattern)
-            .fetch_one(&mut *conn)
-            .await?;
-        let rows = sqlx::query(&format!(
+        let mut w = Where::default();
+        if !query.include_archived.unwrap_or(false) {
+            w.and("p.archived_at IS NULL");
+        }
+        if let Some(status) = query.status {
+            let s = w.text(status.as_str());
+            w.and(format!("p.status = {s}"));
+        }
+        if let Some(q) = q {
+            let columns = ["p.title", "p.summary", "p.owner"];
+            search::contains(&mut conn, self.db.kind, &mut w, q, &columns, ("plan_search", "rowid", "p.id")).await?;
+        }
+        let (total, total_capped) = w.count(&mut conn, "plans p").await?;
+        if let Some(after) = query.after.as_deref().filter(|a| !a.is_empty()) {
+            let (at, id) = app::plan::parse_plan_cursor(after)
+                .ok_or_else(|| ApiError::validation("after", "after is the next of a previous page."))?;
+            let (at, id) = (w.text(at), w.int(id));
+            w.and(format!("(p.updated_at < {at} OR (p.updated_at = {at} AND p.id < {id}))"));
+        }
+        let sql = format!(
             "SELECT p.id, p.title, p.summary, p.owner, p.status, p.version, p.created_at, p.updated_at,
                     p.archived_at, (SELECT COUNT(*) FROM stages s WHERE s.plan_id = p.id) AS stage_count
-             FROM plans p WHERE {filter}
-             ORDER BY p.updated_at DESC, p.id DESC LIMIT $4 OFFSET $5"
-        ))
-        .bind(archived)
-        .bind(status)
-        .bind(&pattern)
-        .bind(per_page)
-        .bind((page - 1).saturating_mul(per_page))
-        .fetch_all(&mut *conn)
-        .await?;
-        let items = rows
+             FROM plans p{} ORDER BY p.updated_at DESC, p.id DESC LIMIT {}",
+            w.sql(),
+            limit + 1
+        );
+        let rows = w.bind(sqlx::query(&sql)).fetch_all(&mut *conn).await?;
+        let mut items = rows
             .iter()
             .map(|r| {
                 Ok(PlanSummary {
@@ -132,7 +118,11 @@ impl Service {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(PlanPage { items, total, page, per_page })
+        let next = (items.len() as i64 > limit).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|p| app::plan::plan_cursor(&p.updated_at, p.id))
+        });
+        Ok(PlanPage { items, total, total_capped, next: next.flatten() })
     }
 
     pub async fn get_plan(&self, ctx: &Ctx, id: i64) -> Result<Plan> {
@@ -232,15 +222,5 @@ impl Service {
         let before = change.plan.clone();
         sqlx::query("UPDATE plans SET archived_at = NULL WHERE id = $1").bind(id).execute(change.conn()).await?;
         self.commit(change, ctx, Entry::new(Action::PlanRestore, format!("plan:{id}"), id).before(&before)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn search_wildcards_are_taken_literally() {
-        assert_eq!(like_pattern(" 100%_Done "), "%100\\%\\_done%");
     }
 }

@@ -3,6 +3,7 @@
 use crate::audit::Entry;
 use crate::db::{now, WriteTx};
 use crate::error::Result;
+use crate::search::{self, Where};
 use crate::service::{decode_enum, forbidden, Caller, Ctx, Service};
 use app::error::ApiError;
 use app::token::Scope;
@@ -203,26 +204,30 @@ impl Service {
         if !(1..=500).contains(&limit) {
             return Err(ApiError::validation("limit", "limit is 1 to 500.").into());
         }
-        let search = q.q.trim().to_lowercase();
-        let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let filter = "($1 = '' OR LOWER(id) LIKE $2 ESCAPE '\\' OR LOWER(name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR agent_provider = $3)";
+        let search = q.q.trim();
         let mut conn = self.db.read().await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM workspaces WHERE {filter}"))
-            .bind(&search)
-            .bind(&pattern)
-            .bind(q.provider.trim())
-            .fetch_one(&mut *conn)
+        let mut w = Where::default();
+        if !search.is_empty() {
+            search::contains(&mut conn, self.db.kind, &mut w, search, &["id", "name"], ("workspace_search", "id", "id")).await?;
+        }
+        if !q.provider.trim().is_empty() {
+            let p = w.text(q.provider.trim());
+            w.and(format!("agent_provider = {p}"));
+        }
+        let (total, total_capped) = if w.sql().is_empty() {
+            // The whole table: its count is cheap on both databases, and people ask for it.
+            (sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&mut *conn).await?, false)
+        } else {
+            w.count(&mut conn, "workspaces").await?
+        };
+        if !q.after.is_empty() {
+            let after = w.text(q.after.as_str());
+            w.and(format!("id > {after}"));
+        }
+        let rows = w
+            .bind(sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces{} ORDER BY id LIMIT {}", w.sql(), limit + 1)))
+            .fetch_all(&mut *conn)
             .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE {filter} AND id > $4 ORDER BY id LIMIT $5"
-        ))
-        .bind(&search)
-        .bind(&pattern)
-        .bind(q.provider.trim())
-        .bind(&q.after)
-        .bind(limit + 1)
-        .fetch_all(&mut *conn)
-        .await?;
         let mut workspaces = rows.iter().map(workspace_from_row).collect::<Result<Vec<_>, _>>()?;
         let next = if workspaces.len() as i64 > limit {
             workspaces.truncate(limit as usize);
@@ -230,7 +235,7 @@ impl Service {
         } else {
             None
         };
-        Ok(WorkspacePage { workspaces, total, next })
+        Ok(WorkspacePage { workspaces, total, total_capped, next })
     }
 
     pub async fn get_workspace(&self, ctx: &Ctx, id: &str) -> Result<Workspace> {

@@ -1,6 +1,6 @@
 //! The audit log page: filter by plan, actor, action and time; page through; export.
 //! Filters are a GET form and paging is links, so it all works without the WASM.
-use super::{short_time, ErrorPanel, Ready};
+use super::{short_time, ErrorPanel, Pager, Ready};
 use crate::audit::{list_audit, AuditEntry, AuditPage, ACTION_CHOICES};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,22 +12,22 @@ const FILTERS: [&str; 5] = ["plan_id", "actor", "action", "since", "until"];
 pub fn AuditLog() -> impl IntoView {
     let query = use_query_map();
     let value = move |k: &str| query.read().get(k).unwrap_or_default();
-    let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let before = move || query.read().get("before").and_then(|p| p.parse::<i64>().ok());
     let filters = move || FILTERS.map(value);
     let entries = Resource::new(
-        move || (filters(), page()),
-        |([plan_id, actor, action, since, until], page)| list_audit(plan_id, actor, action, since, until, page),
+        move || (filters(), before()),
+        |([plan_id, actor, action, since, until], before)| list_audit(plan_id, actor, action, since, until, before),
     );
     // The same filters, as a query string for paging and export links.
-    let query_string = move |extra: Option<i64>| {
+    let query_string = move |before: Option<i64>| {
         let mut parts: Vec<String> = FILTERS
             .iter()
             .zip(filters())
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| format!("{k}={}", super::encode(&v)))
             .collect();
-        if let Some(p) = extra {
-            parts.push(format!("page={p}"));
+        if let Some(b) = before {
+            parts.push(format!("before={b}"));
         }
         parts.join("&")
     };
@@ -73,7 +73,10 @@ pub fn AuditLog() -> impl IntoView {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Ok(page) => view! { <AuditTable page link=move |p| format!("/audit?{}", query_string(Some(p)))/><Ready/> }.into_any(),
+                    Ok(page) => {
+                        let link = move |b: Option<i64>| format!("/audit?{}", query_string(b)).trim_end_matches('?').to_string();
+                        view! { <AuditTable page first=before().map(|_| link(None)) next=move |b| link(Some(b))/><Ready/> }.into_any()
+                    }
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -82,11 +85,12 @@ pub fn AuditLog() -> impl IntoView {
 }
 
 #[component]
-fn AuditTable(page: AuditPage, link: impl Fn(i64) -> String + 'static) -> impl IntoView {
+fn AuditTable(page: AuditPage, first: Option<String>, next: impl Fn(i64) -> String + 'static) -> impl IntoView {
     if page.items.is_empty() {
-        return view! { <p class="empty">"No entry matches these filters."</p> }.into_any();
+        let text = if first.is_some() { "No older entries." } else { "No entry matches these filters." };
+        return view! { <p class="empty">{text}</p> }.into_any();
     }
-    let (current, pages, total) = (page.page, page.page_count(), page.total);
+    let (shown, total, capped, next) = (page.items.len(), page.total, page.total_capped, page.next.map(next));
     view! {
         <table class="audit">
             <caption class="visually-hidden">"Audit entries, newest first"</caption>
@@ -101,11 +105,7 @@ fn AuditTable(page: AuditPage, link: impl Fn(i64) -> String + 'static) -> impl I
             </thead>
             <tbody>{page.items.into_iter().map(|e| view! { <AuditRow entry=e/> }).collect_view()}</tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {(current > 1).then(|| view! { <a rel="prev" href=link(current - 1)>"← Newer"</a> })}
-            <span>{format!("Page {current} of {pages} · {total} entr{}", if total == 1 { "y" } else { "ies" })}</span>
-            {(current < pages).then(|| view! { <a rel="next" href=link(current + 1)>"Older →"</a> })}
-        </nav>
+        <Pager first next shown total capped noun="entries"/>
     }
     .into_any()
 }

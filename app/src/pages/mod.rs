@@ -136,6 +136,30 @@ pub fn short_time(rfc3339: &str) -> String {
     }
 }
 
+/// The foot of a list paged by key: back to the first page, how many match (counted up
+/// to 10,000), and the next page.
+#[component]
+pub fn Pager(first: Option<String>, next: Option<String>, shown: usize, total: i64, capped: bool, noun: &'static str) -> impl IntoView {
+    let all = format!("{}{}", thousands(total), if capped { "+" } else { "" });
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {first.map(|href| view! { <a href=href>"First page"</a> })}
+            <span class="list-count">{format!("{shown} on this page · {all} {noun} in all")}</span>
+            {next.map(|href| view! { <a rel="next" href=href>"Next page"</a> })}
+        </nav>
+    }
+}
+
+/// `base?name=value&...` of the values that are not empty.
+pub fn list_link(base: &str, params: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = params.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| format!("{n}={}", encode(v))).collect();
+    if parts.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", parts.join("&"))
+    }
+}
+
 /// 12000 as "12,000".
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

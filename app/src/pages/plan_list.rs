@@ -1,6 +1,6 @@
 //! The plan list: status badges, search, paging. Search and paging are plain links
 //! and a GET form, so they work before (and without) the WASM.
-use super::{encode, short_time, ErrorPanel, PlanStatusBadge, Ready};
+use super::{list_link, short_time, ErrorPanel, Pager, PlanStatusBadge, Ready};
 use crate::plan::{list_plans, PlanPage, PlanStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,10 +11,8 @@ pub fn PlanList() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let status = move || query.read().get("status").unwrap_or_default();
-    let page = move || {
-        query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1)
-    };
-    let plans = Resource::new(move || (q(), status(), page()), |(q, s, p)| list_plans(q, s, p));
+    let after = move || query.read().get("after").unwrap_or_default();
+    let plans = Resource::new(move || (q(), status(), after()), |(q, s, a)| list_plans(q, s, a));
 
     view! {
         <Title text="Plans · Runway"/>
@@ -51,7 +49,7 @@ pub fn PlanList() -> impl IntoView {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading plans…"</p> }>
             {move || Suspend::new(async move {
                 match plans.await {
-                    Ok(page) => view! { <PlanTable page q=q() status=status()/><Ready/> }.into_any(),
+                    Ok(page) => view! { <PlanTable page q=q() status=status() after=after()/><Ready/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -60,29 +58,20 @@ pub fn PlanList() -> impl IntoView {
 }
 
 #[component]
-fn PlanTable(page: PlanPage, q: String, status: String) -> impl IntoView {
+fn PlanTable(page: PlanPage, q: String, status: String, after: String) -> impl IntoView {
     if page.items.is_empty() {
-        let text = if q.is_empty() && status.is_empty() {
+        let text = if !after.is_empty() {
+            "No more plans."
+        } else if q.is_empty() && status.is_empty() {
             "No plans yet. Create the first one."
         } else {
             "No plan matches this search."
         };
         return view! { <p class="empty">{text}</p> }.into_any();
     }
-    let link = {
-        let (q, status) = (q.clone(), status.clone());
-        move |p: i64| {
-            let mut parts = vec![format!("page={p}")];
-            if !q.is_empty() {
-                parts.push(format!("q={}", encode(&q)));
-            }
-            if !status.is_empty() {
-                parts.push(format!("status={}", encode(&status)));
-            }
-            format!("/plans?{}", parts.join("&"))
-        }
-    };
-    let (current, pages, total) = (page.page, page.page_count(), page.total);
+    let link = move |cursor: &str| list_link("/plans", &[("q", &q), ("status", &status), ("after", cursor)]);
+    let (first, next) = ((!after.is_empty()).then(|| link("")), page.next.as_deref().map(link));
+    let (shown, total, capped) = (page.items.len(), page.total, page.total_capped);
     view! {
         <table class="plans">
             <caption class="visually-hidden">"Plans, most recently updated first"</caption>
@@ -116,11 +105,7 @@ fn PlanTable(page: PlanPage, q: String, status: String) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {(current > 1).then(|| view! { <a rel="prev" href=link(current - 1)>"← Previous"</a> })}
-            <span>{format!("Page {current} of {pages} · {total} plan{}", if total == 1 { "" } else { "s" })}</span>
-            {(current < pages).then(|| view! { <a rel="next" href=link(current + 1)>"Next →"</a> })}
-        </nav>
+        <Pager first next shown total capped noun="plans"/>
     }
     .into_any()
 }

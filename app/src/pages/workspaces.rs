@@ -2,7 +2,7 @@
 //! import) and a workspace's page (its agent provider, API key, members and history).
 use super::admin::{field_value, submit_form, FormError};
 use super::sign_in::viewer;
-use super::{change_then_reload, chosen_file, confirm, encode, short_time, thousands, ChosenFile, ErrorPanel, Ready};
+use super::{change_then_reload, chosen_file, confirm, list_link, short_time, thousands, ChosenFile, ErrorPanel, Pager, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::live::{on_live_change, Seen};
@@ -112,20 +112,8 @@ fn SearchForm(providers: Vec<Provider>, q: Memo<String>, provider: Memo<String>)
 
 #[component]
 fn WorkspaceTable(page: WorkspacePage, providers: Vec<Provider>, q: String, provider: String, after: String) -> impl IntoView {
-    let link = move |cursor: Option<&str>| {
-        let mut parts = vec![];
-        for (name, value) in [("q", q.as_str()), ("provider", provider.as_str()), ("after", cursor.unwrap_or(""))] {
-            if !value.is_empty() {
-                parts.push(format!("{name}={}", encode(value)));
-            }
-        }
-        if parts.is_empty() {
-            "/workspaces".to_string()
-        } else {
-            format!("/workspaces?{}", parts.join("&"))
-        }
-    };
-    let (first, next) = (link(None), page.next.as_deref().map(|n| link(Some(n))));
+    let link = move |cursor: &str| list_link("/workspaces", &[("q", &q), ("provider", &provider), ("after", cursor)]);
+    let (first, next) = ((!after.is_empty()).then(|| link("")), page.next.as_deref().map(link));
     let shown = page.workspaces.len();
     let total = page.total;
     let rows = page
@@ -161,11 +149,7 @@ fn WorkspaceTable(page: WorkspacePage, providers: Vec<Provider>, q: String, prov
                 </table>
             }.into_any()
         }}
-        <nav class="pager" aria-label="Pages">
-            {(!after.is_empty()).then(|| view! { <a href=first>"First page"</a> })}
-            <span class="workspace-count">{format!("{shown} on this page · {} in all", thousands(total))}</span>
-            {next.map(|href| view! { <a rel="next" href=href>"Next page"</a> })}
-        </nav>
+        <Pager first next shown total capped=page.total_capped noun="workspaces"/>
     }
     .into_any()
 }

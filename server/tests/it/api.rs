@@ -118,8 +118,8 @@ async fn malformed_json_wrong_types_and_unknown_fields_get_clear_errors(app: Tes
     let (status, body) = app.send_raw("POST", "/api/v1/plans", "text/plain", "{\"title\":\"t\"}").await;
     assert_eq!((status, error_of(&body).0), (415, "unsupported_media_type"));
 
-    let (status, body) = app.get("/api/v1/plans?page=first").await;
-    assert_eq!((status, error_of(&body).1), (422, Some("page")));
+    let (status, body) = app.get("/api/v1/plans?limit=many").await;
+    assert_eq!((status, error_of(&body).1), (422, Some("limit")));
     assert_eq!(app.count("SELECT COUNT(*) FROM plans").await, 0);
 }
 
@@ -310,10 +310,13 @@ async fn the_plan_list_searches_filters_and_pages(app: TestApp) {
     app.plan(json!({"title": "Provider rollout", "owner": "Grace", "status": "aborted"})).await;
     app.plan(json!({"title": "100% literal_match"})).await;
 
-    let (_, page) = app.get("/api/v1/plans?q=queue&per_page=2").await;
+    let (_, page) = app.get("/api/v1/plans?q=queue&limit=2").await;
     assert_eq!((page["total"].as_i64(), page["items"].as_array().unwrap().len()), (Some(5), 2));
-    let (_, last) = app.get("/api/v1/plans?q=QUEUE&per_page=2&page=3").await;
-    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    let next: String = form_urlencoded::byte_serialize(page["next"].as_str().unwrap().as_bytes()).collect();
+    let (_, second) = app.get(&format!("/api/v1/plans?q=QUEUE&limit=2&after={next}")).await;
+    let next: String = form_urlencoded::byte_serialize(second["next"].as_str().unwrap().as_bytes()).collect();
+    let (_, last) = app.get(&format!("/api/v1/plans?q=QUEUE&limit=2&after={next}")).await;
+    assert_eq!((last["items"].as_array().unwrap().len(), last.get("next")), (1, None));
     let (_, by_owner) = app.get("/api/v1/plans?q=grace").await;
     assert_eq!(by_owner["items"][0]["title"], "Provider rollout");
     let (_, aborted) = app.get("/api/v1/plans?status=aborted").await;
@@ -599,7 +602,8 @@ async fn the_audit_log_filters_by_plan_actor_action_and_time_newest_first(app: T
     let (_, before_future) = app.get("/api/v1/audit?until=2999-01-01T00:00").await;
     assert_eq!(before_future["total"], 6);
 
-    let (_, second) = app.get("/api/v1/audit?per_page=1&page=2").await;
+    let (_, first) = app.get("/api/v1/audit?limit=1").await;
+    let (_, second) = app.get(&format!("/api/v1/audit?limit=1&before={}", first["next"])).await;
     assert_eq!((second["items"].as_array().unwrap().len(), second["items"][0]["action"].as_str()), (1, Some("plan.update")));
 
     let (status, body) = app.get("/api/v1/audit?since=yesterday").await;

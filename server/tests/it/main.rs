@@ -11,6 +11,7 @@ mod checklists;
 mod flags;
 mod gates;
 mod guards;
+mod lists;
 mod live;
 mod migrations;
 mod people;

@@ -319,7 +319,7 @@ async fn a_wrong_secret_key_refuses_to_start_and_leaves_the_stored_keys_alone(ad
 }
 
 /// Imports `csv` over HTTP and waits for the summary.
-async fn import(app: &TestApp, csv: impl AsRef<[u8]>) -> Value {
+pub(crate) async fn import(app: &TestApp, csv: impl AsRef<[u8]>) -> Value {
     let (status, started) = app.send_raw("POST", "/api/v1/workspaces/imports", "text/csv", csv).await;
     assert_eq!(status, 202, "{started}");
     let url = format!("/api/v1/workspaces/imports/{}", started["id"]);

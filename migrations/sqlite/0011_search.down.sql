@@ -1,0 +1,13 @@
+DROP INDEX audit_by_time;
+DROP INDEX audit_by_action;
+DROP INDEX audit_by_actor;
+DROP INDEX plans_by_update_id;
+DROP TRIGGER plan_search_delete;
+DROP TRIGGER plan_search_update;
+DROP TRIGGER plan_search_insert;
+DROP TABLE plan_search;
+DROP TRIGGER workspace_search_delete;
+DROP TRIGGER workspace_search_update;
+DROP TRIGGER workspace_search_insert;
+DROP TABLE workspace_search;
+DROP TABLE workspace_search_rows;
