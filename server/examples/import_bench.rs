@@ -6,21 +6,15 @@
 //! Settings (environment): BENCH_WORKSPACES (100000), BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made there and
 //! dropped; set it to "skip" to measure SQLite only).
+mod support;
 use app::workspace::WorkspaceQuery;
 use runway::db::Db;
 use runway::service::{Ctx, Service};
-use sqlx::postgres::PgPoolOptions;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match bench().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("import_bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit("import_bench", run().await)
 }
 
 fn csv(n: usize) -> String {
@@ -33,23 +27,13 @@ fn csv(n: usize) -> String {
     out
 }
 
-async fn bench() -> Result<(), String> {
+async fn run() -> Result<(), String> {
     let n: usize = std::env::var("BENCH_WORKSPACES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let file = csv(n);
     println!("{n} workspaces, {:.1} MB of CSV, {} cores", file.len() as f64 / 1e6, std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1));
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     measure("SQLite", &format!("sqlite://{}/bench.db", dir.path().display()), &file).await?;
-    let pg = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if pg != "skip" {
-        let name = format!("runway_bench_{}", std::process::id());
-        let admin = PgPoolOptions::new().max_connections(1).connect(&pg).await.map_err(|e| format!("PostgreSQL at {pg}: {e}"))?;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.map_err(|e| e.to_string())?;
-        let url = format!("{}/{name}", &pg[..pg.rfind('/').unwrap_or(pg.len())]);
-        let outcome = measure("PostgreSQL", &url, &file).await;
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
-        outcome?;
-    }
-    Ok(())
+    support::on_postgres(async |url| measure("PostgreSQL", url, &file).await).await
 }
 
 async fn measure(label: &str, url: &str, file: &str) -> Result<(), String> {

@@ -8,6 +8,7 @@
 //! Settings (environment): BENCH_POINTS (200000 per run), BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made there and
 //! dropped; "skip" measures SQLite only).
+mod support;
 use app::guard::{Comparison, GuardAction, NewGuard};
 use app::plan::NewPlan;
 use app::stage::NewStage;
@@ -15,36 +16,19 @@ use app::token::{NewToken, Scope};
 use runway::db::Db;
 use runway::service::{Ctx, Service};
 use runway::AppState;
-use sqlx::postgres::PgPoolOptions;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match bench().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ingest_bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit("ingest_bench", run().await)
 }
 
-async fn bench() -> Result<(), String> {
+async fn run() -> Result<(), String> {
     let total: usize = std::env::var("BENCH_POINTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     println!("{total} points per run, {} cores", std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1));
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     measure("SQLite", &format!("sqlite://{}/bench.db", dir.path().display()), total).await?;
-    let pg = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if pg != "skip" {
-        let name = format!("runway_bench_{}", std::process::id());
-        let admin = PgPoolOptions::new().max_connections(1).connect(&pg).await.map_err(|e| format!("PostgreSQL at {pg}: {e}"))?;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.map_err(|e| e.to_string())?;
-        let url = format!("{}/{name}", &pg[..pg.rfind('/').unwrap_or(pg.len())]);
-        let outcome = measure("PostgreSQL", &url, total).await;
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
-        outcome?;
-    }
-    Ok(())
+    support::on_postgres(async |url| measure("PostgreSQL", url, total).await).await
 }
 
 /// A server on a random port with one active stage guarding `error_rate`; returns its
