@@ -323,7 +323,8 @@ pub(crate) async fn import(app: &TestApp, csv: impl AsRef<[u8]>) -> Value {
     let (status, started) = app.send_raw("POST", "/api/v1/workspaces/imports", "text/csv", csv).await;
     assert_eq!(status, 202, "{started}");
     let url = format!("/api/v1/workspaces/imports/{}", started["id"]);
-    eventually("the import to finish", async || {
+    // Imports run in the background; 10,000 lines on PostgreSQL take seconds.
+    support::eventually_within("the import to finish", 120, async || {
         let (_, report) = app.get(&url).await;
         (report["status"] != "running").then_some(report)
     })

@@ -296,8 +296,13 @@ macro_rules! on_both_databases {
 }
 
 /// Waits until `check` gives a value, checking every 50 ms, or fails after 15 s.
-pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+pub async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    eventually_within(what, 15, check).await
+}
+
+/// As `eventually`, for work that takes longer on a busy machine (a large import).
+pub async fn eventually_within<T>(what: &str, seconds: u64, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     loop {
         if let Some(v) = check().await {
             return v;
