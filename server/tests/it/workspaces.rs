@@ -6,7 +6,7 @@ use crate::support;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
-use support::{error_of, eventually, TestApp};
+use support::{error_of, TestApp};
 
 on_both_databases!(
     a_member_switches_to_codex_with_a_key_and_the_history_marks_the_switch,
