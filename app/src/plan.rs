@@ -182,16 +182,6 @@ impl PlanQuery {
     }
 }
 
-/// Where a page of the plan list ends: the last plan's change time and id.
-pub fn plan_cursor(updated_at: &str, id: i64) -> String {
-    format!("{updated_at}~{id}")
-}
-
-pub fn parse_plan_cursor(cursor: &str) -> Option<(&str, i64)> {
-    let (at, id) = cursor.rsplit_once('~')?;
-    Some((at, id.parse().ok()?))
-}
-
 /// `POST /api/v1/plans`. Stages and risks may come along in one go.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -147,11 +147,8 @@ impl Service {
             w.and(format!("id < {b}"));
         }
         let mut items = select(&mut conn, &w, limit + 1).await?;
-        let next = (items.len() as i64 > limit).then(|| {
-            items.truncate(limit as usize);
-            items.last().map(|e| e.id)
-        });
-        Ok(AuditPage { items, total, total_capped, next: next.flatten() })
+        let next = crate::search::next_page(&mut items, limit, |e| e.id);
+        Ok(AuditPage { items, total, total_capped, next })
     }
 
     /// Every matching entry (up to `EXPORT_MAX`), newest first.

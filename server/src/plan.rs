@@ -88,7 +88,10 @@ impl Service {
         }
         let (total, total_capped) = w.count(&mut conn, "plans p").await?;
         if let Some(after) = query.after.as_deref().filter(|a| !a.is_empty()) {
-            let (at, id) = app::plan::parse_plan_cursor(after)
+            // The cursor is the last plan's change time and id.
+            let (at, id) = after
+                .rsplit_once('~')
+                .and_then(|(at, id)| Some((at, id.parse::<i64>().ok()?)))
                 .ok_or_else(|| ApiError::validation("after", "after is the next of a previous page."))?;
             let (at, id) = (w.text(at), w.int(id));
             w.and(format!("(p.updated_at < {at} OR (p.updated_at = {at} AND p.id < {id}))"));
@@ -118,11 +121,8 @@ impl Service {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let next = (items.len() as i64 > limit).then(|| {
-            items.truncate(limit as usize);
-            items.last().map(|p| app::plan::plan_cursor(&p.updated_at, p.id))
-        });
-        Ok(PlanPage { items, total, total_capped, next: next.flatten() })
+        let next = search::next_page(&mut items, limit, |p| format!("{}~{}", p.updated_at, p.id));
+        Ok(PlanPage { items, total, total_capped, next })
     }
 
     pub async fn get_plan(&self, ctx: &Ctx, id: i64) -> Result<Plan> {

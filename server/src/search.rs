@@ -71,6 +71,16 @@ impl Where {
     }
 }
 
+/// Lists read one row more than a page: when it came, it is dropped and the page's last
+/// item gives the cursor of the next page.
+pub fn next_page<T, C>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> Option<C> {
+    if items.len() as i64 <= limit {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(cursor)
+}
+
 /// A search string as a `LIKE` pattern in which `%`, `_` and `\` are the characters
 /// themselves (used with `ESCAPE '\'`).
 pub fn like_pattern(q: &str) -> String {
@@ -149,5 +159,15 @@ mod tests {
         w.and(format!("(b = {b} OR c = {b})"));
         assert_eq!(w.sql(), " WHERE a = $1 AND (b = $2 OR c = $2)");
         assert_eq!(Where::default().sql(), "");
+    }
+
+    #[test]
+    fn a_page_has_a_next_only_when_a_row_beyond_it_came() {
+        let mut full = vec![1, 2, 3];
+        assert_eq!(next_page(&mut full, 2, |n| *n), Some(2));
+        assert_eq!(full, [1, 2]);
+        let mut last = vec![1, 2];
+        assert_eq!(next_page(&mut last, 2, |n| *n), None);
+        assert_eq!(last, [1, 2]);
     }
 }

@@ -229,12 +229,7 @@ impl Service {
             .fetch_all(&mut *conn)
             .await?;
         let mut workspaces = rows.iter().map(workspace_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next = if workspaces.len() as i64 > limit {
-            workspaces.truncate(limit as usize);
-            workspaces.last().map(|w| w.id.clone())
-        } else {
-            None
-        };
+        let next = search::next_page(&mut workspaces, limit, |w| w.id.clone());
         Ok(WorkspacePage { workspaces, total, total_capped, next })
     }
 

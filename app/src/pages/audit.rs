@@ -1,6 +1,6 @@
 //! The audit log page: filter by plan, actor, action and time; page through; export.
 //! Filters are a GET form and paging is links, so it all works without the WASM.
-use super::{short_time, ErrorPanel, Pager, Ready};
+use super::{list_link, short_time, ErrorPanel, Pager, Ready};
 use crate::audit::{list_audit, AuditEntry, AuditPage, ACTION_CHOICES};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,18 +18,12 @@ pub fn AuditLog() -> impl IntoView {
         move || (filters(), before()),
         |([plan_id, actor, action, since, until], before)| list_audit(plan_id, actor, action, since, until, before),
     );
-    // The same filters, as a query string for paging and export links.
-    let query_string = move |before: Option<i64>| {
-        let mut parts: Vec<String> = FILTERS
-            .iter()
-            .zip(filters())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", super::encode(&v)))
-            .collect();
-        if let Some(b) = before {
-            parts.push(format!("before={b}"));
-        }
-        parts.join("&")
+    // The same filters, for paging and export links.
+    let link = move |base: &str, before: Option<i64>| {
+        let (values, before) = (filters(), before.map(|b| b.to_string()).unwrap_or_default());
+        let mut params: Vec<(&str, &str)> = FILTERS.iter().copied().zip(values.iter().map(String::as_str)).collect();
+        params.push(("before", &before));
+        list_link(base, &params)
     };
 
     view! {
@@ -37,8 +31,8 @@ pub fn AuditLog() -> impl IntoView {
         <div class="page-head">
             <h1>"Audit log"</h1>
             <div class="head-actions">
-                <a class="button" href=move || format!("/api/v1/audit/export.csv?{}", query_string(None)) download>"Export CSV"</a>
-                <a class="button" href=move || format!("/api/v1/audit/export.jsonl?{}", query_string(None)) download>"Export JSON Lines"</a>
+                <a class="button" href=move || link("/api/v1/audit/export.csv", None) download>"Export CSV"</a>
+                <a class="button" href=move || link("/api/v1/audit/export.jsonl", None) download>"Export JSON Lines"</a>
             </div>
         </div>
         <form class="search" method="get" action="/audit" aria-label="Filter the audit log">
@@ -74,8 +68,7 @@ pub fn AuditLog() -> impl IntoView {
             {move || Suspend::new(async move {
                 match entries.await {
                     Ok(page) => {
-                        let link = move |b: Option<i64>| format!("/audit?{}", query_string(b)).trim_end_matches('?').to_string();
-                        view! { <AuditTable page first=before().map(|_| link(None)) next=move |b| link(Some(b))/><Ready/> }.into_any()
+                        view! { <AuditTable page first=before().map(|_| link("/audit", None)) next=move |b| link("/audit", Some(b))/><Ready/> }.into_any()
                     }
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
