@@ -351,7 +351,7 @@ pub struct Abilities {
     pub run: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageHtml {
     pub description: String,
     pub forward_runbook: String,

@@ -13,22 +13,103 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
+/// What the parts of the plan page share: which plan, the version on screen, and how a
+/// change made from the page reports back. Provided by the page, read with [`use_plan`].
+#[derive(Clone, Copy)]
+pub struct PlanState {
+    pub plan_id: i64,
+    version: Memo<i64>,
+    reload: RwSignal<u32>,
+    pub error: RwSignal<Option<ApiError>>,
+}
+
+impl PlanState {
+    /// The version a change is made against: the one on screen when it is sent. A page
+    /// that missed someone's change gets the conflict message instead of overwriting it.
+    pub fn version(&self) -> i64 {
+        self.version.get_untracked()
+    }
+
+    /// Sends a change; once it is made the page shows the plan as it is now, or the error.
+    pub fn change<T: 'static>(&self, change: impl std::future::Future<Output = Result<T, ApiError>> + 'static) {
+        self.change_then(change, || ());
+    }
+
+    /// Like [`change`](Self::change), with `done` run when it succeeded (to close or
+    /// clear a form that stays on the page).
+    pub fn change_then<T: 'static>(
+        &self,
+        change: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+        done: impl FnOnce() + 'static,
+    ) {
+        let (reload, error) = (self.reload, self.error);
+        error.set(None);
+        spawn_local(async move {
+            match change.await {
+                Ok(_) => {
+                    done();
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    }
+
+    pub fn reload(&self) {
+        self.reload.update(|n| *n += 1);
+    }
+}
+
+/// The plan page's shared state, for the components inside it.
+pub fn use_plan() -> PlanState {
+    expect_context::<PlanState>()
+}
+
+/// One part of the plan on screen, redrawn only when that part changed.
+fn part<T>(shown: RwSignal<Option<PlanView>>, pick: impl Fn(&PlanView) -> T + Send + Sync + 'static) -> Memo<Option<T>>
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| shown.with(|v| v.as_ref().map(&pick)))
+}
+
 #[component]
 pub fn PlanPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || param_id(&params.read(), "id");
-    // Bumped after each change made from this page, to fetch the plan again.
+    let id = Memo::new(move |_| param_id(&params.read(), "id"));
+    let first = Resource::new(move || id.get(), get_plan_view);
+    // The plan on screen. Changes fetch it again into here, and each part of the page
+    // redraws only if its own part changed: a note half-typed in one stage survives
+    // someone else's vote in another.
+    let shown = RwSignal::new(None::<PlanView>);
     let reload = RwSignal::new(0u32);
-    let plan = Resource::new(move || (id(), reload.get()), |(id, _)| get_plan_view(id));
-    let action_error = RwSignal::new(None::<ApiError>);
+    let error = RwSignal::new(None::<ApiError>);
     // Someone else voted, decided or changed the plan: show it without a reload. Our own
-    // change reloads the plan when it answers, not again when its event comes back.
+    // change fetches the plan when it answers, not again when its event comes back.
     crate::live::on_live_change(
-        move |seen| seen.plan_id == Some(id()) && !seen.is_own(),
+        move |seen| seen.plan_id == Some(id.get_untracked()) && !seen.is_own(),
         move || reload.update(|n| *n += 1),
     );
+    Effect::watch(
+        move || reload.get(),
+        move |asked, _, _| {
+            let (asked, plan_id) = (*asked, id.get_untracked());
+            spawn_local(async move {
+                let answer = get_plan_view(plan_id).await;
+                // A later fetch has started: its answer is newer than this one.
+                if reload.get_untracked() != asked || id.get_untracked() != plan_id {
+                    return;
+                }
+                match answer {
+                    Ok(view) => shown.set(Some(view)),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        },
+        false,
+    );
     // The page reads as a document; `?edit=1` (the "Edit" button) adds the editing
-    // controls, for those who may edit. Switching re-renders, it does not refetch.
+    // controls, for those who may edit. Switching redraws, it does not refetch.
     let query = use_query_map();
     let editing = Memo::new(move |_| query.read().get("edit").as_deref() == Some("1"));
 
@@ -37,8 +118,15 @@ pub fn PlanPage() -> impl IntoView {
             {move || {
                 let editing = editing.get();
                 Suspend::new(async move {
-                    match plan.await {
-                        Ok(view) => view! { <PlanBody view reload action_error editing/><Ready/> }.into_any(),
+                    match first.await {
+                        Ok(view) => {
+                            // Another plan's first answer starts the page over; for the same plan
+                            // the page keeps what it shows, which may be newer.
+                            if shown.with_untracked(|s| s.as_ref().map(|s| s.plan.id)) != Some(view.plan.id) {
+                                shown.set(Some(view));
+                            }
+                            view! { <PlanBody shown reload error editing/><Ready/> }.into_any()
+                        }
                         Err(error) => view! { <ErrorPanel error/> }.into_any(),
                     }
                 })
@@ -47,135 +135,120 @@ pub fn PlanPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option<ApiError>>, editing: bool) -> impl IntoView {
-    let runner = Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit };
-    let PlanView { plan, description_html, stages_html, comments, can, flag_keys, killed_flags, checklist_sources, adoption, guard_series, .. } = view;
-    let plan_status = plan.status;
-    let waiting_for = plan.waiting_for_sign_off();
-    let people_plan = plan.clone();
-    let stage_names: Vec<(i64, String)> = plan.stages.iter().map(|s| (s.id, s.name.clone())).collect();
-    let (plan_id, version) = (plan.id, plan.version);
-    let stage_ids = StoredValue::new(plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
-    let stage_count = plan.stages.len();
-    // Stages run in order: only the first one not yet passed may ask for its gate.
-    let next_stage = plan.stages.iter().find(|s| s.status != crate::stage::StageStatus::Passed).map(|s| s.id);
-    let navigate = use_navigate();
+/// What a stage shows; the stage redraws when this changes, and only then.
+#[derive(Clone, PartialEq)]
+struct StageShown {
+    stage: Stage,
+    html: StageHtml,
+    index: usize,
+    count: usize,
+    series: Vec<crate::guard::GuardSeries>,
+    /// The first stage not yet passed: the only one whose gate may be asked for.
+    is_next: bool,
+    /// Changed after sign-off: the change note, and whose sign-off it waits for.
+    waiting: Option<(String, Vec<String>)>,
+    plan_status: crate::plan::PlanStatus,
+    runner: Runner,
+    can: crate::plan::Abilities,
+    flag_keys: Vec<String>,
+    checklist_sources: Vec<(i64, String)>,
+}
 
-    // Every change below is made against the version this page shows; a stale
-    // page gets the conflict message instead of overwriting someone's change.
-    let run = move |fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<crate::plan::Plan, ApiError>>>>| {
-        super::change_then_reload(reload, action_error, fut);
-    };
-    let move_stage = move |from: usize, to: usize| {
-        let mut ids = stage_ids.get_value();
-        let id = ids.remove(from);
-        ids.insert(to, id);
-        let order = StageOrder { version, stage_ids: ids };
-        run(Box::pin(async move { api::reorder_stages(plan_id, &order).await }));
-    };
-    let archived = plan.archived_at.is_some();
+fn stage_shown(view: &PlanView, stage_id: i64) -> Option<StageShown> {
+    let plan = &view.plan;
+    let index = plan.stages.iter().position(|s| s.id == stage_id)?;
+    let stage = plan.stages[index].clone();
+    let next = plan.stages.iter().find(|s| s.status != crate::stage::StageStatus::Passed).map(|s| s.id);
+    let waiting = (plan.status != crate::plan::PlanStatus::Draft && stage.awaits_sign_off())
+        .then(|| (stage.change_note.clone().unwrap_or_default(), plan.waiting_for_sign_off()));
+    let series = view.guard_series.iter().filter(|s| stage.guards.iter().any(|g| g.id == s.guard_id)).cloned().collect();
+    Some(StageShown {
+        html: view.stages_html.get(index).cloned().unwrap_or_default(),
+        index,
+        count: plan.stages.len(),
+        series,
+        is_next: next == Some(stage_id),
+        waiting,
+        plan_status: plan.status,
+        runner: Runner { username: view.my_name().to_string(), roles: view.my_roles(), admin: view.i_am_admin(), lead: view.can.edit },
+        can: view.can,
+        flag_keys: view.flag_keys.clone(),
+        checklist_sources: view.checklist_sources.clone(),
+        stage,
+    })
+}
+
+/// The plan's own fields, without what has a part of its own (stages, risks).
+fn plan_head(view: &PlanView) -> (crate::plan::Plan, crate::plan::Abilities, Vec<(String, String, String)>) {
+    let plan = crate::plan::Plan { stages: vec![], risks: vec![], ..view.plan.clone() };
+    (plan, view.can, view.killed_flags.clone())
+}
+
+#[component]
+fn PlanBody(shown: RwSignal<Option<PlanView>>, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>, editing: bool) -> impl IntoView {
+    let Some(plan_id) = shown.with_untracked(|v| v.as_ref().map(|v| v.plan.id)) else { return ().into_any() };
+    let version = Memo::new(move |_| shown.with(|v| v.as_ref().map(|v| v.plan.version).unwrap_or_default()));
+    let state = PlanState { plan_id, version, reload, error };
+    provide_context(state);
+    let navigate = use_navigate();
+    let head = part(shown, plan_head);
+    // The review panel reads which stages wait for sign-off again, not the rest of them.
+    let review = part(shown, |v| {
+        let mut plan = plan_head(v).0;
+        plan.stages = v.plan.stages.iter().filter(|s| s.awaits_sign_off()).cloned().collect();
+        (plan, v.can)
+    });
+    let stage_ids = part(shown, |v| v.plan.stages.iter().map(|s| s.id).collect::<Vec<i64>>());
+    let stage_names = Signal::derive(move || shown.with(|v| v.as_ref().map(|v| v.plan.stages.iter().map(|s| (s.id, s.name.clone())).collect()).unwrap_or_default()));
+    let risks = part(shown, |v| (v.plan.risks.clone(), v.can.edit && v.plan.archived_at.is_none()));
+    let roles = part(shown, |v| v.plan.roles.clone());
+    let adoption = part(shown, |v| v.adoption.clone());
+    let description = part(shown, |v| v.description_html.clone());
+    let comments = part(shown, |v| v.comments.clone());
+    let comments = Signal::derive(move || comments.get().unwrap_or_default());
+    let (can, archived) = shown.with_untracked(|v| v.as_ref().map(|v| (v.can, v.plan.archived_at.is_some()))).unwrap_or_default();
     // Editing controls: only for editors, only when they asked for them.
     let edit = can.edit && editing && !archived;
+
+    let move_stage = move |from: usize, to: usize| {
+        let mut ids = stage_ids.get_untracked().unwrap_or_default();
+        let id = ids.remove(from);
+        ids.insert(to, id);
+        let order = StageOrder { version: state.version(), stage_ids: ids };
+        state.change(async move { api::reorder_stages(plan_id, &order).await });
+    };
+    let remove_stage = move |stage_id: i64| {
+        if confirm("Remove this stage from the plan?") {
+            let version = state.version();
+            state.change(async move { api::delete_stage(plan_id, stage_id, version).await });
+        }
+    };
     let restore = move |_| {
-        let patch = crate::plan::PlanPatch { version, archived: Some(false), ..Default::default() };
-        run(Box::pin(async move { api::update_plan(plan_id, &patch).await }));
+        let patch = crate::plan::PlanPatch { version: state.version(), archived: Some(false), ..Default::default() };
+        state.change(async move { api::update_plan(plan_id, &patch).await });
     };
     let archive = move |_| {
         if !confirm("Archive this plan? It leaves the plan list; its history is kept.") {
             return;
         }
-        let navigate = navigate.clone();
+        let (navigate, version) = (navigate.clone(), state.version());
         spawn_local(async move {
             match api::archive_plan(plan_id, version).await {
                 Ok(_) => navigate("/plans", Default::default()),
-                Err(e) => action_error.set(Some(e)),
+                Err(e) => error.set(Some(e)),
             }
         });
     };
+    let archive = StoredValue::new(archive);
 
-    let stages = plan
-        .stages
-        .into_iter()
-        .zip(stages_html)
-        .enumerate()
-        .map(|(i, (stage, html))| {
-            let series: Vec<_> = guard_series.iter().filter(|s| stage.guards.iter().any(|g| g.id == s.guard_id)).cloned().collect();
-            // A started stage runs as it was signed off: no editing it.
-            let can_edit = edit && !stage.is_frozen();
-            let waiting = (plan_status != crate::plan::PlanStatus::Draft && stage.awaits_sign_off())
-                .then(|| (stage.change_note.clone().unwrap_or_default(), waiting_for.clone()));
-            let flags = view! {
-                <StageChecklist plan_id version stage_id=stage.id items=stage.checklist.clone() can_edit can_run=can.run
-                    sources=checklist_sources.clone() reload error=action_error/>
-                <StageFlags plan_id version stage=stage.clone() can_edit flag_keys=flag_keys.clone() reload error=action_error/>
-                <StageGate plan_id version plan_status is_next={next_stage == Some(stage.id)} stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone()
-                    runner=runner.clone() reload error=action_error/>
-                <super::stage_guards::StageGuards plan_id version stage=stage.clone() series can_edit can_run=can.run reload error=action_error/>
-                <super::stage_runbook::StageRuns plan_id stage=stage.clone() runs_html=html.runs.clone()
-                    runbooks=(!html.forward_runbook.is_empty(), !html.rollback_runbook.is_empty()) can_run=can.run reload error=action_error/>
-            }
-            .into_any();
-            view! {
-                <StageItem
-                    flags
-                    stage
-                    html
-                    index=i
-                    count=stage_count
-                    can_edit
-                    waiting
-                    on_move=move_stage
-                    on_remove=move |stage_id: i64| {
-                        if confirm("Remove this stage from the plan?") {
-                            run(Box::pin(async move { api::delete_stage(plan_id, stage_id, version).await }));
-                        }
-                    }
-                />
-            }
-        })
-        .collect_view();
-
-    let risks = plan
-        .risks
-        .into_iter()
-        .map(|r| {
-            let risk_id = r.id;
-            let label = format!("Remove risk: {}", r.risk);
-            view! {
-                <tr class="risk-row">
-                    <td>{r.risk}</td>
-                    <td><span class=format!("level level-{}", r.likelihood.as_str())>{r.likelihood.label()}</span></td>
-                    <td><span class=format!("level level-{}", r.impact.as_str())>{r.impact.label()}</span></td>
-                    <td>{r.mitigation}</td>
-                    <td class="row-actions">
-                        {edit.then(|| view! {
-                        <a href=format!("/plans/{plan_id}/risks/{risk_id}/edit")>"Edit"</a>
-                        <button
-                            type="button"
-                            class="link danger"
-                            aria-label=label
-                            on:click=move |_| {
-                                if confirm("Remove this risk?") {
-                                    run(Box::pin(async move { api::delete_risk(plan_id, risk_id, version).await }));
-                                }
-                            }
-                        >
-                            "Remove"
-                        </button>
-                        })}
-                    </td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let has_risks = !risks.is_empty();
-    let export_url = format!("/api/v1/plans/{plan_id}/export.md");
-    let page_url = format!("/plans/{plan_id}");
-
-    view! {
-        <Title text=format!("{} · Runway", plan.title)/>
-        <article class="plan" data-plan-id=plan_id data-version=version>
+    let head_view = move || {
+        let (plan, can, killed_flags) = head.get()?;
+        let archived = plan.archived_at.is_some();
+        let version = plan.version;
+        let export_url = format!("/api/v1/plans/{plan_id}/export.md");
+        let page_url = format!("/plans/{plan_id}");
+        Some(view! {
+            <Title text=format!("{} · Runway", plan.title)/>
             <div class="page-head">
                 <div>
                     <h1>{plan.title.clone()}</h1>
@@ -210,7 +283,7 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                             <a class="button" href=format!("/plans/{plan_id}/edit")>"Edit title and description"</a>
                             <a class="button" href=export_url.clone() download>"Download Markdown"</a>
                             {can.history.then(|| view! { <a class="button" href=format!("/audit?plan_id={plan_id}")>"History"</a> })}
-                            <button type="button" class="button danger" on:click=archive>"Archive"</button>
+                            <button type="button" class="button danger" on:click=move |ev| archive.with_value(|a| a(ev))>"Archive"</button>
                         </div>
                     }.into_any()
                 }}
@@ -235,32 +308,100 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                 <div><dt>"Updated"</dt><dd><time datetime=plan.updated_at.clone()>{short_time(&plan.updated_at)}</time></dd></div>
                 {plan.archived_at.clone().map(|a| view! { <div><dt>"Archived"</dt><dd>{short_time(&a)}</dd></div> })}
             </dl>
-            {move || action_error.get().map(|e| {
+        })
+    };
+
+    let risks_view = move || {
+        let (risks, may_edit) = risks.get()?;
+        let edit = edit && may_edit;
+        if risks.is_empty() {
+            return Some(view! { <p class="empty">"No risks recorded."</p> }.into_any());
+        }
+        let rows = risks
+            .into_iter()
+            .map(|r| {
+                let risk_id = r.id;
+                let label = format!("Remove risk: {}", r.risk);
+                view! {
+                    <tr class="risk-row">
+                        <td>{r.risk}</td>
+                        <td><span class=format!("level level-{}", r.likelihood.as_str())>{r.likelihood.label()}</span></td>
+                        <td><span class=format!("level level-{}", r.impact.as_str())>{r.impact.label()}</span></td>
+                        <td>{r.mitigation}</td>
+                        <td class="row-actions">
+                            {edit.then(|| view! {
+                            <a href=format!("/plans/{plan_id}/risks/{risk_id}/edit")>"Edit"</a>
+                            <button
+                                type="button"
+                                class="link danger"
+                                aria-label=label
+                                on:click=move |_| {
+                                    if confirm("Remove this risk?") {
+                                        let version = state.version();
+                                        state.change(async move { api::delete_risk(plan_id, risk_id, version).await });
+                                    }
+                                }
+                            >
+                                "Remove"
+                            </button>
+                            })}
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        Some(view! {
+            <table class="risks">
+                <thead>
+                    <tr>
+                        <th scope="col">"Risk"</th>
+                        <th scope="col">"Likelihood"</th>
+                        <th scope="col">"Impact"</th>
+                        <th scope="col">"Mitigation"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }.into_any())
+    };
+
+    view! {
+        <article class="plan" data-plan-id=plan_id data-version=move || version.get()>
+            {head_view}
+            {move || error.get().map(|e| {
                 let conflict = e.is_conflict();
                 view! {
                     <div class=if conflict { "error-box conflict" } else { "error-box" } role="alert">
                         <p>{e.message}</p>
                         {conflict.then(|| view! {
-                            <p><button type="button" class="link" on:click=move |_| { action_error.set(None); reload.update(|n| *n += 1) }>"Load the latest version"</button></p>
+                            <p><button type="button" class="link" on:click=move |_| { error.set(None); state.reload() }>"Load the latest version"</button></p>
                         })}
                     </div>
                 }
             })}
 
             <div class="plan-people">
-                <ReviewPanel plan=people_plan.clone() can_edit=can.edit can_sign_off=can.sign_off reload error=action_error/>
-                <RolesPanel plan_id roles=people_plan.roles.clone() can_assign={can.assign && edit} reload error=action_error/>
+                {move || review.get().map(|(plan, can)| view! { <ReviewPanel plan can_edit=can.edit can_sign_off=can.sign_off/> })}
+                {move || roles.get().map(|roles| view! { <RolesPanel roles can_assign={can.assign && edit}/> })}
             </div>
 
-            {adoption.map(|adoption| view! { <super::adoption::AdoptionPanel adoption/> })}
+            {move || adoption.get().flatten().map(|adoption| view! { <super::adoption::AdoptionPanel adoption/> })}
 
             <section aria-labelledby="stages-heading">
                 <div class="section-head">
-                    <h2 id="stages-heading">{format!("Stages ({stage_count})")}</h2>
+                    <h2 id="stages-heading">{move || format!("Stages ({})", stage_ids.get().map(|s| s.len()).unwrap_or(0))}</h2>
                     {edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/stages/new")>"Add stage"</a> })}
                 </div>
-                <ol class="timeline">{stages}</ol>
-                {(stage_count == 0).then(|| view! { <p class="empty">"No stages yet."</p> })}
+                <ol class="timeline">
+                    <For each=move || stage_ids.get().unwrap_or_default() key=|id| *id let:stage_id>
+                        {
+                            let shown = Memo::new(move |_| shown.with(|v| v.as_ref().and_then(|v| stage_shown(v, stage_id))));
+                            move || shown.get().map(|s| view! { <StageItem shown=s edit on_move=move_stage on_remove=remove_stage/> })
+                        }
+                    </For>
+                </ol>
+                {move || stage_ids.get().is_some_and(|s| s.is_empty()).then(|| view! { <p class="empty">"No stages yet."</p> })}
             </section>
 
             <section aria-labelledby="risks-heading">
@@ -268,49 +409,33 @@ fn PlanBody(view: PlanView, reload: RwSignal<u32>, action_error: RwSignal<Option
                     <h2 id="risks-heading">"Risks"</h2>
                     {edit.then(|| view! { <a class="button" href=format!("/plans/{plan_id}/risks/new")>"Add risk"</a> })}
                 </div>
-                {if has_risks {
-                    view! {
-                        <table class="risks">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Risk"</th>
-                                    <th scope="col">"Likelihood"</th>
-                                    <th scope="col">"Impact"</th>
-                                    <th scope="col">"Mitigation"</th>
-                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                </tr>
-                            </thead>
-                            <tbody>{risks}</tbody>
-                        </table>
-                    }.into_any()
-                } else {
-                    view! { <p class="empty">"No risks recorded."</p> }.into_any()
-                }}
+                {risks_view}
             </section>
 
             <section aria-labelledby="description-heading">
                 <h2 id="description-heading">"Description"</h2>
-                <div class="markdown" inner_html=description_html></div>
+                {move || description.get().map(|html| view! { <div class="markdown" inner_html=html></div> })}
             </section>
 
-            <Discussion plan_id comments stages=stage_names can_comment=can.comment reload error=action_error/>
+            <Discussion comments stages=stage_names can_comment=can.comment/>
         </article>
     }
+    .into_any()
 }
 
 #[component]
-fn StageItem(
-    stage: Stage,
-    html: StageHtml,
-    index: usize,
-    count: usize,
-    on_move: impl Fn(usize, usize) + Copy + 'static,
-    on_remove: impl Fn(i64) + Copy + 'static,
-    can_edit: bool,
-    /// Changed after sign-off: who changed what, and whose sign-off it waits for.
-    waiting: Option<(String, Vec<String>)>,
-    flags: AnyView,
-) -> impl IntoView {
+fn StageItem(shown: StageShown, edit: bool, on_move: impl Fn(usize, usize) + Copy + 'static, on_remove: impl Fn(i64) + Copy + 'static) -> impl IntoView {
+    let StageShown { stage, html, index, count, series, is_next, waiting, plan_status, runner, can, flag_keys, checklist_sources } = shown;
+    // A started stage runs as it was signed off: no editing it.
+    let can_edit = edit && !stage.is_frozen();
+    let parts = view! {
+        <StageChecklist stage_id=stage.id items=stage.checklist.clone() can_edit can_run=can.run sources=checklist_sources/>
+        <StageFlags stage=stage.clone() can_edit flag_keys/>
+        <StageGate plan_status is_next stage=stage.clone() rollback_runbook_html=html.rollback_runbook.clone() runner/>
+        <super::stage_guards::StageGuards stage=stage.clone() series can_edit can_run=can.run/>
+        <super::stage_runbook::StageRuns stage=stage.clone() runs_html=html.runs.clone()
+            runbooks=(!html.forward_runbook.is_empty(), !html.rollback_runbook.is_empty()) can_run=can.run/>
+    };
     let Stage { id, plan_id, name, goal, status, planned_start, planned_duration_minutes, min_soak_minutes, .. } = stage;
     let heading_id = format!("stage-{id}-name");
     let up_label = format!("Move {name} up");
@@ -342,7 +467,7 @@ fn StageItem(
                 <MarkdownSection title="Description" html=html.description/>
                 <MarkdownSection title="Forward runbook" html=html.forward_runbook/>
                 <MarkdownSection title="Rollback runbook" html=html.rollback_runbook/>
-                {flags}
+                {parts}
                 {can_edit.then(|| view! {
                 <div class="stage-actions">
                     <a href=format!("/plans/{plan_id}/stages/{id}/edit")>"Edit"</a>

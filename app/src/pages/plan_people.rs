@@ -8,7 +8,7 @@ use crate::plan::{Plan, PlanStatus};
 use crate::review::{Comment, Decision, NewComment, NewSignOff};
 use crate::role::{NewRoleAssignment, PlanRole, RoleAssignment};
 use leptos::prelude::*;
-use super::change_then_reload;
+use super::plan_page::use_plan;
 
 
 fn contact_of(p: &Person) -> String {
@@ -20,13 +20,9 @@ fn contact_of(p: &Person) -> String {
 }
 
 #[component]
-pub fn RolesPanel(
-    plan_id: i64,
-    roles: Vec<RoleAssignment>,
-    can_assign: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+pub fn RolesPanel(roles: Vec<RoleAssignment>, can_assign: bool) -> impl IntoView {
+    let state = use_plan();
+    let plan_id = state.plan_id;
     let rows = PlanRole::ALL
         .into_iter()
         .map(|role| {
@@ -44,7 +40,7 @@ pub fn RolesPanel(
                             <span class="contact">{contact_of(&a.person)}</span>
                             {can_assign.then(|| view! {
                                 <button type="button" class="link danger" aria-label=label
-                                    on:click=move |_| change_then_reload(reload, error, api::remove_role(plan_id, assignment))>"Remove"</button>
+                                    on:click=move |_| state.change(api::remove_role(plan_id, assignment))>"Remove"</button>
                             })}
                         </li>
                     }
@@ -65,14 +61,16 @@ pub fn RolesPanel(
         <section aria-labelledby="roles-heading" class="panel roles">
             <h2 id="roles-heading">"People"</h2>
             <dl class="role-list">{rows}</dl>
-            {can_assign.then(|| view! { <AssignForm plan_id reload error/> })}
+            {can_assign.then(|| view! { <AssignForm/> })}
         </section>
     }
     .into_any()
 }
 
 #[component]
-fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+fn AssignForm() -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let people = Resource::new(|| (), |_| list_people());
     let username = RwSignal::new(String::new());
     let role = RwSignal::new(PlanRole::Stakeholder.as_str().to_string());
@@ -84,7 +82,7 @@ fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiErr
             error.set(Some(ApiError::validation("username", "Choose a person.")));
             return;
         }
-        change_then_reload(reload, error, async move { api::assign_role(plan_id, &new).await });
+        state.change(async move { api::assign_role(plan_id, &new).await });
     };
     view! {
         <form class="inline-form assign" on:submit=submit>
@@ -121,12 +119,14 @@ fn AssignForm(plan_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiErr
 
 #[component]
 pub fn ReviewPanel(
+    /// The plan, with only its stages that changed after sign-off.
     plan: Plan,
     can_edit: bool,
     can_sign_off: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
+    let state = use_plan();
+    let error = state.error;
+    // A sign-off is of the version shown here; a new version redraws the panel.
     let (plan_id, version, status) = (plan.id, plan.version, plan.status);
     let stakeholders: Vec<Person> = plan.holders(PlanRole::Stakeholder).cloned().collect();
     let signed = stakeholders
@@ -171,7 +171,7 @@ pub fn ReviewPanel(
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::sign_off(plan_id, &new).await });
+        state.change(async move { api::sign_off(plan_id, &new).await });
     };
     view! {
         <section aria-labelledby="review-heading" class="panel review">
@@ -182,7 +182,7 @@ pub fn ReviewPanel(
             <p class="review-summary">{summary}</p>
             <ul class="signoffs">{states}</ul>
             {(can_edit && status == PlanStatus::Draft).then(|| view! {
-                <button type="button" class="button" on:click=move |_| change_then_reload(reload, error, api::request_review(plan_id, version))>
+                <button type="button" class="button" on:click=move |_| state.change(api::request_review(plan_id, version))>
                     "Send for review"
                 </button>
             })}
@@ -205,60 +205,59 @@ pub fn ReviewPanel(
 
 #[component]
 pub fn Discussion(
-    plan_id: i64,
-    comments: Vec<Comment>,
-    stages: Vec<(i64, String)>,
+    #[prop(into)] comments: Signal<Vec<Comment>>,
+    /// The plan's stages (id, name), for threads about one stage.
+    #[prop(into)] stages: Signal<Vec<(i64, String)>>,
     can_comment: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
-    let comments = StoredValue::new(comments);
     let replying = RwSignal::new(None::<i64>);
+    // Each thread is keyed by its first comment, so a new comment or reply from someone
+    // else adds to the page without closing a reply being written.
     let thread = move |about: Option<i64>| {
-        let all = comments.get_value();
-        let top: Vec<Comment> = all.iter().filter(|c| c.parent_id.is_none() && c.stage_id == about).cloned().collect();
-        top.into_iter()
-            .map(|c| {
-                let replies: Vec<Comment> = all.iter().filter(|r| r.parent_id == Some(c.id)).cloned().collect();
-                let id = c.id;
-                let label = format!("Reply to {}", c.author.name());
-                view! {
-                    <li class="comment" data-comment-id=id>
-                        <CommentBody comment=c/>
-                        <ul class="replies">
-                            {replies.into_iter().map(|r| view! { <li class="comment reply"><CommentBody comment=r/></li> }).collect_view()}
-                        </ul>
-                        {can_comment.then(|| view! {
-                            <button type="button" class="link" aria-label=label on:click=move |_| replying.set(Some(id))>"Reply"</button>
-                            {move || (replying.get() == Some(id)).then(|| view! {
-                                <CommentForm plan_id stage_id=None parent_id=Some(id) label="Your reply" reload error/>
+        view! {
+            <For
+                each=move || comments.with(|all| all.iter().filter(|c| c.parent_id.is_none() && c.stage_id == about).cloned().collect::<Vec<_>>())
+                key=|c| c.id
+                let:c
+            >
+                {
+                    let id = c.id;
+                    let label = format!("Reply to {}", c.author.name());
+                    let replies = move || comments.with(|all| all.iter().filter(|r| r.parent_id == Some(id)).cloned().collect::<Vec<_>>());
+                    view! {
+                        <li class="comment" data-comment-id=id>
+                            <CommentBody comment=c/>
+                            <ul class="replies">
+                                <For each=replies key=|r| r.id let:r>
+                                    <li class="comment reply"><CommentBody comment=r/></li>
+                                </For>
+                            </ul>
+                            {can_comment.then(|| view! {
+                                <button type="button" class="link" aria-label=label on:click=move |_| replying.set(Some(id))>"Reply"</button>
+                                {move || (replying.get() == Some(id)).then(|| view! {
+                                    <CommentForm stage_id=None parent_id=Some(id) label="Your reply" posted=move || replying.set(None)/>
+                                })}
                             })}
-                        })}
-                    </li>
+                        </li>
+                    }
                 }
-            })
-            .collect_view()
+            </For>
+        }
     };
-    let plan_thread = thread(None);
-    let stage_threads = stages
-        .iter()
-        .filter(|(id, _)| comments.get_value().iter().any(|c| c.stage_id == Some(*id)))
-        .map(|(id, name)| {
-            view! {
-                <h3 class="thread-about">{format!("On {name}")}</h3>
-                <ul class="thread">{thread(Some(*id))}</ul>
-            }
-        })
-        .collect_view();
-    let empty = comments.get_value().is_empty();
+    let discussed = move || {
+        comments.with(|all| stages.get().into_iter().filter(|(id, _)| all.iter().any(|c| c.stage_id == Some(*id))).collect::<Vec<_>>())
+    };
     let about = RwSignal::new(String::new());
     let writing = RwSignal::new(false);
     view! {
         <section aria-labelledby="discussion-heading" class="panel discussion">
             <h2 id="discussion-heading">"Discussion"</h2>
-            {empty.then(|| view! { <p class="empty">"No comments yet."</p> })}
-            <ul class="thread">{plan_thread}</ul>
-            {stage_threads}
+            {move || comments.with(|c| c.is_empty()).then(|| view! { <p class="empty">"No comments yet."</p> })}
+            <ul class="thread">{thread(None)}</ul>
+            <For each=discussed key=|about| about.clone() let:about>
+                <h3 class="thread-about">{format!("On {}", about.1)}</h3>
+                <ul class="thread">{thread(Some(about.0))}</ul>
+            </For>
             {move || (can_comment && !writing.get()).then(|| view! {
                 <button type="button" class="button" on:click=move |_| writing.set(true)>"Write a comment"</button>
             })}
@@ -267,12 +266,12 @@ pub fn Discussion(
                     <label for="comment-about">"About"</label>
                     <select id="comment-about" on:change=move |ev| about.set(event_target_value(&ev))>
                         <option value="">"The whole plan"</option>
-                        {stages.iter().cloned().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                        {stages.get_untracked().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
                     </select>
                 </div>
                 {move || {
                     let stage_id = about.get().parse::<i64>().ok();
-                    view! { <CommentForm plan_id stage_id parent_id=None label="Your comment" reload error/> }
+                    view! { <CommentForm stage_id parent_id=None label="Your comment" posted=move || { about.set(String::new()); writing.set(false) }/> }
                 }}
             })}
         </section>
@@ -290,13 +289,14 @@ fn CommentBody(comment: Comment) -> impl IntoView {
 
 #[component]
 fn CommentForm(
-    plan_id: i64,
     stage_id: Option<i64>,
     parent_id: Option<i64>,
     label: &'static str,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
+    /// Run once the comment is posted: the form closes.
+    posted: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let body = RwSignal::new(String::new());
     let field_id = match parent_id {
         Some(p) => format!("reply-{p}"),
@@ -309,7 +309,7 @@ fn CommentForm(
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::add_comment(plan_id, &new).await });
+        state.change_then(async move { api::add_comment(plan_id, &new).await }, posted);
     };
     view! {
         <form class="comment-form" on:submit=submit>

@@ -3,46 +3,43 @@
 use super::short_time;
 use crate::api;
 use crate::checklist::{CheckResult, CheckStatus, ChecklistCopy, ChecklistItem, NewChecklistItem};
-use crate::error::ApiError;
 use leptos::prelude::*;
-use super::change_then_reload;
+use super::plan_page::use_plan;
 
 
 #[allow(clippy::too_many_arguments)]
 #[component]
 pub fn StageChecklist(
-    plan_id: i64,
-    version: i64,
     stage_id: i64,
     items: Vec<ChecklistItem>,
     can_edit: bool,
     can_run: bool,
     sources: Vec<(i64, String)>,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let empty = items.is_empty();
     let rows = items
         .into_iter()
-        .map(|item| view! { <CheckRow plan_id version stage_id item can_edit can_run reload error/> })
+        .map(|item| view! { <CheckRow stage_id item can_edit can_run/> })
         .collect_view();
     let text = RwSignal::new(String::new());
     let required = RwSignal::new(true);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let new = NewChecklistItem { version, text: text.get_untracked(), required: required.get_untracked() };
+        let new = NewChecklistItem { version: state.version(), text: text.get_untracked(), required: required.get_untracked() };
         if let Err(e) = new.validate() {
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::add_check(plan_id, stage_id, &new).await });
+        state.change(async move { api::add_check(plan_id, stage_id, &new).await });
     };
     let from = RwSignal::new(String::new());
     let copy = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Ok(from_stage_id) = from.get_untracked().parse::<i64>() else { return };
-        let body = ChecklistCopy { version, from_stage_id };
-        change_then_reload(reload, error, async move { api::copy_checklist(plan_id, stage_id, &body).await });
+        let body = ChecklistCopy { version: state.version(), from_stage_id };
+        state.change(async move { api::copy_checklist(plan_id, stage_id, &body).await });
     };
     let sources: Vec<(i64, String)> = sources.into_iter().filter(|(id, _)| *id != stage_id).collect();
     let has_sources = !sources.is_empty();
@@ -79,16 +76,9 @@ pub fn StageChecklist(
 
 #[allow(clippy::too_many_arguments)]
 #[component]
-fn CheckRow(
-    plan_id: i64,
-    version: i64,
-    stage_id: i64,
-    item: ChecklistItem,
-    can_edit: bool,
-    can_run: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+fn CheckRow(stage_id: i64, item: ChecklistItem, can_edit: bool, can_run: bool) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let item_id = item.id;
     let status = RwSignal::new(item.status.as_str().to_string());
     let comment = RwSignal::new(item.comment.clone());
@@ -104,7 +94,7 @@ fn CheckRow(
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::record_check(plan_id, stage_id, item_id, &result).await });
+        state.change(async move { api::record_check(plan_id, stage_id, item_id, &result).await });
     };
     let who = match (&item.checked_by, &item.checked_at) {
         (Some(by), Some(at)) => format!("{} by {by}, {}", item.status.label(), short_time(at)),
@@ -128,7 +118,7 @@ fn CheckRow(
             {item.evidence_url.clone().map(|url| view! { <p><a href=url rel="noopener noreferrer" target="_blank">"Evidence"</a></p> })}
             {can_edit.then(|| view! {
                 <button type="button" class="link danger" aria-label=label
-                    on:click=move |_| change_then_reload(reload, error, async move { api::remove_check(plan_id, stage_id, item_id, version).await })>"Remove"</button>
+                    on:click=move |_| { let version = state.version(); state.change(async move { api::remove_check(plan_id, stage_id, item_id, version).await }) }>"Remove"</button>
             })}
             {can_run.then(|| view! {
                 <button type="button" class="link" aria-label=record_label aria-expanded=move || recording.get().to_string()

@@ -1,22 +1,15 @@
 //! A stage's flag changes on the plan page: set while the stage is pending, applied
 //! when its gate says go, put back when its rollback is approved.
 use crate::api;
-use crate::error::ApiError;
 use crate::stage::{FlagChangeInput, Stage, StageFlagChanges, StageStatus};
 use leptos::prelude::*;
-use super::change_then_reload;
+use super::plan_page::use_plan;
 
 
 #[component]
-pub fn StageFlags(
-    plan_id: i64,
-    version: i64,
-    stage: Stage,
-    can_edit: bool,
-    flag_keys: Vec<String>,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let stage_id = stage.id;
     let editable = can_edit && matches!(stage.status, StageStatus::Pending | StageStatus::AwaitingDecision);
     let current: Vec<FlagChangeInput> = stage
@@ -26,12 +19,12 @@ pub fn StageFlags(
         .collect();
     let current = StoredValue::new(current);
     let save = move |changes: Vec<FlagChangeInput>| {
-        let input = StageFlagChanges { version, changes };
+        let input = StageFlagChanges { version: state.version(), changes };
         if let Err(e) = input.validate() {
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::set_stage_flags(plan_id, stage_id, &input).await });
+        state.change(async move { api::set_stage_flags(plan_id, stage_id, &input).await });
     };
     let items = stage
         .flag_changes

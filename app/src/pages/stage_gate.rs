@@ -1,8 +1,8 @@
 //! Running a stage from the plan page: ask for go/no-go, vote, watch the soak time,
 //! mark it passed, ask for and decide a rollback, and follow the rollback runbook.
-use super::{change_then_reload, countdown, now_ms, rfc3339_ms, seconds, short_time, ticking_clock};
+use super::plan_page::use_plan;
+use super::{countdown, now_ms, rfc3339_ms, seconds, short_time, ticking_clock};
 use crate::api;
-use crate::error::ApiError;
 use crate::gate::{GateRequest, GateStatus, NewVote, RollbackDecision, RollbackRequest, RollbackStatus, Verdict, Vote};
 use crate::plan::PlanStatus;
 use crate::role::PlanRole;
@@ -27,17 +27,15 @@ impl Runner {
 
 #[component]
 pub fn StageGate(
-    plan_id: i64,
-    version: i64,
     plan_status: PlanStatus,
     /// The first stage not yet passed: the only one whose gate may be asked for.
     is_next: bool,
     stage: Stage,
     rollback_runbook_html: String,
     runner: Runner,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let stage_id = stage.id;
     let name = stage.name.clone();
     let running = matches!(plan_status, PlanStatus::Approved | PlanStatus::Executing);
@@ -53,8 +51,8 @@ pub fn StageGate(
         let unmet = stage.unmet_checks().count();
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let req = GateRequest { version, rationale: rationale.get_untracked() };
-            change_then_reload(reload, error, async move { api::request_gate(plan_id, stage_id, &req).await });
+            let req = GateRequest { version: state.version(), rationale: rationale.get_untracked() };
+            state.change(async move { api::request_gate(plan_id, stage_id, &req).await });
         };
         view! {
             <form class="inline-form small gate-ask" on:submit=submit>
@@ -85,7 +83,7 @@ pub fn StageGate(
                 if let Err(e) = v.validate() {
                     return error.set(Some(e));
                 }
-                change_then_reload(reload, error, async move { api::vote(plan_id, gate_id, &v).await });
+                state.change(async move { api::vote(plan_id, gate_id, &v).await });
             };
             view! {
                 <Ballot field=format!("vote-rationale-{gate_id}") label="Rationale for your vote"
@@ -148,9 +146,10 @@ pub fn StageGate(
             </p>
             {can_pass.then(|| view! {
                 <button type="button" class="button" aria-label=pass_label
-                    on:click=move |_| change_then_reload(reload, error, async move {
-                        api::pass_stage(plan_id, stage_id, &StageAction { version, reason: String::new() }).await
-                    })>"Mark passed"</button>
+                    on:click=move |_| {
+                        let action = StageAction { version: state.version(), reason: String::new() };
+                        state.change(async move { api::pass_stage(plan_id, stage_id, &action).await })
+                    }>"Mark passed"</button>
             })}
         }
     });
@@ -161,7 +160,8 @@ pub fn StageGate(
         view! {
             <button type="button" class="link danger" aria-label=label on:click=move |_| {
                 let Some(reason) = super::ask(&format!("Why is {stage_name} aborted? The plan stops here.")) else { return };
-                change_then_reload(reload, error, async move { api::abort_stage(plan_id, stage_id, &StageAction { version, reason }).await })
+                let action = StageAction { version: state.version(), reason };
+                state.change(async move { api::abort_stage(plan_id, stage_id, &action).await })
             }>"Abort stage"</button>
         }
     });
@@ -176,21 +176,16 @@ pub fn StageGate(
             {soak}
             <ul class="gate-history small">{history}</ul>
             {abort}
-            <StageRollback plan_id stage=stage.clone() runbook_html=rollback_runbook_html runner reload error/>
+            <StageRollback stage=stage.clone() runbook_html=rollback_runbook_html runner/>
         </section>
     }
     .into_any()
 }
 
 #[component]
-fn StageRollback(
-    plan_id: i64,
-    stage: Stage,
-    runbook_html: String,
-    runner: Runner,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let stage_id = stage.id;
     let name = stage.name.clone();
     let started = matches!(stage.status, StageStatus::Active | StageStatus::Passed);
@@ -207,7 +202,7 @@ fn StageRollback(
                 error.set(Some(e));
                 return;
             }
-            change_then_reload(reload, error, async move { api::request_rollback(plan_id, stage_id, &req).await });
+            state.change(async move { api::request_rollback(plan_id, stage_id, &req).await });
         };
         // Asked for, not shown on every started stage: the page stays a document.
         let asking = RwSignal::new(false);
@@ -234,7 +229,7 @@ fn StageRollback(
                 if let Err(e) = d.validate() {
                     return error.set(Some(e));
                 }
-                change_then_reload(reload, error, async move { api::decide_rollback(plan_id, rollback_id, &d).await });
+                state.change(async move { api::decide_rollback(plan_id, rollback_id, &d).await });
             };
             view! {
                 <Ballot field=format!("rollback-comment-{rollback_id}") label="Comment (required to reject)"

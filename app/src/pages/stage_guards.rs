@@ -1,7 +1,8 @@
 //! A stage's guards on the plan page: rollback triggers on live metrics, their breaches,
 //! and each guard's metric as an SVG chart drawn on the server that reads out values
 //! under the pointer or the arrow keys once the page is interactive.
-use super::{change_then_reload, confirm, short_time};
+use super::plan_page::use_plan;
+use super::{confirm, short_time};
 use crate::api;
 use crate::error::ApiError;
 use crate::gate::{Rollback, RollbackStatus};
@@ -11,25 +12,18 @@ use leptos::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
 #[component]
-pub fn StageGuards(
-    plan_id: i64,
-    version: i64,
-    stage: Stage,
-    series: Vec<GuardSeries>,
-    can_edit: bool,
-    can_run: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+pub fn StageGuards(stage: Stage, series: Vec<GuardSeries>, can_edit: bool, can_run: bool) -> impl IntoView {
     if stage.guards.is_empty() && !can_edit {
         return ().into_any();
     }
+    let state = use_plan();
+    let plan_id = state.plan_id;
     let stage_id = stage.id;
     let open = !matches!(stage.status, StageStatus::Passed | StageStatus::RolledBack | StageStatus::Aborted);
     let auto = stage.auto_rollback;
     let toggle = move |_| {
-        let patch = StagePatch { version, auto_rollback: Some(!auto), ..Default::default() };
-        change_then_reload(reload, error, async move { api::update_stage(plan_id, stage_id, &patch).await });
+        let patch = StagePatch { version: state.version(), auto_rollback: Some(!auto), ..Default::default() };
+        state.change(async move { api::update_stage(plan_id, stage_id, &patch).await });
     };
     let auto_text = if auto {
         "Automatic rollback: on — a breaching roll-back guard rolls this stage back without waiting for approval."
@@ -43,8 +37,8 @@ pub fn StageGuards(
             let chart = series.iter().find(|s| s.guard_id == guard.id).cloned();
             let rollback = guard.open_breach().and_then(|b| b.rollback_id).and_then(|id| stage.rollbacks.iter().find(|r| r.id == id).cloned());
             view! {
-                <GuardItem plan_id version stage_id status=stage.status started=stage.started_at.is_some() guard=guard.clone() series=chart rollback
-                    can_edit can_run reload error/>
+                <GuardItem stage_id status=stage.status started=stage.started_at.is_some() guard=guard.clone() series=chart rollback
+                    can_edit can_run/>
             }
         })
         .collect_view();
@@ -62,7 +56,7 @@ pub fn StageGuards(
             </div>
             {guards}
             {(stage.guards.is_empty()).then(|| view! { <p class="muted">"No guards on this stage."</p> })}
-            {(can_edit && open).then(|| view! { <AddGuard plan_id version stage_id reload error/> })}
+            {(can_edit && open).then(|| view! { <AddGuard stage_id/> })}
         </div>
     }
     .into_any()
@@ -71,8 +65,6 @@ pub fn StageGuards(
 #[allow(clippy::too_many_arguments)]
 #[component]
 fn GuardItem(
-    plan_id: i64,
-    version: i64,
     stage_id: i64,
     status: StageStatus,
     started: bool,
@@ -81,9 +73,9 @@ fn GuardItem(
     rollback: Option<Rollback>,
     can_edit: bool,
     can_run: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
+    let state = use_plan();
+    let plan_id = state.plan_id;
     let guard_id = guard.id;
     let condition = guard.condition();
     let open = guard.open_breach().cloned();
@@ -100,7 +92,7 @@ fn GuardItem(
     );
     let baseline = guard.relative.then(|| baseline_text(&guard, started));
     let now = series.as_ref().and_then(|s| s.current).map(|(mean, count)| format!("Now: {} ({} in the window)", number(mean), samples(count)));
-    let breach = open.map(|b| view! { <OpenBreach plan_id breach=b comparison=guard.comparison rollback can_run reload error/> });
+    let breach = open.map(|b| view! { <OpenBreach breach=b comparison=guard.comparison rollback can_run/> });
     let resolved: Vec<Breach> = guard.breaches.iter().filter(|b| b.resolved_at.is_some()).cloned().collect();
     let past = (!resolved.is_empty()).then(|| {
         let items = resolved
@@ -135,7 +127,8 @@ fn GuardItem(
         let condition = condition.clone();
         move |_| {
             if confirm(&format!("Remove the guard {condition}? Its breaches are kept in the history.")) {
-                change_then_reload(reload, error, async move { api::delete_guard(plan_id, stage_id, guard_id, version).await });
+                let version = state.version();
+                state.change(async move { api::delete_guard(plan_id, stage_id, guard_id, version).await });
             }
         }
     };
@@ -161,15 +154,9 @@ fn GuardItem(
 }
 
 #[component]
-fn OpenBreach(
-    plan_id: i64,
-    breach: Breach,
-    comparison: Comparison,
-    rollback: Option<Rollback>,
-    can_run: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+fn OpenBreach(breach: Breach, comparison: Comparison, rollback: Option<Rollback>, can_run: bool) -> impl IntoView {
+    let state = use_plan();
+    let plan_id = state.plan_id;
     let breach_id = breach.id;
     let mut text = format!(
         "Breached at {}: mean {} over {} {} {}",
@@ -204,7 +191,7 @@ fn OpenBreach(
             return;
         }
         note_error.set(None);
-        change_then_reload(reload, error, async move { api::resolve_breach(plan_id, breach_id, &body).await });
+        state.change(async move { api::resolve_breach(plan_id, breach_id, &body).await });
     };
     let note_id = format!("breach-note-{breach_id}");
     let err_id = format!("{note_id}-error");
@@ -233,7 +220,9 @@ fn OpenBreach(
 const FIELDS: [&str; 9] = ["metric", "labels", "comparison", "threshold", "baseline_value", "baseline_window_minutes", "window_seconds", "min_samples", "action"];
 
 #[component]
-fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+fn AddGuard(stage_id: i64) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let metric = RwSignal::new(String::new());
     let labels = RwSignal::new(String::new());
     let comparison = RwSignal::new(Comparison::Above.as_str().to_string());
@@ -248,7 +237,7 @@ fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, er
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut new = new_guard(
-            version,
+            state.version(),
             &metric.get_untracked(),
             &comparison.get_untracked(),
             &threshold.get_untracked(),
@@ -272,10 +261,10 @@ fn AddGuard(plan_id: i64, version: i64, stage_id: i64, reload: RwSignal<u32>, er
         }
         form_error.set(None);
         error.set(None);
-        // Like change_then_reload, but the server's complaints about a field show next to it.
+        // Like PlanState::change, but the server's complaints about a field show next to it.
         leptos::task::spawn_local(async move {
             match api::add_guard(plan_id, stage_id, &new).await {
-                Ok(_) => reload.update(|n| *n += 1),
+                Ok(_) => state.reload(),
                 Err(e) if e.field.as_deref().is_some_and(|f| FIELDS.contains(&f)) => form_error.set(Some(e)),
                 Err(e) => error.set(Some(e)),
             }

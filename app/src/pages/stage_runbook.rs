@@ -1,9 +1,9 @@
 //! Run mode on the plan page: start a run of a stage's runbook, check each step off (or
 //! skip it with a reason), add notes, and see elapsed time against the plan, live for
 //! everyone watching. A finished run stays, read-only, with its timeline.
-use super::{change_then_reload, countdown, now_ms, rfc3339_ms, short_time, ticking_clock};
+use super::plan_page::use_plan;
+use super::{countdown, now_ms, rfc3339_ms, short_time, ticking_clock};
 use crate::api;
-use crate::error::ApiError;
 use crate::gate::RollbackStatus;
 use crate::plan::RunHtml;
 use crate::runbook::{format_seconds, NewRun, NewRunNote, RunbookKind, RunbookRun, StepResult, StepStatus};
@@ -12,15 +12,14 @@ use leptos::prelude::*;
 
 #[component]
 pub fn StageRuns(
-    plan_id: i64,
     stage: Stage,
     runs_html: Vec<RunHtml>,
     /// Whether the stage has a forward and a rollback runbook (the page gets them rendered).
     runbooks: (bool, bool),
     can_run: bool,
-    reload: RwSignal<u32>,
-    error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
+    let state = use_plan();
+    let plan_id = state.plan_id;
     let stage_id = stage.id;
     let open = |kind: RunbookKind| stage.runs.iter().any(|r| r.kind == kind && r.finished_at.is_none());
     let start_forward = can_run && stage.status == StageStatus::Active && runbooks.0 && !open(RunbookKind::Forward);
@@ -29,7 +28,7 @@ pub fn StageRuns(
         && runbooks.1
         && approved.is_some_and(|rb| rb.runbook_finished_at.is_none() && !stage.runs.iter().any(|r| r.rollback_id == Some(rb.id)));
     let start = move |kind: RunbookKind| {
-        change_then_reload(reload, error, async move { api::start_run(plan_id, stage_id, &NewRun { kind }).await });
+        state.change(async move { api::start_run(plan_id, stage_id, &NewRun { kind }).await });
     };
     if stage.runs.is_empty() && !start_forward && !start_rollback {
         return ().into_any();
@@ -46,7 +45,7 @@ pub fn StageRuns(
         })
         .collect();
     pairs.reverse();
-    let runs = pairs.into_iter().map(|(run, html)| view! { <RunView plan_id run html can_run reload error/> }).collect_view();
+    let runs = pairs.into_iter().map(|(run, html)| view! { <RunView run html can_run/> }).collect_view();
     view! {
         <div class="runs" role="region" aria-label=format!("Runbook runs of {name}")>
             <h4>"Run mode"</h4>
@@ -65,7 +64,9 @@ pub fn StageRuns(
 }
 
 #[component]
-fn RunView(plan_id: i64, run: RunbookRun, html: RunHtml, can_run: bool, reload: RwSignal<u32>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
+    let state = use_plan();
+    let (plan_id, error) = (state.plan_id, state.error);
     let running = run.finished_at.is_none();
     let acting = running && can_run;
     let run_id = run.id;
@@ -135,7 +136,7 @@ fn RunView(plan_id: i64, run: RunbookRun, html: RunHtml, can_run: bool, reload: 
             let reason = RwSignal::new(String::new());
             let done = move |_| {
                 let result = StepResult { status: StepStatus::Done, reason: String::new() };
-                change_then_reload(reload, error, async move { api::record_step(plan_id, run_id, position, &result).await });
+                state.change(async move { api::record_step(plan_id, run_id, position, &result).await });
             };
             let skip = move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
@@ -144,7 +145,7 @@ fn RunView(plan_id: i64, run: RunbookRun, html: RunHtml, can_run: bool, reload: 
                     error.set(Some(e));
                     return;
                 }
-                change_then_reload(reload, error, async move { api::record_step(plan_id, run_id, position, &result).await });
+                state.change(async move { api::record_step(plan_id, run_id, position, &result).await });
             };
             view! {
                 <li class=format!("run-step step-{}", s.status.as_str()) data-step=position>
@@ -192,7 +193,7 @@ fn RunView(plan_id: i64, run: RunbookRun, html: RunHtml, can_run: bool, reload: 
             error.set(Some(e));
             return;
         }
-        change_then_reload(reload, error, async move { api::add_run_note(plan_id, run_id, &note).await });
+        state.change(async move { api::add_run_note(plan_id, run_id, &note).await });
     };
     let timeline = (!running).then(|| timeline(&run));
     let kind = run.kind.label();
