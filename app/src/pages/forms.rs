@@ -1,6 +1,7 @@
 //! Create and edit forms for plans, stages and risks. The same validation as the
 //! server runs as you submit; server errors land next to their field; a stale
 //! edit shows the conflict instead of overwriting.
+use super::form::{Checkbox, Choice, Field, FormBanner, FormState, Kind};
 use super::{param_id, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
@@ -9,202 +10,16 @@ use crate::risk::{Level, NewRisk, Risk, RiskPatch};
 use crate::stage::{NewStage, Stage, StagePatch, StageStatus};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-#[derive(Clone, Copy)]
-struct FormState {
-    field_errors: RwSignal<Vec<(String, String)>>,
-    error: RwSignal<Option<ApiError>>,
-    busy: RwSignal<bool>,
-}
-
-impl FormState {
-    fn new() -> Self {
-        FormState { field_errors: RwSignal::new(vec![]), error: RwSignal::new(None), busy: RwSignal::new(false) }
-    }
-
-    fn error_for(self, name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync + 'static {
-        move || self.field_errors.read().iter().find(|(f, _)| f == name).map(|(_, m)| m.clone())
-    }
-
-    fn clear(self, name: &str) {
-        if self.field_errors.read_untracked().iter().any(|(f, _)| f == name) {
-            self.field_errors.update(|v| v.retain(|(f, _)| f != name));
-        }
-    }
-
-    fn reset(self) {
-        self.field_errors.set(vec![]);
-        self.error.set(None);
-    }
-
-    /// Puts an error next to its field when this form has that field, else above the form.
-    fn show(self, e: ApiError) {
-        match e.field.clone() {
-            Some(f) if !e.is_conflict() && f != "version" => {
-                focus_field(&f);
-                self.field_errors.set(vec![(f, e.message)]);
-            }
-            _ => self.error.set(Some(e)),
-        }
-        self.busy.set(false);
-    }
-
-    /// Runs a save; on success goes to `then`.
-    fn submit<F>(self, save: F, then: impl Fn(&Plan) -> String + 'static)
-    where
-        F: std::future::Future<Output = Result<Plan, ApiError>> + 'static,
-    {
-        self.busy.set(true);
-        let navigate = use_navigate();
-        spawn_local(async move {
-            match save.await {
-                Ok(plan) => {
-                    self.busy.set(false);
-                    navigate(&then(&plan), Default::default());
-                }
-                Err(e) => self.show(e),
-            }
-        });
-    }
-}
-
-/// Keyboard and screen-reader users land on the field that needs fixing.
-fn focus_field(name: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let input = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(&format!("field-{name}")))
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-        if let Some(input) = input {
-            let _ = input.focus();
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = name;
-}
-
-#[derive(Clone, Copy, Default, PartialEq)]
-enum Kind {
-    #[default]
-    Text,
-    Area,
-    Number,
-    DateTime,
-}
-
-#[component]
-fn Field(
-    label: &'static str,
-    name: &'static str,
-    value: RwSignal<String>,
-    form: FormState,
-    #[prop(optional)] kind: Kind,
-    #[prop(optional)] hint: Option<&'static str>,
-    #[prop(optional)] required: bool,
-) -> impl IntoView {
-    let id = format!("field-{name}");
-    let err_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let error = form.error_for(name);
-    let described_by = {
-        let (e, h) = (err_id.clone(), hint_id.clone());
-        move || match (hint.is_some(), error().is_some()) {
-            (true, true) => format!("{h} {e}"),
-            (true, false) => h.clone(),
-            (false, true) => e.clone(),
-            (false, false) => String::new(),
-        }
-    };
-    let invalid = move || if error().is_some() { "true" } else { "false" };
-    let on_input = move |ev| {
-        value.set(event_target_value(&ev));
-        form.clear(name);
-    };
-    let control = if kind == Kind::Area {
-        view! {
-            <textarea
-                id=id.clone()
-                name=name
-                rows="8"
-                aria-invalid=invalid
-                aria-describedby=described_by
-                aria-required=required.then_some("true")
-                prop:value=move || value.get()
-                on:input=on_input
-            >
-                {value.get_untracked()}
-            </textarea>
-        }
-        .into_any()
-    } else {
-        let input_type = match kind {
-            Kind::Number => "number",
-            Kind::DateTime => "datetime-local",
-            _ => "text",
-        };
-        view! {
-            <input
-                id=id.clone()
-                name=name
-                type=input_type
-                min=(kind == Kind::Number).then_some("0")
-                value=value.get_untracked()
-                aria-invalid=invalid
-                aria-describedby=described_by
-                aria-required=required.then_some("true")
-                prop:value=move || value.get()
-                on:input=on_input
-            />
-        }
-        .into_any()
-    };
-    view! {
-        <div class="field" class:has-error=move || error().is_some()>
-            <label for=id>{label} {required.then(|| view! { <span class="req">" (required)"</span> })}</label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
-            {control}
-            <p class="field-error" id=err_id aria-live="polite">{error}</p>
-        </div>
-    }
-}
-
-#[component]
-fn Choice(label: &'static str, name: &'static str, value: RwSignal<String>, options: Vec<(&'static str, &'static str)>) -> impl IntoView {
-    let id = format!("field-{name}");
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            <select id=id name=name prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
-                {options
-                    .into_iter()
-                    .map(|(v, l)| view! { <option value=v selected=move || value.get() == v>{l}</option> })
-                    .collect_view()}
-            </select>
-        </div>
-    }
-}
-
-#[component]
-fn FormBanner(form: FormState) -> impl IntoView {
-    move || {
-        form.error.get().map(|e| {
-            let conflict = e.is_conflict();
-            view! {
-                <div class=if conflict { "error-box conflict" } else { "error-box" } role="alert">
-                    <p>{e.message}</p>
-                    {conflict.then(|| view! {
-                        <p>"Your text is still in the form: copy what you need, then "
-                            <a href="" rel="external">"reload"</a>" to edit the latest version."</p>
-                    })}
-                </div>
-            }
-        })
-    }
+/// Sends a page form's save; once saved, goes to the page `then` names.
+fn save_then_go<F>(form: FormState, save: F, then: impl Fn(&Plan) -> String + 'static)
+where
+    F: std::future::Future<Output = Result<Plan, ApiError>> + 'static,
+{
+    let navigate = use_navigate();
+    form.send(save, move |plan| navigate(&then(&plan), Default::default()));
 }
 
 #[component]
@@ -238,7 +53,7 @@ fn with_plan<V: IntoView + 'static>(form: impl Fn(Plan) -> V + Copy + Send + Syn
 }
 
 /// Review states come from review and sign-off, so they are not offered here.
-fn plan_status_options(current: PlanStatus) -> Vec<(&'static str, &'static str)> {
+fn plan_status_options(current: PlanStatus) -> Vec<(String, String)> {
     PlanStatus::ALL
         .iter()
         .filter(|s| {
@@ -248,12 +63,12 @@ fn plan_status_options(current: PlanStatus) -> Vec<(&'static str, &'static str)>
                     PlanStatus::InReview | PlanStatus::Approved | PlanStatus::Executing | PlanStatus::Completed | PlanStatus::RolledBack
                 )
         })
-        .map(|s| (s.as_str(), s.label()))
+        .map(|s| (s.as_str().to_string(), s.label().to_string()))
         .collect()
 }
 
-fn level_options() -> Vec<(&'static str, &'static str)> {
-    Level::ALL.iter().map(|l| (l.as_str(), l.label())).collect()
+fn level_options() -> Vec<(String, String)> {
+    Level::ALL.iter().map(|l| (l.as_str().to_string(), l.label().to_string())).collect()
 }
 
 // ---- plans ----
@@ -311,7 +126,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
                     ..Default::default()
                 };
                 match new.validate() {
-                    Ok(()) => form.submit(async move { api::create_plan(&new).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::create_plan(&new).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -335,7 +150,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
                     },
                 };
                 match patch.validate() {
-                    Ok(()) => form.submit(async move { api::update_plan(id, &patch).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::update_plan(id, &patch).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -348,7 +163,7 @@ fn PlanForm(plan: Option<Plan>) -> impl IntoView {
             <Field label="Title" name="title" value=title form required=true/>
             <Field label="Summary" name="summary" value=summary form hint="One or two sentences shown in the plan list."/>
             <Field label="Owner" name="owner" value=owner form hint="Who answers for this plan."/>
-            <Choice label="Status" name="status" value=status options=plan_status_options(current_status)/>
+            <Choice label="Status" name="status" value=status options=plan_status_options(current_status) form/>
             {based_on.map(|_| view! {
                 <Field label="Rollback target (seconds)" name="rollback_target_seconds" value=target form kind=Kind::Number
                     hint="How fast an approved rollback should have the flags back; each rollback's time is shown against it."/>
@@ -475,7 +290,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     ..Default::default()
                 };
                 match new.validate() {
-                    Ok(()) => form.submit(async move { api::add_stage(plan_id, &new).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::add_stage(plan_id, &new).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -496,7 +311,7 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
                     auto_rollback: Some(auto_rollback.get_untracked()),
                 };
                 match patch.validate() {
-                    Ok(()) => form.submit(async move { api::update_stage(plan_id, stage_id, &patch).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::update_stage(plan_id, stage_id, &patch).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -511,14 +326,11 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
             <Field label="Planned start (UTC)" name="planned_start" value=planned_start form kind=Kind::DateTime/>
             <Field label="Planned duration (minutes)" name="planned_duration_minutes" value=duration form kind=Kind::Number/>
             <Field label="Minimum soak time (minutes)" name="min_soak_minutes" value=soak form kind=Kind::Number hint="How long the stage must run before the next gate may open."/>
-            <Choice label="Who decides the go/no-go gate" name="gate_roles" value=gate_roles options=gate_role_options()/>
+            <Choice label="Who decides the go/no-go gate" name="gate_roles" value=gate_roles options=gate_role_options() form/>
             <Field label="Approvals needed" name="gate_approvals" value=gate_approvals form kind=Kind::Number
                 hint="How many \"go\" votes open the gate. The person who asks cannot vote; one \"no-go\" stops it."/>
-            <div class="field checkbox">
-                <input type="checkbox" id="auto_rollback" name="auto_rollback" prop:checked=move || auto_rollback.get()
-                    on:change=move |ev| auto_rollback.set(event_target_checked(&ev))/>
-                <label for="auto_rollback">"Guards may roll this stage back without waiting for a rollback authority"</label>
-            </div>
+            <Checkbox label="Guards may roll this stage back without waiting for a rollback authority" name="auto_rollback"
+                value=auto_rollback form id="auto_rollback"/>
             <Field label="Description" name="description" value=description form kind=Kind::Area hint="Markdown."/>
             <Field label="Forward runbook" name="forward_runbook" value=forward form kind=Kind::Area hint="Markdown: the steps to carry the stage out."/>
             <Field label="Rollback runbook" name="rollback_runbook" value=rollback form kind=Kind::Area hint="Markdown: the steps to undo it."/>
@@ -528,14 +340,17 @@ fn StageForm(plan_id: i64, version: i64, stage: Option<Stage>) -> impl IntoView 
 }
 
 /// The usual sets of deciders, as `Choice` options (value: the stored role list).
-fn gate_role_options() -> Vec<(&'static str, &'static str)> {
-    vec![
+fn gate_role_options() -> Vec<(String, String)> {
+    [
         ("migration_lead,rollback_authority", "Migration lead and rollback authority"),
         ("rollback_authority", "Rollback authority"),
         ("migration_lead", "Migration lead"),
         ("on_call,rollback_authority", "On-call and rollback authority"),
         ("migration_lead,on_call,rollback_authority", "Migration lead, on-call and rollback authority"),
     ]
+    .into_iter()
+    .map(|(v, l)| (v.to_string(), l.to_string()))
+    .collect()
 }
 
 // ---- risks ----
@@ -595,7 +410,7 @@ fn RiskForm(plan_id: i64, version: i64, risk: Option<Risk>) -> impl IntoView {
                     mitigation: mitigation.get_untracked(),
                 };
                 match new.validate() {
-                    Ok(()) => form.submit(async move { api::add_risk(plan_id, &new).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::add_risk(plan_id, &new).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -608,7 +423,7 @@ fn RiskForm(plan_id: i64, version: i64, risk: Option<Risk>) -> impl IntoView {
                     mitigation: Some(mitigation.get_untracked()),
                 };
                 match patch.validate() {
-                    Ok(()) => form.submit(async move { api::update_risk(plan_id, risk_id, &patch).await }, to_page),
+                    Ok(()) => save_then_go(form, async move { api::update_risk(plan_id, risk_id, &patch).await }, to_page),
                     Err(e) => form.show(e),
                 }
             }
@@ -619,8 +434,8 @@ fn RiskForm(plan_id: i64, version: i64, risk: Option<Risk>) -> impl IntoView {
         <form class="form" novalidate on:submit=on_submit>
             <FormBanner form/>
             <Field label="Risk" name="risk" value=text form required=true/>
-            <Choice label="Likelihood" name="likelihood" value=likelihood options=level_options()/>
-            <Choice label="Impact" name="impact" value=impact options=level_options()/>
+            <Choice label="Likelihood" name="likelihood" value=likelihood options=level_options() form/>
+            <Choice label="Impact" name="impact" value=impact options=level_options() form/>
             <Field label="Mitigation" name="mitigation" value=mitigation form kind=Kind::Area/>
             <Actions form label=if risk_id.is_some() { "Save risk" } else { "Add risk" } cancel=format!("/plans/{plan_id}?edit=1")/>
         </form>

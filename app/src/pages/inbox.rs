@@ -1,5 +1,6 @@
 //! The approval inbox: everything waiting for the signed-in person's decision (gates,
 //! rollbacks, sign-offs), oldest first, each decided with a comment in one step.
+use super::form::FormState;
 use super::stage_gate::Ballot;
 use super::{short_time, ErrorPanel, Ready};
 use crate::api;
@@ -96,42 +97,41 @@ fn InboxRow(item: InboxItem, reload: RwSignal<u32>, error: RwSignal<Option<ApiEr
     };
     let note = (!item.note.is_empty()).then(|| item.note.clone());
     let (kind, id, plan_id, version) = (item.kind, item.id, item.plan_id, item.plan_version);
+    let form = FormState::prefixed("inbox").with_banner(error);
     let decide = move |yes: bool, text: String| {
-        error.set(None);
-        let done = move |r: Result<crate::plan::Plan, ApiError>| match r {
-            Ok(_) => reload.update(|n| *n += 1),
-            Err(e) => error.set(Some(e)),
-        };
+        let done = move |_| reload.update(|n| *n += 1);
         match kind {
             InboxKind::Gate => {
                 let v = NewVote { vote: if yes { Vote::Go } else { Vote::NoGo }, rationale: text };
                 if let Err(e) = v.validate() {
-                    return error.set(Some(e));
+                    return form.show(e);
                 }
-                leptos::task::spawn_local(async move { done(api::vote(plan_id, id, &v).await) });
+                form.send(async move { api::vote(plan_id, id, &v).await }, done);
             }
             InboxKind::Rollback => {
                 let d = RollbackDecision { decision: if yes { Verdict::Approve } else { Verdict::Reject }, comment: text };
                 if let Err(e) = d.validate() {
-                    return error.set(Some(e));
+                    return form.show(e);
                 }
-                leptos::task::spawn_local(async move { done(api::decide_rollback(plan_id, id, &d).await) });
+                form.send(async move { api::decide_rollback(plan_id, id, &d).await }, done);
             }
             InboxKind::SignOff => {
                 let s = NewSignOff { version, decision: if yes { Decision::Approved } else { Decision::ChangesRequested }, comment: text };
                 if let Err(e) = s.validate() {
-                    return error.set(Some(e));
+                    return form.show(e);
                 }
-                leptos::task::spawn_local(async move { done(api::sign_off(plan_id, &s).await) });
+                form.send(async move { api::sign_off(plan_id, &s).await }, done);
             }
         }
     };
+    // The text is a vote's rationale, or a decision's comment.
+    let name = if matches!(kind, InboxKind::Gate) { "rationale" } else { "comment" };
     view! {
         <li class=format!("inbox-item inbox-{}", item.kind.label().to_lowercase().replace('/', "-"))>
             <p class="inbox-what"><span class="badge">{item.kind.label()}</span> " "
                 <a href=format!("/plans/{plan_id}")>{subject.clone()}</a></p>
             <p class="small">{asked} {note.map(|n| view! { <q>{n}</q> })}</p>
-            <Ballot field label="Comment" yes=(approve_text, approve_label) no=(reject_text, reject_label) decide/>
+            <Ballot form name field label="Comment" yes=(approve_text, approve_label) no=(reject_text, reject_label) decide/>
         </li>
     }
 }

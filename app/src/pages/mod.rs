@@ -3,6 +3,7 @@ pub mod admin;
 pub mod adoption;
 pub mod audit;
 pub mod flags;
+pub mod form;
 pub mod forms;
 pub mod plan_import;
 pub mod plan_list;

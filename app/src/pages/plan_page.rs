@@ -1,4 +1,5 @@
 //! A plan: its stages as a timeline, its risks, and its Markdown.
+use super::form::FormState;
 use super::plan_people::{Discussion, ReviewPanel, RolesPanel};
 use super::stage_checklist::StageChecklist;
 use super::stage_flags::StageFlags;
@@ -52,6 +53,32 @@ impl PlanState {
                 }
                 Err(e) => error.set(Some(e)),
             }
+        });
+    }
+
+    /// A form on the page with the page's banner: ids `{prefix}-{name}-{key}`, so each
+    /// stage's (check's, gate's…) form has its own.
+    pub fn form(&self, prefix: &str, key: impl std::fmt::Display) -> FormState {
+        FormState::scoped(prefix, key).with_banner(self.error)
+    }
+
+    /// Sends a form's change, like [`change`](Self::change): what the server says about
+    /// one of the form's fields shows next to it, anything else in the page's banner.
+    pub fn submit<T: 'static>(&self, form: FormState, change: impl std::future::Future<Output = Result<T, ApiError>> + 'static) {
+        self.submit_then(form, change, || ());
+    }
+
+    /// Like [`submit`](Self::submit), with `done` run when it succeeded.
+    pub fn submit_then<T: 'static>(
+        &self,
+        form: FormState,
+        change: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+        done: impl FnOnce() + 'static,
+    ) {
+        let reload = self.reload;
+        form.send(change, move |_| {
+            done();
+            reload.update(|n| *n += 1);
         });
     }
 

@@ -1,5 +1,7 @@
 //! The plan page's people: who holds which role, the review and its sign-offs, and
 //! the discussion (threaded per plan and per stage).
+use super::form::{Choice, Field, FormState, Kind};
+use super::plan_page::use_plan;
 use super::short_time;
 use crate::api;
 use crate::error::ApiError;
@@ -8,8 +10,6 @@ use crate::plan::{Plan, PlanStatus};
 use crate::review::{Comment, Decision, NewComment, NewSignOff};
 use crate::role::{NewRoleAssignment, PlanRole, RoleAssignment};
 use leptos::prelude::*;
-use super::plan_page::use_plan;
-
 
 fn contact_of(p: &Person) -> String {
     if p.contact.is_empty() {
@@ -70,7 +70,8 @@ pub fn RolesPanel(roles: Vec<RoleAssignment>, can_assign: bool) -> impl IntoView
 #[component]
 fn AssignForm() -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
+    let form = FormState::prefixed("assign").with_banner(state.error);
     let people = Resource::new(|| (), |_| list_people());
     let username = RwSignal::new(String::new());
     let role = RwSignal::new(PlanRole::Stakeholder.as_str().to_string());
@@ -79,38 +80,26 @@ fn AssignForm() -> impl IntoView {
         let Some(role) = PlanRole::parse(&role.get_untracked()) else { return };
         let new = NewRoleAssignment { username: username.get_untracked(), role };
         if new.username.is_empty() {
-            error.set(Some(ApiError::validation("username", "Choose a person.")));
-            return;
+            return form.show(ApiError::validation("username", "Choose a person."));
         }
-        state.change(async move { api::assign_role(plan_id, &new).await });
+        state.submit(form, async move { api::assign_role(plan_id, &new).await });
     };
+    let roles = PlanRole::ALL.into_iter().map(|r| (r.as_str().to_string(), r.label().to_string())).collect();
     view! {
-        <form class="inline-form assign" on:submit=submit>
-            <div class="field">
-                <label for="assign-person">"Person"</label>
-                <Suspense fallback=|| view! { <select id="assign-person" disabled><option>"Loading…"</option></select> }>
-                    {move || Suspend::new(async move {
-                        let list = people.await.unwrap_or_default();
-                        view! {
-                            <select id="assign-person" on:change=move |ev| username.set(event_target_value(&ev))>
-                                <option value="">"Choose a person"</option>
-                                {list.into_iter().map(|p| {
-                                    let label = format!("{} ({})", p.name(), p.username);
-                                    view! { <option value=p.username.clone()>{label}</option> }
-                                }).collect_view()}
-                            </select>
-                        }
-                    })}
-                </Suspense>
-            </div>
-            <div class="field">
-                <label for="assign-role">"Role"</label>
-                <select id="assign-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                    {PlanRole::ALL.into_iter().map(|r| view! {
-                        <option value=r.as_str() selected={r == PlanRole::Stakeholder}>{r.label()}</option>
-                    }).collect_view()}
-                </select>
-            </div>
+        <form class="inline-form assign" novalidate on:submit=submit>
+            <Suspense fallback=move || view! {
+                <Choice label="Person" name="username" value=username options=vec![(String::new(), "Loading…".into())] form
+                    id="assign-person" disabled=true/>
+            }>
+                {move || Suspend::new(async move {
+                    let list = people.await.unwrap_or_default();
+                    let options = std::iter::once((String::new(), "Choose a person".to_string()))
+                        .chain(list.into_iter().map(|p| (p.username.clone(), format!("{} ({})", p.name(), p.username))))
+                        .collect();
+                    view! { <Choice label="Person" name="username" value=username options form id="assign-person"/> }
+                })}
+            </Suspense>
+            <Choice label="Role" name="role" value=role options=roles form/>
             <button type="submit" class="button">"Assign role"</button>
         </form>
     }
@@ -125,7 +114,6 @@ pub fn ReviewPanel(
     can_sign_off: bool,
 ) -> impl IntoView {
     let state = use_plan();
-    let error = state.error;
     // A sign-off is of the version shown here; a new version redraws the panel.
     let (plan_id, version, status) = (plan.id, plan.version, plan.status);
     let stakeholders: Vec<Person> = plan.holders(PlanRole::Stakeholder).cloned().collect();
@@ -165,13 +153,13 @@ pub fn ReviewPanel(
         })
         .collect_view();
     let comment = RwSignal::new(String::new());
+    let form = FormState::prefixed("signoff").with_banner(state.error);
     let decide = move |decision: Decision| {
         let new = NewSignOff { version, decision, comment: comment.get_untracked() };
         if let Err(e) = new.validate() {
-            error.set(Some(e));
-            return;
+            return form.show(e);
         }
-        state.change(async move { api::sign_off(plan_id, &new).await });
+        state.submit(form, async move { api::sign_off(plan_id, &new).await });
     };
     view! {
         <section aria-labelledby="review-heading" class="panel review">
@@ -188,8 +176,7 @@ pub fn ReviewPanel(
             })}
             {(can_sign_off && (status == PlanStatus::InReview || resign)).then(|| view! {
                 <div class="sign-off-form">
-                    <label for="signoff-comment">"Comment (required when asking for changes)"</label>
-                    <textarea id="signoff-comment" rows="2" on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                    <Field label="Comment (required when asking for changes)" name="comment" value=comment form kind=Kind::Area rows=2/>
                     <div class="buttons">
                         <button type="button" class="button primary" on:click=move |_| decide(Decision::Approved)>
                             {format!("Sign off version {version}")}
@@ -210,6 +197,7 @@ pub fn Discussion(
     #[prop(into)] stages: Signal<Vec<(i64, String)>>,
     can_comment: bool,
 ) -> impl IntoView {
+    let state = use_plan();
     let replying = RwSignal::new(None::<i64>);
     // Each thread is keyed by its first comment, so a new comment or reply from someone
     // else adds to the page without closing a reply being written.
@@ -249,6 +237,8 @@ pub fn Discussion(
     };
     let about = RwSignal::new(String::new());
     let writing = RwSignal::new(false);
+    // The new comment's form: what it is about, and its text.
+    let form = FormState::prefixed("comment").with_banner(state.error);
     view! {
         <section aria-labelledby="discussion-heading" class="panel discussion">
             <h2 id="discussion-heading">"Discussion"</h2>
@@ -262,16 +252,15 @@ pub fn Discussion(
                 <button type="button" class="button" on:click=move |_| writing.set(true)>"Write a comment"</button>
             })}
             {move || (can_comment && writing.get()).then(|| view! {
-                <div class="field">
-                    <label for="comment-about">"About"</label>
-                    <select id="comment-about" on:change=move |ev| about.set(event_target_value(&ev))>
-                        <option value="">"The whole plan"</option>
-                        {stages.get_untracked().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
-                    </select>
-                </div>
+                {
+                    let options = std::iter::once((String::new(), "The whole plan".to_string()))
+                        .chain(stages.get_untracked().into_iter().map(|(id, name)| (id.to_string(), name)))
+                        .collect();
+                    view! { <Choice label="About" name="stage_id" value=about options form id="comment-about"/> }
+                }
                 {move || {
                     let stage_id = about.get().parse::<i64>().ok();
-                    view! { <CommentForm stage_id parent_id=None label="Your comment" posted=move || { about.set(String::new()); writing.set(false) }/> }
+                    view! { <CommentForm stage_id parent_id=None label="Your comment" form posted=move || { about.set(String::new()); writing.set(false) }/> }
                 }}
             })}
         </section>
@@ -292,29 +281,30 @@ fn CommentForm(
     stage_id: Option<i64>,
     parent_id: Option<i64>,
     label: &'static str,
+    /// The form this one is part of (a new comment's, with what it is about); a reply has its own.
+    #[prop(optional)]
+    form: Option<FormState>,
     /// Run once the comment is posted: the form closes.
     posted: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let body = RwSignal::new(String::new());
-    let field_id = match parent_id {
-        Some(p) => format!("reply-{p}"),
-        None => "new-comment".to_string(),
+    let (form, field_id) = match parent_id {
+        Some(p) => (form.unwrap_or_else(|| state.form("reply", p)), format!("reply-{p}")),
+        None => (form.unwrap_or_else(|| FormState::prefixed("comment").with_banner(state.error)), "new-comment".to_string()),
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let new = NewComment { body: body.get_untracked(), stage_id, parent_id };
         if let Err(e) = new.validate() {
-            error.set(Some(e));
-            return;
+            return form.show(e);
         }
-        state.change_then(async move { api::add_comment(plan_id, &new).await }, posted);
+        state.submit_then(form, async move { api::add_comment(plan_id, &new).await }, posted);
     };
     view! {
-        <form class="comment-form" on:submit=submit>
-            <label for=field_id.clone()>{label}</label>
-            <textarea id=field_id rows="3" on:input=move |ev| body.set(event_target_value(&ev))></textarea>
+        <form class="comment-form" novalidate on:submit=submit>
+            <Field label=label name="body" value=body form kind=Kind::Area rows=3 id=field_id/>
             <button type="submit" class="button">"Post"</button>
         </form>
     }

@@ -1,11 +1,12 @@
 //! A stage's checklist on the plan page: leads build it, the people running the plan
 //! record each check's result with a comment and evidence.
+use super::form::{Checkbox, Choice, Field, Kind};
+use super::plan_page::use_plan;
 use super::short_time;
 use crate::api;
 use crate::checklist::{CheckResult, CheckStatus, ChecklistCopy, ChecklistItem, NewChecklistItem};
+use crate::error::ApiError;
 use leptos::prelude::*;
-use super::plan_page::use_plan;
-
 
 #[allow(clippy::too_many_arguments)]
 #[component]
@@ -17,7 +18,7 @@ pub fn StageChecklist(
     sources: Vec<(i64, String)>,
 ) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let empty = items.is_empty();
     let rows = items
         .into_iter()
@@ -25,46 +26,44 @@ pub fn StageChecklist(
         .collect_view();
     let text = RwSignal::new(String::new());
     let required = RwSignal::new(true);
+    let add_form = state.form("check", stage_id).small();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let new = NewChecklistItem { version: state.version(), text: text.get_untracked(), required: required.get_untracked() };
         if let Err(e) = new.validate() {
-            error.set(Some(e));
-            return;
+            return add_form.show(e);
         }
-        state.change(async move { api::add_check(plan_id, stage_id, &new).await });
+        state.submit(add_form, async move { api::add_check(plan_id, stage_id, &new).await });
     };
     let from = RwSignal::new(String::new());
+    let copy_form = state.form("check", stage_id).small();
     let copy = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(from_stage_id) = from.get_untracked().parse::<i64>() else { return };
+        let Ok(from_stage_id) = from.get_untracked().parse::<i64>() else {
+            return copy_form.show(ApiError::validation("from_stage_id", "Choose a stage to copy from."));
+        };
         let body = ChecklistCopy { version: state.version(), from_stage_id };
-        state.change(async move { api::copy_checklist(plan_id, stage_id, &body).await });
+        state.submit(copy_form, async move { api::copy_checklist(plan_id, stage_id, &body).await });
     };
-    let sources: Vec<(i64, String)> = sources.into_iter().filter(|(id, _)| *id != stage_id).collect();
+    let mut sources: Vec<(String, String)> =
+        sources.into_iter().filter(|(id, _)| *id != stage_id).map(|(id, label)| (id.to_string(), label)).collect();
     let has_sources = !sources.is_empty();
-    let ids = |what: &str| format!("{what}-{stage_id}");
-    let (text_id, req_id, from_id) = (ids("check-text"), ids("check-required"), ids("check-from"));
-    let (text_for, req_for, from_for) = (text_id.clone(), req_id.clone(), from_id.clone());
+    sources.insert(0, (String::new(), "Choose a stage".into()));
     view! {
         <div class="checklist">
             {(!empty || can_edit).then(|| view! { <h4>"Checklist"</h4> })}
             <ul class="checks">{rows}</ul>
             {can_edit.then(|| view! {
-                <form class="inline-form small" on:submit=add>
-                    <div class="field"><label for=text_for>"New check"</label>
-                        <input id=text_id required placeholder="Error rate under 1% for 30 minutes" on:input=move |ev| text.set(event_target_value(&ev))/></div>
-                    <div class="field checkbox"><input type="checkbox" id=req_id checked on:change=move |ev| required.set(event_target_checked(&ev))/>
-                        <label for=req_for>"Required"</label></div>
+                <form class="inline-form small" novalidate on:submit=add>
+                    <Field label="New check" name="text" value=text form=add_form required=true
+                        placeholder="Error rate under 1% for 30 minutes"/>
+                    <Checkbox label="Required" name="required" value=required form=add_form/>
                     <button type="submit" class="button">"Add check"</button>
                 </form>
                 {has_sources.then(|| view! {
-                    <form class="inline-form small" on:submit=copy>
-                        <div class="field"><label for=from_for>"Copy a checklist from"</label>
-                            <select id=from_id on:change=move |ev| from.set(event_target_value(&ev))>
-                                <option value="">"Choose a stage"</option>
-                                {sources.iter().map(|(id, label)| view! { <option value=id.to_string()>{label.clone()}</option> }).collect_view()}
-                            </select></div>
+                    <form class="inline-form small" novalidate on:submit=copy>
+                        <Choice label="Copy a checklist from" name="from_stage_id" value=from options=sources form=copy_form
+                            id=format!("check-from-{stage_id}")/>
                         <button type="submit" class="button">"Copy checks"</button>
                     </form>
                 })}
@@ -78,11 +77,12 @@ pub fn StageChecklist(
 #[component]
 fn CheckRow(stage_id: i64, item: ChecklistItem, can_edit: bool, can_run: bool) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let item_id = item.id;
     let status = RwSignal::new(item.status.as_str().to_string());
     let comment = RwSignal::new(item.comment.clone());
     let evidence = RwSignal::new(item.evidence_url.clone().unwrap_or_default());
+    let form = state.form("check", item_id).small();
     let record = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let result = CheckResult {
@@ -91,20 +91,16 @@ fn CheckRow(stage_id: i64, item: ChecklistItem, can_edit: bool, can_run: bool) -
             evidence_url: Some(evidence.get_untracked()).filter(|e| !e.trim().is_empty()),
         };
         if let Err(e) = result.validate() {
-            error.set(Some(e));
-            return;
+            return form.show(e);
         }
-        state.change(async move { api::record_check(plan_id, stage_id, item_id, &result).await });
+        state.submit(form, async move { api::record_check(plan_id, stage_id, item_id, &result).await });
     };
     let who = match (&item.checked_by, &item.checked_at) {
         (Some(by), Some(at)) => format!("{} by {by}, {}", item.status.label(), short_time(at)),
         _ => item.status.label().to_string(),
     };
-    let ids = |what: &str| format!("{what}-{item_id}");
-    let (status_id, comment_id, evidence_id) = (ids("check-status"), ids("check-comment"), ids("check-evidence"));
     let label = format!("Remove check: {}", item.text);
     let record_label = format!("Record the result of: {}", item.text);
-    let current = item.status;
     // The form is there when asked for: a stage's checks stay a list to read.
     let recording = RwSignal::new(false);
     view! {
@@ -125,19 +121,12 @@ fn CheckRow(stage_id: i64, item: ChecklistItem, can_edit: bool, can_run: bool) -
                     on:click=move |_| recording.update(|r| *r = !*r)>"Record result"</button>
             })}
             {move || (can_run && recording.get()).then(|| {
-                let (status_id, comment_id, evidence_id) = (status_id.clone(), comment_id.clone(), evidence_id.clone());
+                let results = CheckStatus::ALL.into_iter().map(|s| (s.as_str().to_string(), s.label().to_string())).collect();
                 view! {
-                <form class="inline-form small" on:submit=record>
-                    <div class="field"><label for=status_id.clone()>"Result"</label>
-                        <select id=status_id on:change=move |ev| status.set(event_target_value(&ev))>
-                            {CheckStatus::ALL.into_iter().map(|s| view! {
-                                <option value=s.as_str() selected={s == current}>{s.label()}</option>
-                            }).collect_view()}
-                        </select></div>
-                    <div class="field"><label for=comment_id.clone()>"Comment"</label>
-                        <input id=comment_id prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))/></div>
-                    <div class="field"><label for=evidence_id.clone()>"Evidence link"</label>
-                        <input id=evidence_id type="url" prop:value=move || evidence.get() on:input=move |ev| evidence.set(event_target_value(&ev))/></div>
+                <form class="inline-form small" novalidate on:submit=record>
+                    <Choice label="Result" name="status" value=status options=results form/>
+                    <Field label="Comment" name="comment" value=comment form/>
+                    <Field label="Evidence link" name="evidence_url" value=evidence form kind=Kind::Url id=format!("check-evidence-{item_id}")/>
                     <button type="submit" class="button">"Record"</button>
                 </form>
             }})}

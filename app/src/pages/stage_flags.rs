@@ -1,10 +1,11 @@
 //! A stage's flag changes on the plan page: set while the stage is pending, applied
 //! when its gate says go, put back when its rollback is approved.
+use super::form::{Checkbox, Choice, Field, Kind};
+use super::plan_page::use_plan;
 use crate::api;
+use crate::error::ApiError;
 use crate::stage::{FlagChangeInput, Stage, StageFlagChanges, StageStatus};
 use leptos::prelude::*;
-use super::plan_page::use_plan;
-
 
 #[component]
 pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl IntoView {
@@ -61,38 +62,69 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
         RwSignal::new(flag_keys.first().cloned().unwrap_or_default()),
         RwSignal::new("production".to_string()),
         RwSignal::new(true),
-        RwSignal::new(100i64),
+        RwSignal::new("100".to_string()),
     );
+    let form = state.form("sf", stage_id).small();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let mut list = current.get_value();
-        list.push(FlagChangeInput { flag: flag.get_untracked(), environment: env.get_untracked(), enabled: on.get_untracked(), percentage: pct.get_untracked() });
-        save(list);
+        let Ok(percentage) = pct.get_untracked().trim().parse::<i64>() else {
+            return form.show(ApiError::validation("percentage", "The percentage is a whole number from 0 to 100."));
+        };
+        let mut changes = current.get_value();
+        let at = changes.len();
+        changes.push(FlagChangeInput { flag: flag.get_untracked(), environment: env.get_untracked(), enabled: on.get_untracked(), percentage });
+        let input = StageFlagChanges { version: state.version(), changes };
+        if let Err(e) = input.validate() {
+            return form.show(about_new(e, at));
+        }
+        state.submit(form, async move { api::set_stage_flags(plan_id, stage_id, &input).await.map_err(|e| about_new(e, at)) });
     };
     let ids = |what: &str| format!("{what}-{stage_id}");
-    let (flag_id, env_id, on_id, pct_id) = (ids("sf-flag"), ids("sf-env"), ids("sf-on"), ids("sf-pct"));
-    let (flag_for, env_for, on_for, pct_for) = (flag_id.clone(), env_id.clone(), on_id.clone(), pct_id.clone());
     let has_flags = !flag_keys.is_empty();
+    let flag_options = flag_keys.iter().map(|k| (k.clone(), k.clone())).collect();
     view! {
         <div class="stage-flags">
             {(has_changes || editable).then(|| view! { <h4>"Flags this stage flips"</h4> })}
             <ul class="flag-changes">{items}</ul>
             {(editable && has_flags).then(|| view! {
-                <form class="inline-form small" on:submit=add>
-                    <div class="field"><label for=flag_for>"Flag"</label>
-                        <select id=flag_id on:change=move |ev| flag.set(event_target_value(&ev))>
-                            {flag_keys.iter().map(|k| view! { <option value=k.clone()>{k.clone()}</option> }).collect_view()}
-                        </select></div>
-                    <div class="field"><label for=env_for>"Environment"</label>
-                        <input id=env_id value="production" on:input=move |ev| env.set(event_target_value(&ev))/></div>
-                    <div class="field checkbox"><input type="checkbox" id=on_id checked on:change=move |ev| on.set(event_target_checked(&ev))/>
-                        <label for=on_for>"On"</label></div>
-                    <div class="field"><label for=pct_for>"Percentage"</label>
-                        <input id=pct_id type="number" min="0" max="100" value="100" on:input=move |ev| pct.set(event_target_value(&ev).parse().unwrap_or(0))/></div>
+                <form class="inline-form small" novalidate on:submit=add>
+                    <Choice label="Flag" name="flag" value=flag options=flag_options form/>
+                    <Field label="Environment" name="environment" value=env form id=ids("sf-env")/>
+                    <Checkbox label="On" name="enabled" value=on form id=ids("sf-on")/>
+                    <Field label="Percentage" name="percentage" value=pct form kind=Kind::Number max="100" id=ids("sf-pct")/>
                     <button type="submit" class="button">"Add flag change"</button>
                 </form>
             })}
         </div>
     }
     .into_any()
+}
+
+/// The server and `validate()` name a change by its place in the list (`changes[2].flag`);
+/// the form's own change is the last one, and its fields are the form's.
+fn about_new(mut e: ApiError, at: usize) -> ApiError {
+    let own = format!("changes[{at}]");
+    e.field = match e.field.as_deref().and_then(|f| f.strip_prefix(own.as_str())) {
+        Some("") => Some("flag".into()),
+        Some(rest) => rest.strip_prefix('.').map(str::to_string).or(e.field),
+        None => e.field,
+    };
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::about_new;
+    use crate::error::ApiError;
+
+    #[test]
+    fn an_error_about_the_new_change_names_the_form_field() {
+        let field = |f: &str, at| about_new(ApiError::validation(f, "x"), at).field.unwrap();
+        assert_eq!(field("changes[2].percentage", 2), "percentage");
+        assert_eq!(field("changes[2].environment", 2), "environment");
+        assert_eq!(field("changes[2]", 2), "flag");
+        // Another change's error stays as it is, for the banner.
+        assert_eq!(field("changes[1].percentage", 2), "changes[1].percentage");
+        assert_eq!(field("changes[12]", 1), "changes[12]");
+    }
 }

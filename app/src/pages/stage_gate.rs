@@ -1,5 +1,6 @@
 //! Running a stage from the plan page: ask for go/no-go, vote, watch the soak time,
 //! mark it passed, ask for and decide a rollback, and follow the rollback runbook.
+use super::form::{Field, FormState};
 use super::plan_page::use_plan;
 use super::{countdown, now_ms, rfc3339_ms, seconds, short_time, ticking_clock};
 use crate::api;
@@ -35,7 +36,7 @@ pub fn StageGate(
     runner: Runner,
 ) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let stage_id = stage.id;
     let name = stage.name.clone();
     let running = matches!(plan_status, PlanStatus::Approved | PlanStatus::Executing);
@@ -46,18 +47,20 @@ pub fn StageGate(
     // Asking for go.
     let ask = (runner.lead && running && is_next && stage.status == StageStatus::Pending).then(|| {
         let rationale = RwSignal::new(String::new());
-        let field = format!("gate-rationale-{stage_id}");
+        let form = state.form("gate", stage_id).small();
         let label = format!("Request go/no-go for {name}");
         let unmet = stage.unmet_checks().count();
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let req = GateRequest { version: state.version(), rationale: rationale.get_untracked() };
-            state.change(async move { api::request_gate(plan_id, stage_id, &req).await });
+            if let Err(e) = req.validate() {
+                return form.show(e);
+            }
+            state.submit(form, async move { api::request_gate(plan_id, stage_id, &req).await });
         };
         view! {
-            <form class="inline-form small gate-ask" on:submit=submit>
-                <div class="field"><label for=field.clone()>"Why it is ready (optional)"</label>
-                    <input id=field on:input=move |ev| rationale.set(event_target_value(&ev))/></div>
+            <form class="inline-form small gate-ask" novalidate on:submit=submit>
+                <Field label="Why it is ready (optional)" name="rationale" value=rationale form/>
                 <button type="submit" class="button primary" aria-label=label>"Request go/no-go"</button>
                 {(unmet > 0).then(|| view! { <p class="hint">{format!("{unmet} required check(s) must be at Pass first.")}</p> })}
             </form>
@@ -78,15 +81,16 @@ pub fn StageGate(
             .collect_view();
         let go_votes = gate.votes.iter().filter(|v| v.vote == Vote::Go).count();
         let ballot = may_vote.then(|| {
+            let form = state.form("vote", gate_id).small();
             let cast = move |go: bool, rationale: String| {
                 let v = NewVote { vote: if go { Vote::Go } else { Vote::NoGo }, rationale };
                 if let Err(e) = v.validate() {
-                    return error.set(Some(e));
+                    return form.show(e);
                 }
-                state.change(async move { api::vote(plan_id, gate_id, &v).await });
+                state.submit(form, async move { api::vote(plan_id, gate_id, &v).await });
             };
             view! {
-                <Ballot field=format!("vote-rationale-{gate_id}") label="Rationale for your vote"
+                <Ballot form name="rationale" field=format!("vote-rationale-{gate_id}") label="Rationale for your vote"
                     yes=("Go", format!("Go for {name}")) no=("No-go", format!("No-go for {name}")) decide=cast/>
             }
         });
@@ -185,7 +189,7 @@ pub fn StageGate(
 #[component]
 fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let stage_id = stage.id;
     let name = stage.name.clone();
     let started = matches!(stage.status, StageStatus::Active | StageStatus::Passed);
@@ -193,16 +197,15 @@ fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl Int
 
     let ask = (started && may_ask && stage.open_rollback().is_none()).then(|| {
         let reason = RwSignal::new(String::new());
-        let field = format!("rollback-reason-{stage_id}");
+        let form = state.form("rollback", stage_id).small();
         let label = format!("Request rollback of {name}");
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let req = RollbackRequest { reason: reason.get_untracked() };
             if let Err(e) = req.validate() {
-                error.set(Some(e));
-                return;
+                return form.show(e);
             }
-            state.change(async move { api::request_rollback(plan_id, stage_id, &req).await });
+            state.submit(form, async move { api::request_rollback(plan_id, stage_id, &req).await });
         };
         // Asked for, not shown on every started stage: the page stays a document.
         let asking = RwSignal::new(false);
@@ -211,9 +214,8 @@ fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl Int
             <button type="button" class="button small danger rollback-open-form" aria-expanded=move || asking.get().to_string()
                 on:click=move |_| asking.update(|a| *a = !*a)>{open_label}</button>
             {move || asking.get().then(|| view! {
-            <form class="inline-form small rollback-ask" on:submit=submit>
-                <div class="field"><label for=field.clone()>"Reason to roll back"</label>
-                    <input id=field.clone() on:input=move |ev| reason.set(event_target_value(&ev))/></div>
+            <form class="inline-form small rollback-ask" novalidate on:submit=submit>
+                <Field label="Reason to roll back" name="reason" value=reason form/>
                 <button type="submit" class="button danger" aria-label=label.clone()>"Request rollback"</button>
             </form>
             })}
@@ -224,15 +226,16 @@ fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl Int
         let rollback_id = r.id;
         let may_decide = runner.holds(PlanRole::RollbackAuthority) && r.requested_by != runner.username;
         let decide = may_decide.then(|| {
+            let form = state.form("rollback", rollback_id).small();
             let send = move |approve: bool, comment: String| {
                 let d = RollbackDecision { decision: if approve { Verdict::Approve } else { Verdict::Reject }, comment };
                 if let Err(e) = d.validate() {
-                    return error.set(Some(e));
+                    return form.show(e);
                 }
-                state.change(async move { api::decide_rollback(plan_id, rollback_id, &d).await });
+                state.submit(form, async move { api::decide_rollback(plan_id, rollback_id, &d).await });
             };
             view! {
-                <Ballot field=format!("rollback-comment-{rollback_id}") label="Comment (required to reject)"
+                <Ballot form name="comment" field=format!("rollback-comment-{rollback_id}") label="Comment (required to reject)"
                     yes=("Approve rollback", format!("Approve rollback of {name}")) no=("Reject", format!("Reject rollback of {name}")) decide=send/>
             }
         });
@@ -292,9 +295,14 @@ fn StageRollback(stage: Stage, runbook_html: String, runner: Runner) -> impl Int
 }
 
 /// A text box and two buttons: the one-step decision used for votes, rollbacks and the
-/// inbox. `yes`/`no` are (button text, accessible name); `decide(yes, text)`.
+/// inbox. `yes`/`no` are (button text, accessible name); `decide(yes, text)`, which
+/// shows its errors through `form`. `name` is the text's field as `validate()` names it,
+/// `field` its element id.
+#[allow(clippy::too_many_arguments)]
 #[component]
 pub fn Ballot(
+    form: FormState,
+    name: &'static str,
     field: String,
     label: &'static str,
     yes: (&'static str, String),
@@ -304,8 +312,7 @@ pub fn Ballot(
     let text = RwSignal::new(String::new());
     view! {
         <div class="ballot">
-            <div class="field"><label for=field.clone()>{label}</label>
-                <input id=field on:input=move |ev| text.set(event_target_value(&ev))/></div>
+            <Field label name value=text form id=field/>
             <button type="button" class="button primary" aria-label=yes.1 on:click=move |_| decide(true, text.get_untracked())>{yes.0}</button>
             <button type="button" class="button danger" aria-label=no.1 on:click=move |_| decide(false, text.get_untracked())>{no.0}</button>
         </div>

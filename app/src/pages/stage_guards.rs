@@ -1,10 +1,10 @@
 //! A stage's guards on the plan page: rollback triggers on live metrics, their breaches,
 //! and each guard's metric as an SVG chart drawn on the server that reads out values
 //! under the pointer or the arrow keys once the page is interactive.
+use super::form::{Checkbox, Choice, Field, Kind};
 use super::plan_page::use_plan;
 use super::{confirm, short_time};
 use crate::api;
-use crate::error::ApiError;
 use crate::gate::{Rollback, RollbackStatus};
 use crate::guard::{number, Breach, Comparison, Guard, GuardAction, GuardSeries, NewGuard, ResolveBreach, SeriesPoint, DEFAULT_BASELINE_MINUTES};
 use crate::stage::{format_minutes, Stage, StagePatch, StageStatus};
@@ -182,32 +182,22 @@ fn OpenBreach(breach: Breach, comparison: Comparison, rollback: Option<Rollback>
         (GuardAction::Notify, _) => "People were notified.".to_string(),
     };
     let note = RwSignal::new(String::new());
-    let note_error = RwSignal::new(None::<String>);
+    let form = state.form("breach", breach_id);
     let resolve = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let body = ResolveBreach { note: note.get_untracked() };
         if let Err(e) = body.validate() {
-            note_error.set(Some(e.message));
-            return;
+            return form.show(e);
         }
-        note_error.set(None);
-        state.change(async move { api::resolve_breach(plan_id, breach_id, &body).await });
+        state.submit(form, async move { api::resolve_breach(plan_id, breach_id, &body).await });
     };
-    let note_id = format!("breach-note-{breach_id}");
-    let err_id = format!("{note_id}-error");
     view! {
         <div class="breach" role="alert" data-breach-id=breach_id>
             <p class="breach-what"><strong>{text}</strong></p>
             <p class="breach-outcome">{outcome}</p>
             {can_run.then(|| view! {
-                <form class="breach-resolve" on:submit=resolve>
-                    <div class="field">
-                        <label for=note_id.clone()>"What was done about it"</label>
-                        <textarea id=note_id name="note" rows="2" aria-describedby=err_id.clone()
-                            aria-invalid=move || note_error.with(|e| e.is_some()).to_string()
-                            on:input=move |ev| note.set(event_target_value(&ev))></textarea>
-                        <p class="field-error" id=err_id role="alert">{move || note_error.get()}</p>
-                    </div>
+                <form class="breach-resolve" novalidate on:submit=resolve>
+                    <Field label="What was done about it" name="note" value=note form kind=Kind::Area rows=2/>
                     <button type="submit" class="button small">"Resolve breach"</button>
                 </form>
             })}
@@ -216,13 +206,11 @@ fn OpenBreach(breach: Breach, comparison: Comparison, rollback: Option<Rollback>
     .into_any()
 }
 
-/// The add form's fields, as `NewGuard::validate` names them.
-const FIELDS: [&str; 9] = ["metric", "labels", "comparison", "threshold", "baseline_value", "baseline_window_minutes", "window_seconds", "min_samples", "action"];
-
 #[component]
 fn AddGuard(stage_id: i64) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
+    let form = state.form("guard", stage_id);
     let metric = RwSignal::new(String::new());
     let labels = RwSignal::new(String::new());
     let comparison = RwSignal::new(Comparison::Above.as_str().to_string());
@@ -233,7 +221,6 @@ fn AddGuard(stage_id: i64) -> impl IntoView {
     let window = RwSignal::new("300".to_string());
     let min_samples = RwSignal::new("5".to_string());
     let action = RwSignal::new(GuardAction::Notify.as_str().to_string());
-    let form_error = RwSignal::new(None::<ApiError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut new = new_guard(
@@ -250,93 +237,36 @@ fn AddGuard(stage_id: i64) -> impl IntoView {
         );
         match crate::guard::parse_labels(&labels.get_untracked()) {
             Ok(l) => new.labels = l,
-            Err(e) => {
-                form_error.set(Some(e));
-                return;
-            }
+            Err(e) => return form.show(e),
         }
         if let Err(e) = new.validate() {
-            form_error.set(Some(e));
-            return;
+            return form.show(e);
         }
-        form_error.set(None);
-        error.set(None);
-        // Like PlanState::change, but the server's complaints about a field show next to it.
-        leptos::task::spawn_local(async move {
-            match api::add_guard(plan_id, stage_id, &new).await {
-                Ok(_) => state.reload(),
-                Err(e) if e.field.as_deref().is_some_and(|f| FIELDS.contains(&f)) => form_error.set(Some(e)),
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        state.submit(form, async move { api::add_guard(plan_id, stage_id, &new).await });
     };
-    let id = move |f: &str| format!("guard-{f}-{stage_id}");
-    let err = move |f: &'static str| move || form_error.with(|e| e.as_ref().filter(|e| e.field.as_deref() == Some(f)).map(|e| e.message.clone()));
-    let invalid = move |f: &'static str| move || err(f)().is_some().to_string();
-    // kind: "text", "decimal" or "integer".
-    let input = move |f: &'static str, label: &'static str, kind: &'static str, value: RwSignal<String>, hint: Option<&'static str>| {
-        let (input_id, err_id, hint_id) = (id(f), format!("{}-error", id(f)), format!("{}-hint", id(f)));
-        let described = if hint.is_some() { format!("{hint_id} {err_id}") } else { err_id.clone() };
-        view! {
-            <div class="field" class:has-error=move || err(f)().is_some()>
-                <label for=input_id.clone()>{label}</label>
-                {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
-                <input id=input_id name=f type=if kind == "text" { "text" } else { "number" }
-                    step=(kind != "text").then_some(if kind == "decimal" { "any" } else { "1" })
-                    value=value.get_untracked() prop:value=move || value.get()
-                    aria-invalid=invalid(f) aria-describedby=described
-                    on:input=move |ev| {
-                        value.set(event_target_value(&ev));
-                        if err(f)().is_some() {
-                            form_error.set(None);
-                        }
-                    }/>
-                <p class="field-error" id=err_id role="alert">{err(f)}</p>
-            </div>
-        }
-        .into_any()
-    };
-    let select = move |f: &'static str, label: &'static str, options: Vec<(&'static str, String)>, value: RwSignal<String>| {
-        let (select_id, err_id) = (id(f), format!("{}-error", id(f)));
-        let current = value.get_untracked();
-        view! {
-            <div class="field">
-                <label for=select_id.clone()>{label}</label>
-                <select id=select_id name=f aria-describedby=err_id.clone() on:change=move |ev| value.set(event_target_value(&ev))>
-                    {options.into_iter().map(|(v, text)| view! { <option value=v selected={v == current}>{text}</option> }).collect_view()}
-                </select>
-                <p class="field-error" id=err_id role="alert">{err(f)}</p>
-            </div>
-        }
-        .into_any()
-    };
-    let comparisons = Comparison::ALL.into_iter().map(|c| (c.as_str(), format!("{} ({})", c.as_str(), c.words()))).collect();
-    let actions = GuardAction::ALL.into_iter().map(|a| (a.as_str(), a.label().to_string())).collect();
-    let relative_id = id("relative");
+    let comparisons = Comparison::ALL.into_iter().map(|c| (c.as_str().to_string(), format!("{} ({})", c.as_str(), c.words()))).collect();
+    let actions = GuardAction::ALL.into_iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();
     view! {
         <details class="add-guard">
             <summary>"Add a guard"</summary>
             // novalidate: the messages come from NewGuard::validate, next to their field.
             <form class="guard-form" novalidate on:submit=submit>
                 <div class="guard-fields">
-                    {input("metric", "Metric", "text", metric, Some("As services send it, e.g. error_rate"))}
-                    {input("labels", "Labels", "text", labels, Some("Only samples with all of these count, e.g. service=git, region=eu"))}
-                    {select("comparison", "Comparison", comparisons, comparison)}
-                    {input("threshold", "Threshold", "decimal", threshold, None)}
+                    <Field label="Metric" name="metric" value=metric form hint="As services send it, e.g. error_rate"/>
+                    <Field label="Labels" name="labels" value=labels form hint="Only samples with all of these count, e.g. service=git, region=eu"/>
+                    <Choice label="Comparison" name="comparison" value=comparison options=comparisons form/>
+                    <Field label="Threshold" name="threshold" value=threshold form kind=Kind::Decimal/>
                 </div>
-                <div class="field checkbox">
-                    <input type="checkbox" id=relative_id.clone() name="relative" prop:checked=move || relative.get()
-                        on:change=move |ev| relative.set(event_target_checked(&ev))/>
-                    <label for=relative_id>"Threshold is a multiple of the baseline"</label>
+                <Checkbox label="Threshold is a multiple of the baseline" name="relative" value=relative form/>
+                <div class="guard-fields">
+                    <Field label="Baseline value" name="baseline_value" value=baseline form kind=Kind::Decimal
+                        hint="Leave empty to measure it before the stage starts."/>
+                    <Field label="Baseline window (minutes)" name="baseline_window_minutes" value=baseline_window form kind=Kind::Number/>
                 </div>
                 <div class="guard-fields">
-                    {input("baseline_value", "Baseline value", "decimal", baseline, Some("Leave empty to measure it before the stage starts."))}
-                    {input("baseline_window_minutes", "Baseline window (minutes)", "integer", baseline_window, None)}
-                </div>
-                <div class="guard-fields">
-                    {input("window_seconds", "Evaluation window (seconds)", "integer", window, None)}
-                    {input("min_samples", "Minimum samples", "integer", min_samples, None)}
-                    {select("action", "Action", actions, action)}
+                    <Field label="Evaluation window (seconds)" name="window_seconds" value=window form kind=Kind::Number/>
+                    <Field label="Minimum samples" name="min_samples" value=min_samples form kind=Kind::Number/>
+                    <Choice label="Action" name="action" value=action options=actions form/>
                 </div>
                 <button type="submit" class="button primary">"Add guard"</button>
             </form>

@@ -1,6 +1,7 @@
 //! Run mode on the plan page: start a run of a stage's runbook, check each step off (or
 //! skip it with a reason), add notes, and see elapsed time against the plan, live for
 //! everyone watching. A finished run stays, read-only, with its timeline.
+use super::form::{Choice, Field};
 use super::plan_page::use_plan;
 use super::{countdown, now_ms, rfc3339_ms, short_time, ticking_clock};
 use crate::api;
@@ -66,7 +67,7 @@ pub fn StageRuns(
 #[component]
 fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
     let state = use_plan();
-    let (plan_id, error) = (state.plan_id, state.error);
+    let plan_id = state.plan_id;
     let running = run.finished_at.is_none();
     let acting = running && can_run;
     let run_id = run.id;
@@ -134,6 +135,7 @@ fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
             let reason_id = format!("skip-{run_id}-{position}");
             let reason_label = format!("Reason for skipping step {}", i + 1);
             let reason = RwSignal::new(String::new());
+            let form = state.form("skip", format!("{run_id}-{position}")).small();
             let done = move |_| {
                 let result = StepResult { status: StepStatus::Done, reason: String::new() };
                 state.change(async move { api::record_step(plan_id, run_id, position, &result).await });
@@ -142,10 +144,9 @@ fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
                 ev.prevent_default();
                 let result = StepResult { status: StepStatus::Skipped, reason: reason.get_untracked() };
                 if let Err(e) = result.validate() {
-                    error.set(Some(e));
-                    return;
+                    return form.show(e);
                 }
-                state.change(async move { api::record_step(plan_id, run_id, position, &result).await });
+                state.submit(form, async move { api::record_step(plan_id, run_id, position, &result).await });
             };
             view! {
                 <li class=format!("run-step step-{}", s.status.as_str()) data-step=position>
@@ -159,9 +160,8 @@ fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
                     {(acting && pending).then(|| view! {
                         <div class="step-actions">
                             <button type="button" class="button small primary" aria-label=done_label on:click=done>"Done"</button>
-                            <form class="inline-form small" on:submit=skip>
-                                <label for=reason_id.clone() class="visually-hidden">{reason_label}</label>
-                                <input id=reason_id placeholder="Why skip it?" on:input=move |ev| reason.set(event_target_value(&ev))/>
+                            <form class="inline-form small" novalidate on:submit=skip>
+                                <Field label=reason_label name="reason" value=reason form id=reason_id placeholder="Why skip it?" hidden_label=true/>
                                 <button type="submit" class="button small">"Skip"</button>
                             </form>
                         </div>
@@ -186,21 +186,23 @@ fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
     let has_notes = !run.notes.is_empty();
     let note_text = RwSignal::new(String::new());
     let note_step = RwSignal::new(String::new());
+    let note_form = state.form("note", run_id).small();
     let add_note = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let note = NewRunNote { step: note_step.get_untracked().parse().ok(), text: note_text.get_untracked() };
         if let Err(e) = note.validate() {
-            error.set(Some(e));
-            return;
+            return note_form.show(e);
         }
-        state.change(async move { api::add_run_note(plan_id, run_id, &note).await });
+        state.submit(note_form, async move { api::add_run_note(plan_id, run_id, &note).await });
     };
     let timeline = (!running).then(|| timeline(&run));
     let kind = run.kind.label();
     let heading = format!("{kind} run #{run_id}");
     let label = heading.clone();
     let note_id = format!("note-{run_id}");
-    let note_step_id = format!("note-step-{run_id}");
+    let steps_about = std::iter::once((String::new(), "The whole run".to_string()))
+        .chain(step_titles.iter().map(|(p, t)| (p.to_string(), format!("Step {}: {t}", p + 1))))
+        .collect::<Vec<_>>();
     view! {
         <article class=if running { "run running" } else { "run finished" } data-run-id=run_id aria-label=label>
             <h5>{heading}{if running { " — running" } else { " — finished" }}</h5>
@@ -210,14 +212,9 @@ fn RunView(run: RunbookRun, html: RunHtml, can_run: bool) -> impl IntoView {
             <ol class="run-steps">{steps}</ol>
             {has_notes.then(|| view! { <h6>"Notes"</h6><ul class="run-notes">{notes}</ul> })}
             {acting.then(|| view! {
-                <form class="inline-form small run-note" on:submit=add_note>
-                    <div class="field"><label for=note_id.clone()>"Note"</label>
-                        <input id=note_id placeholder="What happened" on:input=move |ev| note_text.set(event_target_value(&ev))/></div>
-                    <div class="field"><label for=note_step_id.clone()>"About"</label>
-                        <select id=note_step_id on:change=move |ev| note_step.set(event_target_value(&ev))>
-                            <option value="">"The whole run"</option>
-                            {step_titles.iter().map(|(p, t)| view! { <option value=p.to_string()>{format!("Step {}: {t}", p + 1)}</option> }).collect_view()}
-                        </select></div>
+                <form class="inline-form small run-note" novalidate on:submit=add_note>
+                    <Field label="Note" name="text" value=note_text form=note_form id=note_id placeholder="What happened"/>
+                    <Choice label="About" name="step" value=note_step options=steps_about form=note_form/>
                     <button type="submit" class="button small">"Add note"</button>
                 </form>
             })}
