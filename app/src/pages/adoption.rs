@@ -1,6 +1,7 @@
 //! Provider adoption on the plan page: how many workspaces use each provider now, and
 //! each provider's workspaces over time as an SVG line chart drawn on the server.
-use super::{rfc3339_ms, short_time, thousands, CHART_COLORS};
+use super::chart::{axis, color, moment, points, Axes, Axis, Chart, Frame, Legend, Reading, Scale};
+use super::{rfc3339_ms, thousands};
 use crate::workspace::Adoption;
 use leptos::prelude::*;
 
@@ -41,17 +42,16 @@ pub fn chart_lines(adoption: &Adoption) -> (Vec<i64>, Vec<Line>) {
     (times, lines)
 }
 
-/// The smallest 1, 2 or 5 times a power of ten that is at least `n` (and at least 1).
-fn nice_ceiling(n: i64) -> i64 {
-    let mut step = 1;
-    loop {
-        for m in [1, 2, 5] {
-            if m * step >= n {
-                return m * step;
-            }
-        }
-        step *= 10;
-    }
+/// The count axis: whole round steps, at least 0 to 5 so a handful of workspaces still
+/// reads on whole numbers.
+fn count_axis(max: i64) -> Axis {
+    axis(&[0.0, max.max(5) as f64])
+}
+
+/// "2026-11-21 11:00 UTC — Claude 8, Codex 2": every provider at the `k`th time.
+fn at_time(t: i64, lines: &[Line], k: usize) -> String {
+    let counts: Vec<String> = lines.iter().map(|l| format!("{} {}", l.name, thousands(l.values.get(k).copied().unwrap_or(0)))).collect();
+    format!("{} UTC — {}", moment(t), counts.join(", "))
 }
 
 fn percent(count: i64, total: i64) -> String {
@@ -69,10 +69,9 @@ pub fn AdoptionPanel(adoption: Adoption) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(i, (id, name, count))| {
-            let color = CHART_COLORS[i % CHART_COLORS.len()];
             view! {
                 <tr class="adoption-row" data-provider=id.clone()>
-                    <th scope="row"><span class="swatch" style=format!("background:{color}") aria-hidden="true"></span>{name.clone()}</th>
+                    <th scope="row"><span class="swatch" style=format!("background:{}", color(i)) aria-hidden="true"></span>{name.clone()}</th>
                     <td class="number">{thousands(*count)}</td>
                     <td class="number">{percent(*count, total)}</td>
                 </tr>
@@ -94,81 +93,43 @@ pub fn AdoptionPanel(adoption: Adoption) -> impl IntoView {
     .into_any()
 }
 
+/// Each provider's workspaces over the hours with changes, one line each; the pointer and
+/// the arrow keys read out every provider's count at an hour.
 #[component]
 fn AdoptionChart(adoption: Adoption) -> impl IntoView {
-    const W: f64 = 640.0;
-    const H: f64 = 240.0;
-    const LEFT: f64 = 64.0;
-    const RIGHT: f64 = 16.0;
-    const TOP: f64 = 36.0;
-    const BOTTOM: f64 = 48.0;
     let (times, lines) = chart_lines(&adoption);
-    if times.is_empty() {
+    let (Some(&t0), Some(&t1)) = (times.first(), times.last()) else {
         return view! { <p class="empty">"No switches recorded yet: the chart starts with the first one."</p> }.into_any();
-    }
-    let top = nice_ceiling(lines.iter().flat_map(|l| l.values.iter().copied()).max().unwrap_or(0));
-    let (t0, t1) = (times[0], *times.last().unwrap_or(&times[0]));
-    let span = (t1 - t0).max(1) as f64;
-    let x = move |t: i64| if t1 == t0 { LEFT } else { LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT) };
-    let y = move |n: i64| TOP + (top - n) as f64 / top as f64 * (H - TOP - BOTTOM);
-    let step = (top / 5).max(1);
-    let ticks = (0..=top)
-        .step_by(step as usize)
-        .map(|n| {
-            view! {
-                <line x1=LEFT y1=y(n) x2=W - RIGHT y2=y(n) stroke="#e5e7eb"/>
-                <text x=LEFT - 6.0 y=y(n) + 4.0 font-size="11" text-anchor="end" fill="#4b5563">{thousands(n)}</text>
-            }
-        })
-        .collect_view();
+    };
+    let ax = count_axis(lines.iter().flat_map(|l| l.values.iter().copied()).max().unwrap_or(0));
+    let s = Scale::new(Frame::WITH_LEGEND, (t0, t1), &ax);
     let series = lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let color = CHART_COLORS[i % CHART_COLORS.len()];
-            let mut points: Vec<String> = times.iter().zip(&line.values).map(|(t, n)| format!("{:.1},{:.1}", x(*t), y(*n))).collect();
+            let mut xy: Vec<(f64, f64)> = times.iter().zip(&line.values).map(|(t, n)| (s.x(*t), s.y(*n as f64))).collect();
             // A single sample still reads as a level, not a dot.
             if times.len() == 1 {
-                points.push(format!("{:.1},{:.1}", W - RIGHT, y(line.values[0])));
+                xy.push((s.frame.plot_right(), s.y(line.values[0] as f64)));
             }
-            view! { <polyline class="adoption-line" data-provider=line.provider.clone() fill="none" stroke=color stroke-width="2" points=points.join(" ")/> }
+            view! { <polyline class="adoption-line" data-provider=line.provider.clone() stroke=color(i) points=points(xy)/> }
         })
         .collect_view();
-    let legend = lines
+    let readings = times
         .iter()
         .enumerate()
-        .map(|(i, line)| {
-            let color = CHART_COLORS[i % CHART_COLORS.len()];
-            let lx = LEFT + i as f64 * 130.0;
-            view! {
-                <line x1=lx y1="14" x2=lx + 18.0 y2="14" stroke=color stroke-width="3"/>
-                <text x=lx + 24.0 y="18" font-size="12" fill="#111827">{line.name.clone()}</text>
-            }
-        })
-        .collect_view();
-    let (first, last) = (adoption.series.iter().map(|s| s.at.as_str()).min().unwrap_or(""), adoption.series.iter().map(|s| s.at.as_str()).max().unwrap_or(""));
+        .map(|(k, &t)| Reading { x: s.x(t), ys: lines.iter().map(|l| s.y(l.values[k] as f64)).collect(), text: at_time(t, &lines, k) })
+        .collect();
     let now = lines.iter().map(|l| format!("{} {}", l.name, thousands(*l.values.last().unwrap_or(&0)))).collect::<Vec<_>>().join(", ");
-    let label = format!("Workspaces per provider, hourly from {} to {}; at the end: {now}", short_time(first), short_time(last));
-    let (bottom, title) = (H - BOTTOM, label.clone());
+    let label = format!("Workspaces per provider, hourly from {} to {} UTC; at the end: {now}", moment(t0), moment(t1));
+    let names = lines.iter().map(|l| l.name.clone()).collect();
     view! {
-        <figure class="adoption-figure">
-            <svg class="adoption-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label=label>
-                <title>{title}</title>
-                {ticks}
-                <line x1=LEFT y1=TOP x2=LEFT y2=bottom stroke="#9ca3af"/>
-                <line x1=LEFT y1=bottom x2=W - RIGHT y2=bottom stroke="#9ca3af"/>
-                <text x=LEFT y=bottom + 16.0 font-size="11" fill="#4b5563">{short_time(first)}</text>
-                {(first != last).then(|| view! {
-                    <text x=W - RIGHT y=bottom + 16.0 font-size="11" text-anchor="end" fill="#4b5563">{short_time(last)}</text>
-                })}
-                <text x=LEFT + (W - LEFT - RIGHT) / 2.0 y=H - 6.0 font-size="12" text-anchor="middle" fill="#111827">"Time (hourly, UTC)"</text>
-                <text x="14" y=TOP + (bottom - TOP) / 2.0 font-size="12" text-anchor="middle" fill="#111827"
-                    transform=format!("rotate(-90 14 {})", TOP + (bottom - TOP) / 2.0)>"Workspaces"</text>
-                {series}
-                {legend}
-            </svg>
-            <figcaption class="muted">"Workspaces on each provider, one point per hour with a change."</figcaption>
-        </figure>
+        <Chart name="adoption" frame=s.frame label readings caption="Workspaces on each provider, one point per hour with a change.">
+            <Axes scale=s ticks=ax.labelled_with(|v| thousands(v as i64)) start=moment(t0) end=moment(t1)
+                time_title="Time (hourly, UTC)" value_title="Workspaces".into()/>
+            {series}
+            <Legend frame=s.frame names/>
+        </Chart>
     }
     .into_any()
 }
@@ -200,11 +161,26 @@ mod tests {
     }
 
     #[test]
-    fn the_y_axis_ends_on_a_round_number() {
-        assert_eq!(nice_ceiling(0), 1);
-        assert_eq!(nice_ceiling(3), 5);
-        assert_eq!(nice_ceiling(12), 20);
-        assert_eq!(nice_ceiling(100_000), 100_000);
+    fn the_count_axis_has_whole_round_steps() {
+        assert_eq!(count_axis(0).ticks, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(count_axis(12).ticks, [0.0, 5.0, 10.0, 15.0]);
+        let a = count_axis(100_000);
+        assert_eq!((a.hi, a.step), (100_000.0, 20_000.0));
+        assert_eq!(a.labelled_with(|v| thousands(v as i64))[1].1, "20,000");
+    }
+
+    #[test]
+    fn a_reading_names_every_providers_count_at_that_hour() {
+        let lines = [
+            Line { provider: "claude".into(), name: "Claude".into(), values: vec![10, 8] },
+            Line { provider: "codex".into(), name: "Codex".into(), values: vec![0, 1200] },
+        ];
+        let t = rfc3339_ms("2026-11-21T11:00:00Z").unwrap();
+        assert_eq!(at_time(t, &lines, 1), "2026-11-21 11:00 UTC — Claude 8, Codex 1,200");
+    }
+
+    #[test]
+    fn shares_are_percentages_of_all_workspaces() {
         assert_eq!(percent(1, 3), "33.3%");
         assert_eq!(percent(0, 0), "0%");
     }

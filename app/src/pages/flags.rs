@@ -1,6 +1,7 @@
 //! Feature flags: the list with each environment's state, and a flag's page with its
 //! rollout controls, a "test a key" box, its history and its rollout over time.
-use super::{confirm, short_time, ErrorPanel, Ready};
+use super::chart::{axis, color, moment, points, tick_label, Axes, Chart, Frame, Legend, Reading, Scale};
+use super::{confirm, rfc3339_ms, short_time, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::flag::{
@@ -437,67 +438,120 @@ fn History(history: Vec<FlagChange>) -> impl IntoView {
     .into_any()
 }
 
-/// The effective rollout (0 when off) per environment over time, as a step chart.
+/// One change that moved a charted environment's effective rollout (0 when off): when,
+/// every environment's level after it, and whether it was the kill switch.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    at: i64,
+    levels: Vec<i64>,
+    kill: bool,
+}
+
+/// The history's changes to `envs`' rollout, oldest first; every level is 0 before them.
+fn rollout_steps(history: &[FlagChange], envs: &[String]) -> Vec<Step> {
+    let mut levels = vec![0; envs.len()];
+    let mut steps = vec![];
+    for c in history {
+        let Some(at) = rfc3339_ms(&c.at) else { continue };
+        let kill = c.environment.is_none() && c.action == "flag.kill";
+        match c.environment.as_ref().and_then(|e| envs.iter().position(|x| x == e)) {
+            Some(i) => levels[i] = c.rollout_after.unwrap_or(levels[i]),
+            None if kill => levels.iter_mut().for_each(|l| *l = 0),
+            None => continue,
+        }
+        steps.push(Step { at, levels: levels.clone(), kill });
+    }
+    steps
+}
+
+/// "2026-11-21 10:29 UTC — production 25%, staging 0%".
+fn step_reading(step: &Step, envs: &[String]) -> String {
+    let levels: Vec<String> = envs.iter().zip(&step.levels).map(|(e, l)| format!("{e} {l}%")).collect();
+    format!("{} UTC — {}{}", moment(step.at), if step.kill { "kill switch: " } else { "" }, levels.join(", "))
+}
+
+/// Each environment's effective rollout over the flag's history, as a step line; the
+/// pointer and the arrow keys read out every environment's level after each change.
 #[component]
 fn RolloutChart(history: Vec<FlagChange>, envs: Vec<String>) -> impl IntoView {
-    const W: f64 = 640.0;
-    const H: f64 = 160.0;
-    let times: Vec<f64> = history.iter().filter_map(|c| parse_secs(&c.at)).collect();
-    let (t0, t1) = (times.first().copied().unwrap_or(0.0), times.last().copied().unwrap_or(1.0));
-    let span = (t1 - t0).max(1.0);
-    let x = move |t: f64| 40.0 + (t - t0) / span * (W - 60.0);
-    let y = |pct: i64| 10.0 + (100 - pct) as f64 / 100.0 * (H - 30.0);
-    let series = envs
-        .iter()
-        .enumerate()
-        .map(|(i, env)| {
-            let mut points = vec![];
-            let mut last = 0;
-            for c in &history {
-                let Some(t) = parse_secs(&c.at) else { continue };
-                let next = match (&c.environment, c.action.as_str()) {
-                    (Some(e), _) if e == env => c.rollout_after.unwrap_or(last),
-                    (None, "flag.kill") => 0,
-                    _ => continue,
-                };
-                points.push(format!("{:.1},{:.1}", x(t), y(last)));
-                points.push(format!("{:.1},{:.1}", x(t), y(next)));
-                last = next;
-            }
-            points.push(format!("{:.1},{:.1}", W - 20.0, y(last)));
-            let color = super::CHART_COLORS[i % super::CHART_COLORS.len()];
+    let times: Vec<i64> = history.iter().filter_map(|c| rfc3339_ms(&c.at)).collect();
+    let chart = match (times.iter().min(), times.iter().max()) {
+        (Some(&t0), Some(&t1)) => {
+            let steps = rollout_steps(&history, &envs);
+            let ax = axis(&[0.0, 100.0]);
+            let s = Scale::new(Frame { height: 200.0, ..Frame::WITH_LEGEND }, (t0, t1), &ax);
+            let now: Vec<i64> = steps.last().map(|s| s.levels.clone()).unwrap_or_else(|| vec![0; envs.len()]);
+            let lines = (0..envs.len())
+                .map(|i| {
+                    let mut level = 0;
+                    let mut xy = vec![(s.x(t0), s.y(0.0))];
+                    for step in &steps {
+                        if step.levels[i] != level {
+                            xy.push((s.x(step.at), s.y(level as f64)));
+                            level = step.levels[i];
+                            xy.push((s.x(step.at), s.y(level as f64)));
+                        }
+                    }
+                    xy.push((s.frame.plot_right(), s.y(level as f64)));
+                    view! { <polyline class="rollout-line" data-environment=envs[i].clone() stroke=color(i) points=points(xy)/> }
+                })
+                .collect_view();
+            let readings = steps
+                .iter()
+                .map(|st| Reading { x: s.x(st.at), ys: st.levels.iter().map(|l| s.y(*l as f64)).collect(), text: step_reading(st, &envs) })
+                .collect();
+            let levels: Vec<String> = envs.iter().zip(&now).map(|(e, l)| format!("{e} {l}%")).collect();
+            let label = format!("Rollout over time for {}, from {} to {} UTC; now {}", envs.join(", "), moment(t0), moment(t1), levels.join(", "));
             view! {
-                <polyline fill="none" stroke=color stroke-width="2" points=points.join(" ")/>
-                <text x=W - 18.0 y=y(last) + 4.0 font-size="11" fill=color>{format!("{env} {last}%")}</text>
+                <Chart name="rollout" frame=s.frame label readings>
+                    <Axes scale=s ticks=ax.labelled_with(|v| format!("{}%", tick_label(v, ax.step))) start=moment(t0) end=moment(t1)
+                        time_title="Time (UTC)" value_title="Rollout".into()/>
+                    {lines}
+                    <Legend frame=s.frame names=levels/>
+                </Chart>
             }
-        })
-        .collect_view();
-    let label = format!("Rollout over time for {}", envs.join(", "));
+            .into_any()
+        }
+        _ => view! { <p class="empty">"No changes yet."</p> }.into_any(),
+    };
     view! {
         <section aria-labelledby="chart-heading">
             <h2 id="chart-heading">"Rollout over time"</h2>
-            <svg class="rollout-chart" viewBox=format!("0 0 {} {H}", W + 80.0) role="img" aria-label=label>
-                <line x1="40" y1=y(0) x2=W - 20.0 y2=y(0) stroke="#d1d5db"/>
-                <line x1="40" y1=y(100) x2=W - 20.0 y2=y(100) stroke="#e5e7eb"/>
-                <text x="4" y=y(100) + 4.0 font-size="11" fill="#4b5563">"100%"</text>
-                <text x="4" y=y(0) + 4.0 font-size="11" fill="#4b5563">"0%"</text>
-                {series}
-            </svg>
+            {chart}
         </section>
     }
-    .into_any()
 }
 
-/// Seconds since the epoch from "2026-11-21T10:00:00.000Z" (no date crate in the browser bundle).
-fn parse_secs(at: &str) -> Option<f64> {
-    let n = |r: std::ops::Range<usize>| at.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, s) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3_600 + mi * 60 + s) as f64)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(at: &str, action: &str, environment: Option<&str>, rollout_after: Option<i64>) -> FlagChange {
+        FlagChange {
+            at: at.into(),
+            actor: "admin".into(),
+            action: action.into(),
+            environment: environment.map(Into::into),
+            before: None,
+            after: None,
+            rollout_after,
+        }
+    }
+
+    #[test]
+    fn the_rollout_steps_follow_each_environment_and_the_kill_switch() {
+        let envs = vec!["production".to_string(), "staging".to_string()];
+        let history = [
+            change("2026-11-21T10:00:00.000Z", "flag.create", None, None),
+            change("2026-11-21T10:05:00.000Z", "flag.set", Some("staging"), Some(100)),
+            change("2026-11-21T10:10:00.000Z", "flag.set", Some("production"), Some(25)),
+            change("2026-11-21T10:12:00.000Z", "flag.set", Some("qa"), Some(50)),
+            change("2026-11-21T10:15:00.000Z", "flag.kill", None, None),
+        ];
+        let steps = rollout_steps(&history, &envs);
+        assert_eq!(steps.iter().map(|s| s.levels.clone()).collect::<Vec<_>>(), [vec![0, 100], vec![25, 100], vec![0, 0]]);
+        assert_eq!(steps[0].at, rfc3339_ms("2026-11-21T10:05:00Z").unwrap());
+        assert_eq!(step_reading(&steps[1], &envs), "2026-11-21 10:10 UTC — production 25%, staging 100%");
+        assert_eq!(step_reading(&steps[2], &envs), "2026-11-21 10:15 UTC — kill switch: production 0%, staging 0%");
+    }
 }

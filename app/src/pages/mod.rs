@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod adoption;
 pub mod audit;
+pub mod chart;
 pub mod flags;
 pub mod form;
 pub mod forms;
@@ -176,9 +177,6 @@ pub fn thousands(n: i64) -> String {
     }
     out
 }
-
-/// Line colours of the charts, told apart also by their legend's order.
-pub const CHART_COLORS: [&str; 6] = ["#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be123c", "#0e7490"];
 
 /// Where to go after signing in: `next` when it is a path on this site, else `/plans`.
 /// `//host` and `/\host` are other sites to a browser, and browsers drop tabs and line

@@ -1,6 +1,7 @@
 //! A stage's guards on the plan page: rollback triggers on live metrics, their breaches,
 //! and each guard's metric as an SVG chart drawn on the server that reads out values
 //! under the pointer or the arrow keys once the page is interactive.
+use super::chart::{self, axis, clock, num, Axes, Chart, Frame, Reading, Scale};
 use super::form::{Checkbox, Choice, Field, Kind};
 use super::plan_page::use_plan;
 use super::{confirm, short_time};
@@ -346,174 +347,56 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-/// Milliseconds since 1970 as the UTC time of day: "14:03:05", or "14:03" without seconds.
-pub fn clock(ms: i64, with_seconds: bool) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    if with_seconds { format!("{h:02}:{m:02}:{sec:02}") } else { format!("{h:02}:{m:02}") }
-}
-
-/// A y axis: its ends and its ticks, a round step apart.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Axis {
-    pub lo: f64,
-    pub hi: f64,
-    pub step: f64,
-    pub ticks: Vec<f64>,
-}
-
-/// 1, 2 or 5 times a power of ten, at least `raw`.
-fn nice_step(raw: f64) -> f64 {
-    if !(raw.is_finite() && raw > 0.0) {
-        return 1.0;
-    }
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let norm = raw / magnitude;
-    let m = if norm <= 1.0 + 1e-9 {
-        1.0
-    } else if norm <= 2.0 + 1e-9 {
-        2.0
-    } else if norm <= 5.0 + 1e-9 {
-        5.0
-    } else {
-        10.0
-    };
-    m * magnitude
-}
-
-/// An axis covering every value given (the points, the threshold, the baseline), so
-/// each of them is drawn inside the chart.
-pub fn axis(values: &[f64]) -> Axis {
-    let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (mut lo, mut hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo > hi {
-        (lo, hi) = (0.0, 1.0);
-    }
-    if lo == hi {
-        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
-        (lo, hi) = (lo - pad, hi + pad);
-    }
-    // Rates and latencies read best from 0 when 0 is near.
-    if lo > 0.0 && lo < hi - lo {
-        lo = 0.0;
-    }
-    if hi < 0.0 && -hi < hi - lo {
-        hi = 0.0;
-    }
-    let step = nice_step((hi - lo) / 5.0);
-    let first = (lo / step + 1e-9).floor();
-    let last = (hi / step - 1e-9).ceil();
-    let count = ((last - first).round().max(1.0) as usize).min(20);
-    let ticks: Vec<f64> = (0..=count).map(|i| (first + i as f64) * step).collect();
-    Axis { lo: ticks[0], hi: ticks[count], step, ticks }
-}
-
-/// A tick's label with as many decimals as its step needs: "0.002", "2.5", "5000".
-pub fn tick_label(v: f64, step: f64) -> String {
-    if !(1e-6..1e9).contains(&step) || v.abs() >= 1e9 {
-        return number(v);
-    }
-    let decimals = (-step.log10().floor()).max(0.0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { "0".into() } else { s }
-}
-
-/// The index of the x nearest to `x`.
-pub fn nearest(xs: &[f64], x: f64) -> Option<usize> {
-    xs.iter()
-        .enumerate()
-        .min_by(|a, b| (a.1 - x).abs().total_cmp(&(b.1 - x).abs()))
-        .map(|(i, _)| i)
-}
-
-/// The selection after a key press on the chart, or `None` for keys the chart leaves alone.
-/// With nothing selected, the arrows start at the latest point.
-pub fn next_selection(current: Option<usize>, len: usize, key: &str) -> Option<Option<usize>> {
-    if len == 0 {
-        return None;
-    }
-    let last = len - 1;
-    match key {
-        "ArrowLeft" => Some(Some(current.map_or(last, |i| i.saturating_sub(1)))),
-        "ArrowRight" => Some(Some(current.map_or(last, |i| (i + 1).min(last)))),
-        "Home" => Some(Some(0)),
-        "End" => Some(Some(last)),
-        "Escape" => Some(None),
-        _ => None,
-    }
-}
-
 /// "14:03:05 UTC — 7.2 (12 samples)".
 pub fn reading(p: &SeriesPoint) -> String {
     format!("{} UTC — {} ({})", clock(p.at_ms, true), number(p.value), samples(p.samples))
 }
 
-const HINT: &str = "Hover over or focus the chart and use the arrow keys to read values.";
-
+/// A guard's metric over its chart's time range: the bucket means as a line with a point
+/// each (its reading as its tooltip), the threshold, the baseline, when the stage started
+/// and the breaches.
 #[component]
 fn GuardChart(series: GuardSeries) -> impl IntoView {
-    const W: f64 = 640.0;
-    const H: f64 = 240.0;
-    const LEFT: f64 = 60.0;
-    const RIGHT: f64 = 16.0;
-    const TOP: f64 = 24.0;
-    const BOTTOM: f64 = 44.0;
     let mut points = series.points.clone();
     points.sort_by_key(|p| p.at_ms);
-    if points.is_empty() {
+    let (Some(first), Some(last)) = (points.first().copied(), points.last().copied()) else {
         return ().into_any();
-    }
-    let (t0, t1) = (series.from_ms.min(points[0].at_ms), series.to_ms.max(points[points.len() - 1].at_ms));
-    let span = (t1 - t0).max(1) as f64;
+    };
+    let (t0, t1) = (series.from_ms.min(first.at_ms), series.to_ms.max(last.at_ms));
     let mut values: Vec<f64> = points.iter().map(|p| p.value).collect();
     values.extend(series.threshold);
     values.extend(series.baseline);
     values.extend(series.breaches.iter().map(|b| b.1));
     let ax = axis(&values);
-    let bottom = H - BOTTOM;
-    let x = move |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
-    let (lo, hi) = (ax.lo, ax.hi);
-    let y = move |v: f64| TOP + (hi - v) / (hi - lo) * (bottom - TOP);
+    let s = Scale::new(Frame::STANDARD, (t0, t1), &ax);
+    let f = s.frame;
     let seconds = t1 - t0 < 10 * 60_000;
 
-    let ticks = ax
-        .ticks
-        .iter()
-        .map(|&v| {
-            view! {
-                <line class="tick" x1=LEFT y1=y(v) x2=W - RIGHT y2=y(v) stroke="#e5e7eb"/>
-                <text x=LEFT - 6.0 y=y(v) + 4.0 font-size="11" text-anchor="end" fill="#4b5563">{tick_label(v, ax.step)}</text>
-            }
-        })
-        .collect_view();
-    let line = points.iter().map(|p| format!("{:.1},{:.1}", x(p.at_ms), y(p.value))).collect::<Vec<_>>().join(" ");
+    let line = chart::points(points.iter().map(|p| (s.x(p.at_ms), s.y(p.value))));
     let dots = points
         .iter()
         .map(|p| {
             view! {
-                <circle class="point" cx=format!("{:.1}", x(p.at_ms)) cy=format!("{:.1}", y(p.value)) r="2.5"
-                    data-value=p.value.to_string() data-time=p.at_ms>
+                <circle class="point" cx=num(s.x(p.at_ms)) cy=num(s.y(p.value)) data-value=chart::data_value(p.value)>
                     <title>{reading(p)}</title>
                 </circle>
             }
         })
         .collect_view();
-    let threshold = series.threshold.map(|v| {
+    let level = move |v: f64, name: &str, x: f64| {
+        let y = s.y(v);
         view! {
-            <line class="threshold-line" x1=LEFT y1=y(v) x2=W - RIGHT y2=y(v) stroke="#b91c1c" stroke-width="1.5" stroke-dasharray="6 4"/>
-            <text class="threshold-label" x=W - RIGHT - 4.0 y=y(v) - 4.0 font-size="11" text-anchor="end" fill="#b91c1c">{format!("threshold {}", number(v))}</text>
+            <line class=format!("{name}-line") x1=num(f.plot_left()) y1=num(y) x2=num(f.plot_right()) y2=num(y)/>
+            <text class=format!("{name}-label") x=num(x) y=num(y - 4.0)>{format!("{name} {}", number(v))}</text>
         }
-    });
-    let baseline = series.baseline.map(|v| {
+    };
+    let threshold = series.threshold.map(|v| level(v, "threshold", f.plot_right() - 4.0));
+    let baseline = series.baseline.map(|v| level(v, "baseline", f.plot_left() + 4.0));
+    let started = series.started_ms.filter(|t| (t0..=t1).contains(t)).map(|t| {
+        let x = s.x(t);
         view! {
-            <line class="baseline-line" x1=LEFT y1=y(v) x2=W - RIGHT y2=y(v) stroke="#6b7280" stroke-width="1.5" stroke-dasharray="2 4"/>
-            <text class="baseline-label" x=LEFT + 4.0 y=y(v) - 4.0 font-size="11" fill="#4b5563">{format!("baseline {}", number(v))}</text>
-        }
-    });
-    let started = series.started_ms.filter(|s| (t0..=t1).contains(s)).map(|s| {
-        view! {
-            <line class="started-line" x1=x(s) y1=TOP x2=x(s) y2=bottom stroke="#1d4ed8" stroke-dasharray="4 3"/>
-            <text class="started-label" x=x(s) + 4.0 y=TOP - 6.0 font-size="11" fill="#1d4ed8">"stage started"</text>
+            <line class="started-line" x1=num(x) y1=num(f.plot_top()) x2=num(x) y2=num(f.plot_bottom())/>
+            <text class="started-label" x=num(x + 4.0) y=num(f.plot_top() - 6.0)>"stage started"</text>
         }
     });
     let breaches = series
@@ -522,15 +405,13 @@ fn GuardChart(series: GuardSeries) -> impl IntoView {
         .filter(|(t, _)| (t0..=t1).contains(t))
         .map(|&(t, v)| {
             view! {
-                <circle class="breach-point" cx=format!("{:.1}", x(t)) cy=format!("{:.1}", y(v)) r="5" fill="#b91c1c" stroke="#ffffff" stroke-width="1.5"
-                    data-value=v.to_string() data-time=t>
+                <circle class="breach-point" cx=num(s.x(t)) cy=num(s.y(v)) data-value=chart::data_value(v)>
                     <title>{format!("Breach at {}: {}", clock(t, true), number(v))}</title>
                 </circle>
             }
         })
         .collect_view();
 
-    let last = points[points.len() - 1];
     let mut label = format!("{} from {} to {} UTC", series.metric, clock(t0, seconds), clock(t1, seconds));
     if let Some(v) = series.threshold {
         label.push_str(&format!("; threshold {}", number(v)));
@@ -541,181 +422,62 @@ fn GuardChart(series: GuardSeries) -> impl IntoView {
     let n = series.breaches.len();
     label.push_str(&format!("; {n} {}", if n == 1 { "breach" } else { "breaches" }));
     label.push_str(&format!("; latest {} at {} UTC", number(last.value), clock(last.at_ms, true)));
-    let title = label.clone();
-
-    // For the pointer and the keys: where each point is drawn and what it reads.
-    let xs = StoredValue::new(points.iter().map(|p| x(p.at_ms)).collect::<Vec<f64>>());
-    let spots = StoredValue::new(points.iter().map(|p| (x(p.at_ms), y(p.value), reading(p))).collect::<Vec<_>>());
-    let count = points.len();
-    let selected = RwSignal::new(None::<usize>);
-    let svg = NodeRef::<leptos::svg::Svg>::new();
-    let on_move = move |ev: leptos::ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        if let Some(px) = svg.get_untracked().and_then(|el| pointer_x(&el, ev.client_x() as f64, W)) {
-            let i = xs.with_value(|xs| nearest(xs, px));
-            if i != selected.get_untracked() {
-                selected.set(i);
-            }
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, xs, svg);
-    };
-    let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        if let Some(next) = next_selection(selected.get_untracked(), count, &ev.key()) {
-            ev.prevent_default();
-            selected.set(next);
-        }
-    };
-    let highlight = move || {
-        selected.get().and_then(|i| spots.with_value(|s| s.get(i).map(|(x, y, _)| (*x, *y)))).map(|(cx, cy)| {
-            view! {
-                <g class="selection" aria-hidden="true">
-                    <line class="guide-line" x1=cx y1=TOP x2=cx y2=bottom stroke="#111827" stroke-width="1"/>
-                    <circle class="selected-point" cx=cx cy=cy r="6" fill="none" stroke="#111827" stroke-width="2"/>
-                </g>
-            }
-        })
-    };
-    let readout = move || match selected.get() {
-        Some(i) => spots.with_value(|s| s.get(i).map(|(_, _, text)| text.clone())).unwrap_or_else(|| HINT.to_string()),
-        None => HINT.to_string(),
-    };
+    let readings = points.iter().map(|p| Reading { x: s.x(p.at_ms), ys: vec![s.y(p.value)], text: reading(p) }).collect();
     view! {
-        <figure class="guard-figure">
-            <svg node_ref=svg class="guard-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label=label tabindex="0"
-                on:mousemove=on_move on:mouseleave=move |_| selected.set(None) on:keydown=on_key on:blur=move |_| selected.set(None)>
-                <title>{title}</title>
-                {ticks}
-                <line x1=LEFT y1=TOP x2=LEFT y2=bottom stroke="#9ca3af"/>
-                <line x1=LEFT y1=bottom x2=W - RIGHT y2=bottom stroke="#9ca3af"/>
-                <text x=LEFT y=bottom + 16.0 font-size="11" fill="#4b5563">{clock(t0, seconds)}</text>
-                <text x=W - RIGHT y=bottom + 16.0 font-size="11" text-anchor="end" fill="#4b5563">{clock(t1, seconds)}</text>
-                <text x=LEFT + (W - LEFT - RIGHT) / 2.0 y=H - 6.0 font-size="12" text-anchor="middle" fill="#111827">"Time (UTC)"</text>
-                <text x="14" y=TOP + (bottom - TOP) / 2.0 font-size="12" text-anchor="middle" fill="#111827"
-                    transform=format!("rotate(-90 14 {})", TOP + (bottom - TOP) / 2.0)>{series.metric.clone()}</text>
-                {started}
-                {baseline}
-                {threshold}
-                <polyline class="series-line" fill="none" stroke="#1d4ed8" stroke-width="2" points=line/>
-                {dots}
-                {breaches}
-                {highlight}
-            </svg>
-            <p class="chart-readout" aria-live="polite">{readout}</p>
-        </figure>
+        <Chart name="guard" frame=f label readings>
+            <Axes scale=s ticks=ax.labelled() start=clock(t0, seconds) end=clock(t1, seconds) time_title="Time (UTC)" value_title=series.metric.clone()/>
+            {started}
+            {baseline}
+            {threshold}
+            <polyline class="series-line" stroke=chart::color(0) points=line/>
+            {dots}
+            {breaches}
+        </Chart>
     }
     .into_any()
 }
-
-/// The pointer's x in the chart's viewBox units. `getBoundingClientRect` through
-/// `Reflect`, as web-sys's `DomRect` is not among the bundle's features.
-#[cfg(feature = "hydrate")]
-fn pointer_x(svg: &web_sys::SvgElement, client_x: f64, view_width: f64) -> Option<f64> {
-    use wasm_bindgen::JsCast;
-    let rect_fn = js_sys::Reflect::get(svg, &"getBoundingClientRect".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
-    let rect = rect_fn.call0(svg).ok()?;
-    let get = |k: &str| js_sys::Reflect::get(&rect, &k.into()).ok()?.as_f64();
-    let (left, width) = (get("left")?, get("width")?);
-    (width > 0.0).then(|| (client_x - left) / width * view_width)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ticks_cover_the_values_and_the_threshold() {
-        let a = axis(&[1.2, 3.4, 2.0, 5.0]);
-        assert!(a.lo <= 1.2 && a.hi >= 5.0);
-        assert_eq!(a.lo, 0.0);
-        assert_eq!(a.ticks.first(), Some(&a.lo));
-        assert_eq!(a.ticks.last(), Some(&a.hi));
-        // A threshold far above every point still gets a tick range reaching it.
-        let a = axis(&[0.1, 0.2, 50.0]);
-        assert!(a.hi >= 50.0 && a.ticks.len() <= 8, "{a:?}");
-    }
-
-    #[test]
-    fn steps_are_round_for_tiny_and_large_values() {
-        let a = axis(&[0.001, 0.0012, 0.0015]);
-        assert!(a.lo <= 0.001 && a.hi >= 0.0015);
-        assert!((a.step - 0.0001).abs() < 1e-12, "{a:?}");
-        assert_eq!(a.ticks.len(), 6);
-        assert_eq!(tick_label(a.ticks[1], a.step), "0.0011");
-        let a = axis(&[1200.0, 5000.0, 4100.0]);
-        assert_eq!(a.step, 1000.0);
-        assert_eq!((a.lo, a.hi), (0.0, 5000.0));
-        assert_eq!(a.ticks.iter().map(|v| tick_label(*v, a.step)).collect::<Vec<_>>(), ["0", "1000", "2000", "3000", "4000", "5000"]);
-    }
-
-    #[test]
-    fn a_flat_series_still_gets_a_range_around_it() {
-        let a = axis(&[7.0, 7.0]);
-        assert!(a.lo < 7.0 && a.hi > 7.0, "{a:?}");
-        let a = axis(&[0.0]);
-        assert!(a.lo < 0.0 || a.hi > 0.0);
-        assert!(a.ticks.len() >= 2);
-        let a = axis(&[-3.0, -3.0]);
-        assert!(a.lo < -3.0 && a.hi > -3.0 && a.hi <= 0.0, "{a:?}");
-        let a = axis(&[]);
-        assert_eq!((a.lo, a.hi), (0.0, 1.0));
-    }
-
-    #[test]
-    fn the_baseline_widens_the_range() {
-        let a = axis(&[118.0, 121.0, 240.0, 120.0]);
-        assert!(a.lo <= 118.0 && a.hi >= 240.0);
-        let a = axis(&[500.0, 510.0, 490.0]);
-        assert!(a.lo > 0.0, "a range far from 0 does not stretch to it: {a:?}");
-    }
-
-    #[test]
-    fn tick_labels_show_the_decimals_their_step_needs() {
-        assert_eq!(tick_label(2.5, 0.5), "2.5");
-        assert_eq!(tick_label(3.0000000000000004, 1.0), "3");
-        assert_eq!(tick_label(-0.0000001, 0.1), "0");
-        assert_eq!(tick_label(0.30000000000000004, 0.1), "0.3");
-    }
-
-    #[test]
-    fn the_nearest_point_to_the_pointer_is_chosen() {
-        let xs = [60.0, 100.0, 200.0, 400.0];
-        assert_eq!(nearest(&xs, 0.0), Some(0));
-        assert_eq!(nearest(&xs, 140.0), Some(1));
-        assert_eq!(nearest(&xs, 160.0), Some(2));
-        assert_eq!(nearest(&xs, 1000.0), Some(3));
-        assert_eq!(nearest(&[], 10.0), None);
-    }
-
-    #[test]
-    fn arrow_keys_move_the_selection_and_stop_at_the_ends() {
-        assert_eq!(next_selection(None, 4, "ArrowLeft"), Some(Some(3)));
-        assert_eq!(next_selection(None, 4, "ArrowRight"), Some(Some(3)));
-        assert_eq!(next_selection(Some(2), 4, "ArrowLeft"), Some(Some(1)));
-        assert_eq!(next_selection(Some(0), 4, "ArrowLeft"), Some(Some(0)));
-        assert_eq!(next_selection(Some(3), 4, "ArrowRight"), Some(Some(3)));
-        assert_eq!(next_selection(Some(2), 4, "Home"), Some(Some(0)));
-        assert_eq!(next_selection(Some(0), 4, "End"), Some(Some(3)));
-        assert_eq!(next_selection(Some(1), 4, "Escape"), Some(None));
-        assert_eq!(next_selection(Some(1), 4, "Tab"), None);
-        assert_eq!(next_selection(None, 0, "ArrowLeft"), None);
-    }
-
-    #[test]
-    fn times_read_as_utc_clock_times() {
-        assert_eq!(clock(0, true), "00:00:00");
-        // 2026-11-21T14:03:05.500Z
-        let ms = crate::pages::rfc3339_ms("2026-11-21T14:03:05.500Z").unwrap();
-        assert_eq!(clock(ms, true), "14:03:05");
-        assert_eq!(clock(ms, false), "14:03");
-        assert_eq!(clock(-1000, true), "23:59:59");
-    }
 
     #[test]
     fn readings_name_the_time_value_and_samples() {
         let ms = crate::pages::rfc3339_ms("2026-11-21T14:03:05Z").unwrap();
         assert_eq!(reading(&SeriesPoint { at_ms: ms, value: 7.2, samples: 12 }), "14:03:05 UTC — 7.2 (12 samples)");
         assert_eq!(reading(&SeriesPoint { at_ms: ms, value: 0.5, samples: 1 }), "14:03:05 UTC — 0.5 (1 sample)");
+    }
+
+    /// Half an hour in 15 s buckets, with a threshold, a baseline, the stage's start and a breach.
+    fn half_hour() -> GuardSeries {
+        let t0 = crate::pages::rfc3339_ms("2026-11-21T14:00:00Z").unwrap();
+        let points = (0..120).map(|i| SeriesPoint { at_ms: t0 + i * 15_000, value: 1.0 + ((i * 37) % 17) as f64 * 0.37, samples: 3 + i % 5 }).collect();
+        GuardSeries {
+            guard_id: 1,
+            metric: "error_rate".into(),
+            from_ms: t0,
+            to_ms: t0 + 120 * 15_000,
+            started_ms: Some(t0 + 600_000),
+            points,
+            threshold: Some(5.0),
+            baseline: Some(2.5),
+            breaches: vec![(t0 + 1_200_000, 6.75)],
+            current: None,
+        }
+    }
+
+    #[test]
+    fn a_guard_chart_of_120_points_reads_each_point_in_little_markup() {
+        let series = half_hour();
+        let html = Owner::new().with(|| view! { <GuardChart series=series.clone()/> }.to_html());
+        assert!(html.contains(r#"aria-label="error_rate from 14:00 to 14:30 UTC; threshold 5; baseline 2.5; 1 breach; latest 1 at 14:29:45 UTC""#), "{html}");
+        assert!(html.contains(r#"class="guard-chart""#) && html.contains(r#"class="threshold-line""#));
+        assert!(html.contains(r#"<circle cx="437.3" cy="50.9" data-value="6.75" class="breach-point"><title>Breach at 14:20:00: 6.75"#), "{html}");
+        assert_eq!(html.matches(r#"class="point""#).count(), 120);
+        for p in &series.points {
+            assert!(html.contains(&format!(r#"data-value="{}" class="point"><title>{}"#, chart::data_value(p.value), reading(p))), "{p:?}");
+        }
+        // It was 23,313 bytes with its colours, fonts and sizes on every element.
+        assert!(html.len() < 18_000, "{} bytes", html.len());
     }
 
     #[test]
@@ -745,3 +507,4 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().field.as_deref(), Some("window_seconds"));
     }
 }
+
