@@ -61,37 +61,40 @@ fn guard_from_row(r: &sqlx::any::AnyRow) -> Result<Guard, sqlx::Error> {
     })
 }
 
+/// A plan's guards with their breaches (one row per breach, joined), oldest first.
 pub async fn load_guards(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Guard>, sqlx::Error> {
-    let mut guards = sqlx::query(&format!("SELECT {GUARD_COLUMNS} FROM guards WHERE plan_id = $1 ORDER BY id"))
-        .bind(plan_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(guard_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let rows = sqlx::query(
-        "SELECT id, guard_id, value, samples, threshold, baseline, action, rollback_id, at, resolved_at, resolved_by, resolution
-         FROM guard_breaches WHERE plan_id = $1 ORDER BY id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {}, b.id AS breach_id, b.value, b.samples, b.threshold AS breach_threshold, b.baseline,
+                b.action AS breach_action, b.rollback_id, b.at, b.resolved_at, b.resolved_by, b.resolution
+         FROM guards g LEFT JOIN guard_breaches b ON b.guard_id = g.id AND b.plan_id = g.plan_id
+         WHERE g.plan_id = $1 ORDER BY g.id, b.id",
+        crate::db::prefixed(GUARD_COLUMNS, "g")
+    ))
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut guards: Vec<Guard> = vec![];
     for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if guards.last().is_none_or(|g| g.id != id) {
+            guards.push(guard_from_row(r)?);
+        }
+        let Some(breach_id) = r.try_get::<Option<i64>, _>("breach_id")? else { continue };
         let breach = Breach {
-            id: r.try_get("id")?,
-            guard_id: r.try_get("guard_id")?,
+            id: breach_id,
+            guard_id: id,
             value: r.try_get("value")?,
             samples: r.try_get("samples")?,
-            threshold: r.try_get("threshold")?,
+            threshold: r.try_get("breach_threshold")?,
             baseline: r.try_get("baseline")?,
-            action: decode_enum(r.try_get("action")?, GuardAction::parse, "action")?,
+            action: decode_enum(r.try_get("breach_action")?, GuardAction::parse, "breach_action")?,
             rollback_id: r.try_get("rollback_id")?,
             at: r.try_get("at")?,
             resolved_at: r.try_get("resolved_at")?,
             resolved_by: r.try_get("resolved_by")?,
             resolution: r.try_get("resolution")?,
         };
-        if let Some(g) = guards.iter_mut().find(|g| g.id == breach.guard_id) {
+        if let Some(g) = guards.last_mut() {
             g.breaches.push(breach);
         }
     }
@@ -401,7 +404,7 @@ impl Service {
                     (SELECT COUNT(*) FROM guard_breaches b WHERE b.guard_id = g.id AND b.resolved_at IS NULL) AS open_breaches
              FROM guards g JOIN stages s ON s.id = g.stage_id JOIN plans p ON p.id = g.plan_id
              WHERE s.status = 'active' AND p.archived_at IS NULL ORDER BY g.id",
-            GUARD_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ")
+            crate::db::prefixed(GUARD_COLUMNS, "g")
         ))
         .fetch_all(&mut *conn)
         .await?;
