@@ -250,6 +250,13 @@ impl Service {
         Ok(load_comments(&mut conn, plan_id, None).await?)
     }
 
+    /// The same for a plan this request has already read (the plan page).
+    pub async fn comments_of(&self, ctx: &Ctx, plan: &Plan) -> Result<Vec<Comment>> {
+        ctx.require_read(app::token::Scope::PlansRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(load_comments(&mut conn, plan.id, None).await?)
+    }
+
     pub async fn add_comment(&self, ctx: &Ctx, plan_id: i64, new: NewComment) -> Result<Comment> {
         let mut change = self.open(ctx, Action::Comment, plan_id, None, None).await?;
         let plan = change.plan.clone();
