@@ -177,6 +177,29 @@ pub fn prefixed(columns: &str, alias: &str) -> String {
     columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
+/// The rows of a parent-to-children LEFT JOIN, ordered by the parent's `id`, as parents each
+/// holding their children: a new `id` starts a parent, and a row whose child part is NULL adds
+/// no child. One statement for a plan's stages, gates, guards or runs, however many there are.
+pub fn group_joined<P, C>(
+    rows: &[sqlx::any::AnyRow],
+    parent: impl Fn(&sqlx::any::AnyRow) -> Result<P, sqlx::Error>,
+    child: impl Fn(&sqlx::any::AnyRow) -> Result<Option<C>, sqlx::Error>,
+    children: impl Fn(&mut P) -> &mut Vec<C>,
+) -> Result<Vec<P>, sqlx::Error> {
+    use sqlx::Row;
+    let mut parents: Vec<(i64, P)> = vec![];
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        if parents.last().is_none_or(|(last, _)| *last != id) {
+            parents.push((id, parent(r)?));
+        }
+        if let (Some(c), Some((_, p))) = (child(r)?, parents.last_mut()) {
+            children(p).push(c);
+        }
+    }
+    Ok(parents.into_iter().map(|(_, p)| p).collect())
+}
+
 /// Now, as the fixed-width RFC 3339 text stored in every time column.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

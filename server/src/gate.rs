@@ -34,12 +34,11 @@ pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Ga
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut gates: Vec<Gate> = vec![];
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        if gates.last().is_none_or(|g| g.id != id) {
-            gates.push(Gate {
-                id,
+    crate::db::group_joined(
+        &rows,
+        |r| {
+            Ok(Gate {
+                id: r.try_get("id")?,
                 stage_id: r.try_get("stage_id")?,
                 requested_by: r.try_get("requested_by")?,
                 rationale: r.try_get("rationale")?,
@@ -51,20 +50,20 @@ pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Ga
                 decision_rationale: r.try_get("decision_rationale")?,
                 stage_revision: r.try_get("stage_revision")?,
                 votes: vec![],
-            });
-        }
-        let Some(username) = r.try_get::<Option<String>, _>("voter")? else { continue };
-        if let Some(g) = gates.last_mut() {
-            g.votes.push(GateVote {
+            })
+        },
+        |r| {
+            let Some(username) = r.try_get::<Option<String>, _>("voter")? else { return Ok(None) };
+            Ok(Some(GateVote {
                 username,
                 vote: decode_enum(r.try_get("vote")?, Vote::parse, "vote")?,
                 role: decode_enum(r.try_get("vote_role")?, PlanRole::parse, "vote_role")?,
                 rationale: r.try_get("vote_rationale")?,
                 voted_at: r.try_get("voted_at")?,
-            });
-        }
-    }
-    Ok(gates)
+            }))
+        },
+        |g| &mut g.votes,
+    )
 }
 
 pub async fn load_rollbacks(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Rollback>, sqlx::Error> {

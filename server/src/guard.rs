@@ -73,32 +73,28 @@ pub async fn load_guards(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<G
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut guards: Vec<Guard> = vec![];
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        if guards.last().is_none_or(|g| g.id != id) {
-            guards.push(guard_from_row(r)?);
-        }
-        let Some(breach_id) = r.try_get::<Option<i64>, _>("breach_id")? else { continue };
-        let breach = Breach {
-            id: breach_id,
-            guard_id: id,
-            value: r.try_get("value")?,
-            samples: r.try_get("samples")?,
-            threshold: r.try_get("breach_threshold")?,
-            baseline: r.try_get("baseline")?,
-            action: decode_enum(r.try_get("breach_action")?, GuardAction::parse, "breach_action")?,
-            rollback_id: r.try_get("rollback_id")?,
-            at: r.try_get("at")?,
-            resolved_at: r.try_get("resolved_at")?,
-            resolved_by: r.try_get("resolved_by")?,
-            resolution: r.try_get("resolution")?,
-        };
-        if let Some(g) = guards.last_mut() {
-            g.breaches.push(breach);
-        }
-    }
-    Ok(guards)
+    crate::db::group_joined(
+        &rows,
+        guard_from_row,
+        |r| {
+            let Some(breach_id) = r.try_get::<Option<i64>, _>("breach_id")? else { return Ok(None) };
+            Ok(Some(Breach {
+                id: breach_id,
+                guard_id: r.try_get("id")?,
+                value: r.try_get("value")?,
+                samples: r.try_get("samples")?,
+                threshold: r.try_get("breach_threshold")?,
+                baseline: r.try_get("baseline")?,
+                action: decode_enum(r.try_get("breach_action")?, GuardAction::parse, "breach_action")?,
+                rollback_id: r.try_get("rollback_id")?,
+                at: r.try_get("at")?,
+                resolved_at: r.try_get("resolved_at")?,
+                resolved_by: r.try_get("resolved_by")?,
+                resolution: r.try_get("resolution")?,
+            }))
+        },
+        |g| &mut g.breaches,
+    )
 }
 
 /// A plan is paused while a pause guard's breach is unresolved: no gate opens, no stage passes.

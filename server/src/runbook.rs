@@ -28,12 +28,11 @@ pub async fn load_runs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Run
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut runs: Vec<RunbookRun> = vec![];
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        if runs.last().is_none_or(|x| x.id != id) {
-            runs.push(RunbookRun {
-                id,
+    let mut runs = crate::db::group_joined(
+        &rows,
+        |r| {
+            Ok(RunbookRun {
+                id: r.try_get("id")?,
                 plan_id: r.try_get("plan_id")?,
                 stage_id: r.try_get("stage_id")?,
                 kind: decode_enum(r.try_get("kind")?, RunbookKind::parse, "kind")?,
@@ -44,28 +43,28 @@ pub async fn load_runs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Run
                 finished_at: r.try_get("finished_at")?,
                 steps: vec![],
                 notes: vec![],
-            });
-        }
-        let Some(position) = r.try_get::<Option<i64>, _>("position")? else { continue };
-        let role: Option<String> = r.try_get("role")?;
-        let step = RunStep {
-            position,
-            step: RunbookStep {
-                title: r.try_get("title")?,
-                body: r.try_get("body")?,
-                role: role.as_deref().and_then(PlanRole::parse),
-                person: r.try_get("person")?,
-                planned_seconds: r.try_get("planned_seconds")?,
-            },
-            status: decode_enum(r.try_get("status")?, StepStatus::parse, "status")?,
-            done_by: r.try_get("done_by")?,
-            done_at: r.try_get("done_at")?,
-            skip_reason: r.try_get("skip_reason")?,
-        };
-        if let Some(run) = runs.last_mut() {
-            run.steps.push(step);
-        }
-    }
+            })
+        },
+        |r| {
+            let Some(position) = r.try_get::<Option<i64>, _>("position")? else { return Ok(None) };
+            let role: Option<String> = r.try_get("role")?;
+            Ok(Some(RunStep {
+                position,
+                step: RunbookStep {
+                    title: r.try_get("title")?,
+                    body: r.try_get("body")?,
+                    role: role.as_deref().and_then(PlanRole::parse),
+                    person: r.try_get("person")?,
+                    planned_seconds: r.try_get("planned_seconds")?,
+                },
+                status: decode_enum(r.try_get("status")?, StepStatus::parse, "status")?,
+                done_by: r.try_get("done_by")?,
+                done_at: r.try_get("done_at")?,
+                skip_reason: r.try_get("skip_reason")?,
+            }))
+        },
+        |run| &mut run.steps,
+    )?;
     if runs.is_empty() {
         return Ok(runs);
     }

@@ -60,25 +60,22 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut stages: Vec<Stage> = vec![];
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        if stages.last().is_none_or(|s| s.id != id) {
-            stages.push(stage_from_row(r)?);
-        }
-        let Some(flag) = r.try_get::<Option<String>, _>("flag_key")? else { continue };
-        let enabled: i64 = r.try_get("enabled")?;
-        if let Some(stage) = stages.last_mut() {
-            stage.flag_changes.push(StageFlagChange {
+    let mut stages = crate::db::group_joined(
+        &rows,
+        stage_from_row,
+        |r| {
+            let Some(flag) = r.try_get::<Option<String>, _>("flag_key")? else { return Ok(None) };
+            Ok(Some(StageFlagChange {
                 flag,
                 environment: r.try_get("environment")?,
-                enabled: enabled == 1,
+                enabled: r.try_get::<i64, _>("enabled")? == 1,
                 percentage: r.try_get("percentage")?,
                 applied_at: r.try_get("applied_at")?,
                 reverted_at: r.try_get("reverted_at")?,
-            });
-        }
-    }
+            }))
+        },
+        |s| &mut s.flag_changes,
+    )?;
     for (stage_id, item) in crate::checklist::load_items(conn, plan_id).await? {
         if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
             stage.checklist.push(item);
