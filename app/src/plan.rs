@@ -320,9 +320,37 @@ pub struct PlanView {
     /// Each guard's metric over time, for its chart (guards of every stage).
     #[serde(default)]
     pub guard_series: Vec<crate::guard::GuardSeries>,
+    /// Set in the copy the page's hydration data carries (see [`PlanView::without_html`]).
+    #[serde(default)]
+    pub html_elided: bool,
 }
 
+/// Stands for rendered Markdown left out of the hydration data: the page holds that HTML
+/// already, and the browser keeps it. Non-empty, so the page takes the same shape.
+pub const ELIDED_HTML: &str = "…";
+
 impl PlanView {
+    /// This view without its rendered Markdown, for the page's hydration data: otherwise
+    /// every description and runbook would be in the page twice, once as HTML and once as
+    /// an escaped string. The browser, hydrating, leaves the server's HTML in place.
+    pub fn without_html(&self) -> PlanView {
+        fn elide(html: &str) -> String {
+            if html.trim().is_empty() { String::new() } else { ELIDED_HTML.to_string() }
+        }
+        let stages_html = self
+            .stages_html
+            .iter()
+            .map(|h| StageHtml {
+                description: elide(&h.description),
+                forward_runbook: elide(&h.forward_runbook),
+                rollback_runbook: elide(&h.rollback_runbook),
+                runs: h.runs.iter().map(|r| RunHtml { preface: elide(&r.preface), steps: r.steps.iter().map(|s| elide(s)).collect() }).collect(),
+                elided: true,
+            })
+            .collect();
+        PlanView { description_html: elide(&self.description_html), stages_html, html_elided: true, ..self.clone() }
+    }
+
     /// The plan roles the viewer holds.
     pub fn my_roles(&self) -> Vec<PlanRole> {
         self.me.as_ref().map(|me| self.plan.roles_of(me.id)).unwrap_or_default()
@@ -351,7 +379,7 @@ pub struct Abilities {
     pub run: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StageHtml {
     pub description: String,
     pub forward_runbook: String,
@@ -359,6 +387,22 @@ pub struct StageHtml {
     /// For each of the stage's runs, in the same order: its preface and each step's text.
     #[serde(default)]
     pub runs: Vec<RunHtml>,
+    /// The texts stand for what the page already shows ([`PlanView::without_html`]).
+    #[serde(default)]
+    pub elided: bool,
+}
+
+/// A copy left out of the hydration data equals any other: the HTML on the page is that
+/// stage's, and a stage whose text changes shows it in its revision, so it redraws anyway.
+impl PartialEq for StageHtml {
+    fn eq(&self, other: &Self) -> bool {
+        self.elided
+            || other.elided
+            || (self.description == other.description
+                && self.forward_runbook == other.forward_runbook
+                && self.rollback_runbook == other.rollback_runbook
+                && self.runs == other.runs)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -411,6 +455,7 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
                 .iter()
                 .map(|r| RunHtml { preface: to_html(&r.preface), steps: r.steps.iter().map(|st| to_html(&st.step.body)).collect() })
                 .collect(),
+            elided: false,
         })
         .collect();
     // The page shows the rendered Markdown; the source stays on the edit pages and in the
@@ -457,5 +502,6 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
         flag_keys,
         killed_flags,
         checklist_sources,
+        html_elided: false,
     })
 }

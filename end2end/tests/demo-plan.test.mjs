@@ -98,6 +98,14 @@ test(
       await eventually(async () => assert.match(await stageItem(page, 2).locator('.soak').innerText(), /Soaking: /));
       await stageItem(page, 2).locator('svg.guard-chart').waitFor();
       assert.equal(await page.locator('article.plan form').count(), 0, 'no form in read mode');
+      // The Markdown the server rendered (left out of the hydration data) is on the page.
+      const markdown = () => page.locator('article.plan .markdown').evaluateAll((els) => els.map((e) => e.textContent.trim()));
+      const rendered = await markdown();
+      assert.ok(rendered.length >= 4 && rendered.every((text) => text.length > 40), rendered.join('\n'));
+      const stillShown = async (why) => {
+        const now = await markdown();
+        for (const text of rendered) assert.ok(now.includes(text), `${why}: ${text.slice(0, 60)}`);
+      };
 
       // Edit mode, when asked for: forms on the stages not yet started, none on those that ran.
       await page.getByRole('link', { name: 'Edit', exact: true }).click();
@@ -105,9 +113,11 @@ test(
       await stageItem(page, 3).getByLabel('New check').waitFor();
       assert.equal(await stageItem(page, 0).locator('form').count(), 0, 'a passed stage is frozen');
       assert.equal(await stageItem(page, 2).locator('form').count(), 0, 'the active stage is frozen');
+      await stillShown('the page drawn anew in edit mode shows the same Markdown');
       await page.getByRole('link', { name: 'Done editing' }).click();
       await page.waitForURL(new RegExp(`/plans/${summary.id}$`));
       await stageItem(page, 3).getByLabel('New check').waitFor({ state: 'detached' });
+      await stillShown('and so does read mode again');
     },
     { as: 'lead' },
   ),

@@ -104,7 +104,7 @@ where
 pub fn PlanPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| param_id(&params.read(), "id"));
-    let first = Resource::new(move || id.get(), get_plan_view);
+    let first = Resource::<_, HydrationCodec>::new_with_options(move || id.get(), get_plan_view, false);
     // The plan on screen. Changes fetch it again into here, and each part of the page
     // redraws only if its own part changed: a note half-typed in one stage survives
     // someone else's vote in another.
@@ -136,9 +136,11 @@ pub fn PlanPage() -> impl IntoView {
         false,
     );
     // The page reads as a document; `?edit=1` (the "Edit" button) adds the editing
-    // controls, for those who may edit. Switching redraws, it does not refetch.
+    // controls, for those who may edit. Switching redraws; it refetches only the first time
+    // after hydration (below).
     let query = use_query_map();
     let editing = Memo::new(move |_| query.read().get("edit").as_deref() == Some("1"));
+    let editing_at_first = editing.get_untracked();
 
     view! {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the plan…"</p> }>
@@ -147,10 +149,21 @@ pub fn PlanPage() -> impl IntoView {
                 Suspend::new(async move {
                     match first.await {
                         Ok(view) => {
+                            let plan_id = view.plan.id;
                             // Another plan's first answer starts the page over; for the same plan
                             // the page keeps what it shows, which may be newer.
                             if shown.with_untracked(|s| s.as_ref().map(|s| s.plan.id)) != Some(view.plan.id) {
                                 shown.set(Some(view));
+                            }
+                            // Hydrated from a copy without the Markdown, which stays on the page
+                            // while the page is the server's; switching Edit mode draws the page
+                            // anew, with the Markdown fetched first. Untracked: the page on
+                            // screen until then is the one being replaced.
+                            if editing != editing_at_first && shown.with_untracked(|s| s.as_ref().is_some_and(|s| s.html_elided)) {
+                                match get_plan_view(plan_id).await {
+                                    Ok(full) => shown.update_untracked(|s| *s = Some(full)),
+                                    Err(e) => error.set(Some(e)),
+                                }
                             }
                             view! { <PlanBody shown reload error editing/><Ready/> }.into_any()
                         }
@@ -159,6 +172,31 @@ pub fn PlanPage() -> impl IntoView {
                 })
             }}
         </Transition>
+    }
+}
+
+/// The plan as the page's hydration data carries it: without the rendered Markdown, which
+/// the page holds already ([`PlanView::without_html`]). JSON, as Leptos' default codec.
+struct HydrationCodec;
+
+type Answer = Result<PlanView, ApiError>;
+
+impl leptos::server::codee::Encoder<Answer> for HydrationCodec {
+    type Error = serde_json::Error;
+    type Encoded = String;
+    fn encode(answer: &Answer) -> Result<String, serde_json::Error> {
+        match answer {
+            Ok(view) => serde_json::to_string(&Ok::<PlanView, ApiError>(view.without_html())),
+            Err(_) => serde_json::to_string(answer),
+        }
+    }
+}
+
+impl leptos::server::codee::Decoder<Answer> for HydrationCodec {
+    type Error = serde_json::Error;
+    type Encoded = str;
+    fn decode(json: &str) -> Result<Answer, serde_json::Error> {
+        serde_json::from_str(json)
     }
 }
 

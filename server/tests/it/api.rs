@@ -36,6 +36,7 @@ on_both_databases!(
     the_openapi_document_describes_every_endpoint,
     unknown_endpoints_and_methods_answer_in_json,
     pages_render_fully_on_the_server,
+    a_plan_page_carries_its_rendered_markdown_once_not_again_in_its_hydration_data,
     the_demo_plan_loads_once_into_an_empty_database,
     each_committed_change_is_published_as_a_server_sent_event,
     pages_and_api_answers_are_compressed_for_clients_that_take_it,
@@ -496,6 +497,22 @@ async fn pages_render_fully_on_the_server(app: TestApp) {
     assert!(html.contains("Plan not found"));
     let (status, _) = app.get_text("/no/such/page").await;
     assert_eq!(status, 404);
+}
+
+async fn a_plan_page_carries_its_rendered_markdown_once_not_again_in_its_hydration_data(app: TestApp) {
+    let plan = app
+        .plan(json!({
+            "title": "Markdown once",
+            "description": "The **intro-words** of the plan",
+            "stages": [{"name": "One", "description": "Stage *stage-words* here", "rollback_runbook": "1. rollback-words first"}]
+        }))
+        .await;
+    let (status, html) = app.get_text(&format!("/plans/{}", plan["id"])).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<strong>intro-words</strong>") && html.contains("<em>stage-words</em>"), "{html}");
+    for words in ["intro-words", "stage-words", "rollback-words"] {
+        assert_eq!(html.matches(words).count(), 1, "{words} once in the page");
+    }
 }
 
 async fn the_demo_plan_loads_once_into_an_empty_database(app: TestApp) {
