@@ -19,8 +19,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_tokens(&self, req: &Parts) -> Result<Vec<Token>, ApiError>;
     async fn list_plans(&self, req: &Parts, query: PlanQuery) -> Result<PlanPage, ApiError>;
     async fn get_plan(&self, req: &Parts, id: i64) -> Result<Plan, ApiError>;
-    async fn list_comments(&self, req: &Parts, plan_id: i64) -> Result<Vec<Comment>, ApiError>;
-    async fn abilities(&self, req: &Parts, plan_id: i64) -> Result<Abilities, ApiError>;
+    /// The comments on a plan this request has already read.
+    async fn list_comments(&self, req: &Parts, plan: &Plan) -> Result<Vec<Comment>, ApiError>;
+    /// What the caller may do on a plan this request has already read, from its roles.
+    async fn abilities(&self, req: &Parts, plan: &Plan) -> Result<Abilities, ApiError>;
     async fn list_audit(&self, req: &Parts, query: AuditQuery) -> Result<AuditPage, ApiError>;
     async fn list_flags(&self, req: &Parts) -> Result<Vec<Flag>, ApiError>;
     async fn flag_abilities(&self, req: &Parts) -> Result<FlagAbilities, ApiError>;
@@ -32,10 +34,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn workspace_view(&self, req: &Parts, id: &str) -> Result<crate::workspace::WorkspaceView, ApiError>;
     async fn list_providers(&self, req: &Parts) -> Result<Vec<crate::workspace::Provider>, ApiError>;
     async fn import_report(&self, req: &Parts, id: i64) -> Result<crate::workspace::ImportReport, ApiError>;
-    /// Provider adoption, for a plan whose stages flip a provider's availability flag.
-    async fn adoption(&self, req: &Parts) -> Result<crate::workspace::Adoption, ApiError>;
-    /// The flags that make providers available.
-    async fn provider_flags(&self, req: &Parts) -> Result<Vec<String>, ApiError>;
+    /// Provider adoption, for a plan whose stages flip a provider's availability flag, given
+    /// the providers this request has already read.
+    async fn adoption(&self, req: &Parts, providers: &[crate::workspace::Provider]) -> Result<crate::workspace::Adoption, ApiError>;
     /// Each guard's metric over time, for the charts on the plan page.
     async fn guard_series(&self, req: &Parts, plan: &Plan) -> Result<Vec<crate::guard::GuardSeries>, ApiError>;
 }

@@ -397,8 +397,8 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     use crate::markdown::to_html;
     let (backend, headers) = (crate::backend::backend()?, crate::backend::request());
     let mut plan = backend.get_plan(&headers, id).await.inspect_err(crate::backend::set_page_status)?;
-    let comments = crate::backend::answer(backend.list_comments(&headers, id).await)?;
-    let can = crate::backend::answer(backend.abilities(&headers, id).await)?;
+    let comments = crate::backend::answer(backend.list_comments(&headers, &plan).await)?;
+    let can = crate::backend::answer(backend.abilities(&headers, &plan).await)?;
     let stages_html = plan
         .stages
         .iter()
@@ -437,8 +437,9 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     let flag_keys = if can.edit { flags.into_iter().map(|f| f.key).collect() } else { vec![] };
     let checklist_sources = if can.edit { backend.checklist_sources(&headers).await.unwrap_or_default() } else { vec![] };
     let me = backend.viewer(&headers).await.ok().flatten().map(|v| v.person);
-    let provider_flags = backend.provider_flags(&headers).await.unwrap_or_default();
-    let adoption = if provider_flags.iter().any(|f| used(f)) { backend.adoption(&headers).await.ok() } else { None };
+    let providers = backend.list_providers(&headers).await.unwrap_or_default();
+    let flips_provider = providers.iter().filter_map(|p| p.flag.as_deref()).any(used);
+    let adoption = if flips_provider { backend.adoption(&headers, &providers).await.ok() } else { None };
     let guard_series = if plan.stages.iter().any(|s| !s.guards.is_empty()) {
         crate::backend::answer(backend.guard_series(&headers, &plan).await)?
     } else {

@@ -63,8 +63,9 @@ pub async fn append(conn: &mut AnyConnection, ctx: &Ctx, e: &Entry) -> Result<()
 pub const EXPORT_MAX: i64 = 100_000;
 
 /// The conditions of a query's filters, checked; only those given, so each query is
-/// planned for the indexes it can use.
-fn filter(q: &AuditQuery) -> Result<Where, ApiError> {
+/// planned for the indexes it can use. `walk`: the filter matches so many entries that
+/// walking the log newest first finds a page sooner than an index on the action would.
+fn filter(q: &AuditQuery, walk: bool) -> Result<Where, ApiError> {
     let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
     let action = text(&q.action);
     app::validate::check_len("action", "Action", &action, 100)?;
@@ -83,7 +84,9 @@ fn filter(q: &AuditQuery) -> Result<Where, ApiError> {
         // Every action of a kind: `stage.` up to, not including, `stage/` ('/' follows '.').
         Some(kind) if !kind.is_empty() => {
             let (from, to) = (w.text(format!("{kind}.")), w.text(format!("{kind}/")));
-            w.and(format!("action >= {from} AND action < {to}"));
+            // `|| ''` keeps the planner off the action index, whose range it would sort.
+            let action = if walk { "(action || '')" } else { "action" };
+            w.and(format!("{action} >= {from} AND {action} < {to}"));
         }
         _ if !action.is_empty() => {
             let a = w.text(action);
@@ -139,9 +142,12 @@ impl Service {
     pub async fn list_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<AuditPage> {
         ctx.require_admin()?;
         let limit = q.limit();
-        let mut w = filter(q)?;
         let mut conn = self.db.read().await?;
-        let (total, total_capped) = w.count(&mut conn, "audit_log").await?;
+        let (total, total_capped) = filter(q, false)?.count(&mut conn, "audit_log").await?;
+        // SQLite sorts a whole kind of action found through its index (190,000 of a million
+        // entries took 126 ms); past the count's cap, walking the log finds a page at once.
+        // PostgreSQL plans that by itself.
+        let mut w = filter(q, total_capped && self.db.kind == crate::db::Kind::Sqlite)?;
         if let Some(before) = q.before {
             let b = w.int(before);
             w.and(format!("id < {b}"));
@@ -154,7 +160,7 @@ impl Service {
     /// Every matching entry (up to `EXPORT_MAX`), newest first.
     pub async fn export_audit(&self, ctx: &Ctx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         ctx.require_admin()?;
-        let w = filter(q)?;
+        let w = filter(q, false)?;
         let mut conn = self.db.read().await?;
         Ok(select(&mut conn, &w, EXPORT_MAX).await?)
     }

@@ -172,6 +172,11 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `"id, name"` as `"s.id, s.name"`: a table's column list for a query that joins it.
+pub fn prefixed(columns: &str, alias: &str) -> String {
+    columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// Now, as the fixed-width RFC 3339 text stored in every time column.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -185,6 +190,11 @@ mod tests {
     fn passwords_in_database_urls_are_hidden() {
         assert_eq!(redact("postgres://runway:s3cret@db:5432/runway"), "postgres://runway:***@db:5432/runway");
         assert_eq!(redact("sqlite://data/runway.db"), "sqlite://data/runway.db");
+    }
+
+    #[test]
+    fn column_lists_take_the_alias_of_their_table() {
+        assert_eq!(prefixed("id, plan_id,\n    name", "s"), "s.id, s.plan_id, s.name");
     }
 
     #[test]

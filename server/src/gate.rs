@@ -23,20 +23,23 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use std::time::Instant;
 
+/// A plan's gates with their votes (one row per vote, joined), oldest first.
 pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Gate>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, stage_id, requested_by, rationale, roles, approvals_required, status, requested_at, decided_at,
-                decision_rationale, stage_revision
-         FROM gates WHERE plan_id = $1 ORDER BY id",
+        "SELECT g.id, g.stage_id, g.requested_by, g.rationale, g.roles, g.approvals_required, g.status, g.requested_at,
+                g.decided_at, g.decision_rationale, g.stage_revision,
+                v.username AS voter, v.vote, v.role AS vote_role, v.rationale AS vote_rationale, v.voted_at
+         FROM gates g LEFT JOIN gate_votes v ON v.gate_id = g.id WHERE g.plan_id = $1 ORDER BY g.id, v.id",
     )
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut gates = rows
-        .iter()
-        .map(|r| {
-            Ok(Gate {
-                id: r.try_get("id")?,
+    let mut gates: Vec<Gate> = vec![];
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if gates.last().is_none_or(|g| g.id != id) {
+            gates.push(Gate {
+                id,
                 stage_id: r.try_get("stage_id")?,
                 requested_by: r.try_get("requested_by")?,
                 rationale: r.try_get("rationale")?,
@@ -48,24 +51,15 @@ pub async fn load_gates(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Ga
                 decision_rationale: r.try_get("decision_rationale")?,
                 stage_revision: r.try_get("stage_revision")?,
                 votes: vec![],
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let votes = sqlx::query(
-        "SELECT v.gate_id, v.username, v.vote, v.role, v.rationale, v.voted_at
-         FROM gate_votes v JOIN gates g ON g.id = v.gate_id WHERE g.plan_id = $1 ORDER BY v.id",
-    )
-    .bind(plan_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in &votes {
-        let gate_id: i64 = r.try_get("gate_id")?;
-        if let Some(g) = gates.iter_mut().find(|g| g.id == gate_id) {
+            });
+        }
+        let Some(username) = r.try_get::<Option<String>, _>("voter")? else { continue };
+        if let Some(g) = gates.last_mut() {
             g.votes.push(GateVote {
-                username: r.try_get("username")?,
+                username,
                 vote: decode_enum(r.try_get("vote")?, Vote::parse, "vote")?,
-                role: decode_enum(r.try_get("role")?, PlanRole::parse, "role")?,
-                rationale: r.try_get("rationale")?,
+                role: decode_enum(r.try_get("vote_role")?, PlanRole::parse, "vote_role")?,
+                rationale: r.try_get("vote_rationale")?,
                 voted_at: r.try_get("voted_at")?,
             });
         }

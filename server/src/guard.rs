@@ -61,37 +61,40 @@ fn guard_from_row(r: &sqlx::any::AnyRow) -> Result<Guard, sqlx::Error> {
     })
 }
 
+/// A plan's guards with their breaches (one row per breach, joined), oldest first.
 pub async fn load_guards(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Guard>, sqlx::Error> {
-    let mut guards = sqlx::query(&format!("SELECT {GUARD_COLUMNS} FROM guards WHERE plan_id = $1 ORDER BY id"))
-        .bind(plan_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(guard_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let rows = sqlx::query(
-        "SELECT id, guard_id, value, samples, threshold, baseline, action, rollback_id, at, resolved_at, resolved_by, resolution
-         FROM guard_breaches WHERE plan_id = $1 ORDER BY id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {}, b.id AS breach_id, b.value, b.samples, b.threshold AS breach_threshold, b.baseline,
+                b.action AS breach_action, b.rollback_id, b.at, b.resolved_at, b.resolved_by, b.resolution
+         FROM guards g LEFT JOIN guard_breaches b ON b.guard_id = g.id AND b.plan_id = g.plan_id
+         WHERE g.plan_id = $1 ORDER BY g.id, b.id",
+        crate::db::prefixed(GUARD_COLUMNS, "g")
+    ))
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut guards: Vec<Guard> = vec![];
     for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if guards.last().is_none_or(|g| g.id != id) {
+            guards.push(guard_from_row(r)?);
+        }
+        let Some(breach_id) = r.try_get::<Option<i64>, _>("breach_id")? else { continue };
         let breach = Breach {
-            id: r.try_get("id")?,
-            guard_id: r.try_get("guard_id")?,
+            id: breach_id,
+            guard_id: id,
             value: r.try_get("value")?,
             samples: r.try_get("samples")?,
-            threshold: r.try_get("threshold")?,
+            threshold: r.try_get("breach_threshold")?,
             baseline: r.try_get("baseline")?,
-            action: decode_enum(r.try_get("action")?, GuardAction::parse, "action")?,
+            action: decode_enum(r.try_get("breach_action")?, GuardAction::parse, "breach_action")?,
             rollback_id: r.try_get("rollback_id")?,
             at: r.try_get("at")?,
             resolved_at: r.try_get("resolved_at")?,
             resolved_by: r.try_get("resolved_by")?,
             resolution: r.try_get("resolution")?,
         };
-        if let Some(g) = guards.iter_mut().find(|g| g.id == breach.guard_id) {
+        if let Some(g) = guards.last_mut() {
             g.breaches.push(breach);
         }
     }
@@ -321,6 +324,57 @@ async fn window_stats(conn: &mut AnyConnection, kind: Kind, guard: &Guard, from:
     Ok((n, total.filter(|_| n > 0).map(|t| t / n as f64)))
 }
 
+/// Guards charted per statement: each adds one or two SELECTs (SQLite takes at most 500
+/// in one compound statement) and at most 46 parameters.
+const CHARTS_PER_STATEMENT: usize = 50;
+
+/// The `b` of the row holding a guard's evaluation window (its buckets count from 0).
+const WINDOW_ROW: i64 = -1;
+
+/// One guard's chart on the plan page, in whole seconds.
+struct Chart<'a> {
+    guard: &'a Guard,
+    first: i64,
+    last: i64,
+    bucket: i64,
+    /// The evaluation window ending now, for a guard of an active stage.
+    window: Option<(i64, i64)>,
+}
+
+enum Param {
+    Int(i64),
+    Text(String),
+}
+
+/// One statement for the charts: per guard, its bucket sums over `first..=last` (rows
+/// `g`, `b` from 0) and, with a window, that window's sum (row `g`, `WINDOW_ROW`).
+fn chart_query(kind: Kind, charts: &[Chart]) -> (String, Vec<Param>) {
+    let (mut selects, mut params) = (vec![], vec![]);
+    for (g, c) in charts.iter().enumerate() {
+        let m = params.len() + 1;
+        let (labels, label_params) = label_filter(kind, &c.guard.labels, m + 4);
+        params.extend([Param::Text(c.guard.metric.clone()), Param::Int(c.first), Param::Int(c.bucket), Param::Int(c.last)]);
+        params.extend(label_params.into_iter().map(Param::Text));
+        selects.push(format!(
+            "SELECT {g} AS g, (at_second - ${first}) / ${bucket} AS b, CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total
+             FROM metric_seconds WHERE metric = ${m} AND at_second >= ${first} AND at_second <= ${last}{labels} GROUP BY b",
+            first = m + 1,
+            bucket = m + 2,
+            last = m + 3,
+        ));
+        if let Some((from, to)) = c.window {
+            let w = params.len() + 1;
+            params.extend([Param::Int(from), Param::Int(to)]);
+            selects.push(format!(
+                "SELECT {g} AS g, {WINDOW_ROW} AS b, CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total
+                 FROM metric_seconds WHERE metric = ${m} AND at_second >= ${w} AND at_second <= ${to}{labels}",
+                to = w + 1,
+            ));
+        }
+    }
+    (format!("{} ORDER BY g, b", selects.join(" UNION ALL ")), params)
+}
+
 /// The first whole second at or after `ms`.
 fn ceil_second(ms: i64) -> i64 {
     (ms + 999).div_euclid(1000)
@@ -401,7 +455,7 @@ impl Service {
                     (SELECT COUNT(*) FROM guard_breaches b WHERE b.guard_id = g.id AND b.resolved_at IS NULL) AS open_breaches
              FROM guards g JOIN stages s ON s.id = g.stage_id JOIN plans p ON p.id = g.plan_id
              WHERE s.status = 'active' AND p.archived_at IS NULL ORDER BY g.id",
-            GUARD_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ")
+            crate::db::prefixed(GUARD_COLUMNS, "g")
         ))
         .fetch_all(&mut *conn)
         .await?;
@@ -642,13 +696,12 @@ impl Service {
     }
 
     /// The same for a plan this request has already read (the plan page), without reading
-    /// it again.
+    /// it again. One statement charts up to `CHARTS_PER_STATEMENT` guards.
     pub async fn series_of(&self, ctx: &Ctx, plan: &Plan) -> Result<Vec<GuardSeries>> {
         ctx.require_read(Scope::PlansRead)?;
-        let mut conn = self.db.read().await?;
         let now = now_ms();
         let oldest = now - self.metrics_retention.as_millis() as i64;
-        let mut out = vec![];
+        let (mut out, mut charts) = (vec![], vec![]);
         for stage in &plan.stages {
             let started_ms = stage.started_at.as_deref().and_then(rfc3339_to_ms);
             let finished = matches!(stage.status, StageStatus::Passed | StageStatus::RolledBack | StageStatus::Aborted);
@@ -663,46 +716,50 @@ impl Service {
                 let to = end.max(from + 60_000);
                 // Whole seconds per slice, so each slice sums whole rows of metric_seconds.
                 let bucket = ((to - from) / 1000 / CHART_BUCKETS + 1).max(1);
-                let first = from.div_euclid(1000);
-                let (labels, params) = label_filter(self.db.kind, &g.labels, 5);
-                let sql = format!(
-                    "SELECT (at_second - $2) / $3 AS b, CAST(SUM(samples) AS BIGINT) AS n, SUM(total) AS total FROM metric_seconds
-                     WHERE metric = $1 AND at_second >= $2 AND at_second <= $4{labels} GROUP BY b ORDER BY b"
-                );
-                let mut q = sqlx::query(&sql).bind(&g.metric).bind(first).bind(bucket).bind(to.div_euclid(1000));
-                for p in &params {
-                    q = q.bind(p);
-                }
-                let rows = q.fetch_all(&mut *conn).await?;
-                let mut points = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    let b: i64 = r.try_get("b")?;
-                    let n: i64 = r.try_get("n")?;
-                    let total: f64 = r.try_get("total")?;
-                    if n > 0 {
-                        let at_ms = ((first + b * bucket) * 1000 + bucket * 500).min(to);
-                        points.push(SeriesPoint { at_ms, value: total / n as f64, samples: n });
-                    }
-                }
-                let current = if stage.status == StageStatus::Active {
-                    let (f, t) = window_of(g, started_ms.unwrap_or(now), now);
-                    let (n, mean) = window_stats(&mut conn, self.db.kind, g, f, t).await?;
-                    mean.map(|m| (m, n))
-                } else {
-                    None
-                };
+                let window = (stage.status == StageStatus::Active).then(|| window_of(g, started_ms.unwrap_or(now), now));
+                charts.push(Chart { guard: g, first: from.div_euclid(1000), last: to.div_euclid(1000), bucket, window });
                 out.push(GuardSeries {
                     guard_id: g.id,
                     metric: g.metric.clone(),
                     from_ms: from,
                     to_ms: to,
                     started_ms,
-                    points,
+                    points: vec![],
                     threshold: g.effective_threshold(),
                     baseline: g.baseline(),
                     breaches: g.breaches.iter().filter_map(|b| Some((rfc3339_to_ms(&b.at)?, b.value))).collect(),
-                    current,
+                    current: None,
                 });
+            }
+        }
+        if charts.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.db.read().await?;
+        for (charts, out) in charts.chunks(CHARTS_PER_STATEMENT).zip(out.chunks_mut(CHARTS_PER_STATEMENT)) {
+            let (sql, params) = chart_query(self.db.kind, charts);
+            let mut q = sqlx::query(&sql);
+            for p in params {
+                q = match p {
+                    Param::Int(v) => q.bind(v),
+                    Param::Text(v) => q.bind(v),
+                };
+            }
+            let rows = q.fetch_all(&mut *conn).await?;
+            for r in &rows {
+                let i = r.try_get::<i64, _>("g")? as usize;
+                let (chart, series) = (&charts[i], &mut out[i]);
+                let b: i64 = r.try_get("b")?;
+                let n = r.try_get::<Option<i64>, _>("n")?.unwrap_or(0);
+                let total: Option<f64> = r.try_get("total")?;
+                match total.filter(|_| n > 0) {
+                    Some(total) if b == WINDOW_ROW => series.current = Some((total / n as f64, n)),
+                    Some(total) => {
+                        let at_ms = ((chart.first + b * chart.bucket) * 1000 + chart.bucket * 500).min(series.to_ms);
+                        series.points.push(SeriesPoint { at_ms, value: total / n as f64, samples: n });
+                    }
+                    None => {}
+                }
             }
         }
         Ok(out)

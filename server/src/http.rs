@@ -302,16 +302,15 @@ impl Backend for Service {
         Service::get_plan(self, &ctx, id).await.map_err(Error::into_api)
     }
 
-    async fn list_comments(&self, req: &Parts, plan_id: i64) -> Result<Vec<Comment>, ApiError> {
+    async fn list_comments(&self, req: &Parts, plan: &Plan) -> Result<Vec<Comment>, ApiError> {
         let ctx = ctx_of(self, req).await?;
-        Service::list_comments(self, &ctx, plan_id).await.map_err(Error::into_api)
+        Service::comments_of(self, &ctx, plan).await.map_err(Error::into_api)
     }
 
-    async fn abilities(&self, req: &Parts, plan_id: i64) -> Result<Abilities, ApiError> {
+    async fn abilities(&self, req: &Parts, plan: &Plan) -> Result<Abilities, ApiError> {
         let ctx = ctx_of(self, req).await?;
         ctx.require_signed_in()?;
-        let mut conn = self.db.read().await.map_err(|e| Error::from(e).into_api())?;
-        ctx.abilities(&mut conn, plan_id).await.map_err(|e| Error::from(e).into_api())
+        Ok(ctx.abilities(plan))
     }
 
     async fn list_audit(&self, req: &Parts, query: AuditQuery) -> Result<AuditPage, ApiError> {
@@ -369,14 +368,9 @@ impl Backend for Service {
         Service::import_report(self, &ctx, id).await.map_err(Error::into_api)
     }
 
-    async fn adoption(&self, req: &Parts) -> Result<Adoption, ApiError> {
+    async fn adoption(&self, req: &Parts, providers: &[Provider]) -> Result<Adoption, ApiError> {
         let ctx = ctx_of(self, req).await?;
-        Service::adoption(self, &ctx).await.map_err(Error::into_api)
-    }
-
-    async fn provider_flags(&self, req: &Parts) -> Result<Vec<String>, ApiError> {
-        let ctx = ctx_of(self, req).await?;
-        Service::provider_flags(self, &ctx).await.map_err(Error::into_api)
+        Service::adoption_of(self, &ctx, providers).await.map_err(Error::into_api)
     }
 
     async fn guard_series(&self, req: &Parts, plan: &Plan) -> Result<Vec<app::guard::GuardSeries>, ApiError> {

@@ -38,7 +38,9 @@ fn plan_from_row(r: &AnyRow) -> Result<Plan, sqlx::Error> {
     })
 }
 
-/// A whole plan with its stages and risks, or `None`.
+/// A whole plan with its stages and risks, or `None`: at most 10 statements, however
+/// many stages it has (plan, stages, checklists, gates, rollbacks, runs and their notes,
+/// guards, risks, roles and sign-offs).
 pub async fn load_plan(conn: &mut AnyConnection, id: i64) -> Result<Option<Plan>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM plans WHERE id = $1"))
         .bind(id)
@@ -48,8 +50,7 @@ pub async fn load_plan(conn: &mut AnyConnection, id: i64) -> Result<Option<Plan>
     let mut plan = plan_from_row(&row)?;
     plan.stages = load_stages(conn, id).await?;
     plan.risks = load_risks(conn, id).await?;
-    plan.roles = crate::role::load_roles(conn, id).await?;
-    plan.signoffs = crate::review::load_sign_offs(conn, id).await?;
+    (plan.roles, plan.signoffs) = crate::role::load_roles_and_sign_offs(conn, id).await?;
     Ok(Some(plan))
 }
 

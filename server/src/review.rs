@@ -14,31 +14,19 @@ use app::plan::{Plan, PlanStatus};
 use app::stage::StageStatus;
 use app::review::{Comment, Decision, NewComment, NewSignOff, SignOff};
 use app::role::PlanRole;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-/// Current (not voided) sign-offs, one per stakeholder, newest decision.
-pub async fn load_sign_offs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<SignOff>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT s.id AS signoff_id, s.decision, s.comment, s.plan_version, s.created_at AS signed_at, {}
-         FROM signoffs s JOIN users u ON u.id = s.user_id
-         WHERE s.plan_id = $1 AND s.voided_at IS NULL ORDER BY s.id",
-        crate::person::COLUMNS
-    ))
-    .bind(plan_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SignOff {
-                id: r.try_get("signoff_id")?,
-                person: person_from_row(r)?,
-                decision: decode_enum(r.try_get("decision")?, Decision::parse, "decision")?,
-                comment: r.try_get("comment")?,
-                plan_version: r.try_get("plan_version")?,
-                created_at: r.try_get("signed_at")?,
-            })
-        })
-        .collect()
+/// A current sign-off, from a row of `role::load_roles_and_sign_offs`.
+pub(crate) fn sign_off_from_row(r: &AnyRow) -> Result<SignOff, sqlx::Error> {
+    Ok(SignOff {
+        id: r.try_get("entry_id")?,
+        person: person_from_row(r)?,
+        decision: decode_enum(r.try_get("decision")?, Decision::parse, "decision")?,
+        comment: r.try_get("comment")?,
+        plan_version: r.try_get("plan_version")?,
+        created_at: r.try_get("at")?,
+    })
 }
 
 /// After a change to what will run (`Review::Voids`), in its transaction: earlier
@@ -260,6 +248,13 @@ impl Service {
             return Err(ApiError::not_found("Plan").into());
         }
         Ok(load_comments(&mut conn, plan_id, None).await?)
+    }
+
+    /// The same for a plan this request has already read (the plan page).
+    pub async fn comments_of(&self, ctx: &Ctx, plan: &Plan) -> Result<Vec<Comment>> {
+        ctx.require_read(app::token::Scope::PlansRead)?;
+        let mut conn = self.db.read().await?;
+        Ok(load_comments(&mut conn, plan.id, None).await?)
     }
 
     pub async fn add_comment(&self, ctx: &Ctx, plan_id: i64, new: NewComment) -> Result<Comment> {

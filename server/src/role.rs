@@ -7,31 +7,45 @@ use crate::action::Action;
 use crate::service::{decode_enum, Ctx, Service};
 use app::error::ApiError;
 use app::plan::Plan;
+use app::review::SignOff;
 use app::role::{NewRoleAssignment, PlanRole, RoleAssignment};
 use sqlx::{AnyConnection, Row};
 
-pub async fn load_roles(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<RoleAssignment>, sqlx::Error> {
+/// A plan's role assignments and its current (not voided) sign-offs, in one statement:
+/// both are people on the plan, read with the same person columns. Review builds the
+/// sign-offs from their rows.
+pub async fn load_roles_and_sign_offs(
+    conn: &mut AnyConnection,
+    plan_id: i64,
+) -> Result<(Vec<RoleAssignment>, Vec<SignOff>), sqlx::Error> {
+    let person = crate::person::COLUMNS;
     let rows = sqlx::query(&format!(
-        "SELECT r.id AS assignment_id, r.role AS plan_role, r.assigned_at, {}
-         FROM plan_roles r JOIN users u ON u.id = r.user_id WHERE r.plan_id = $1 ORDER BY r.id",
-        crate::person::COLUMNS
+        "SELECT 'role' AS kind, r.id AS entry_id, r.role AS plan_role, r.assigned_at AS at,
+                NULL AS decision, NULL AS comment, NULL AS plan_version, {person}
+         FROM plan_roles r JOIN users u ON u.id = r.user_id WHERE r.plan_id = $1
+         UNION ALL
+         SELECT 'sign_off', s.id, NULL, s.created_at, s.decision, s.comment, s.plan_version, {person}
+         FROM signoffs s JOIN users u ON u.id = s.user_id WHERE s.plan_id = $1 AND s.voided_at IS NULL
+         ORDER BY kind, entry_id"
     ))
     .bind(plan_id)
     .fetch_all(conn)
     .await?;
-    let mut roles = rows
-        .iter()
-        .map(|r| {
-            Ok(RoleAssignment {
-                id: r.try_get("assignment_id")?,
-                role: decode_enum(r.try_get("plan_role")?, PlanRole::parse, "plan_role")?,
-                person: person_from_row(r)?,
-                assigned_at: r.try_get("assigned_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let (mut roles, mut sign_offs) = (vec![], vec![]);
+    for r in &rows {
+        if r.try_get::<String, _>("kind")? == "sign_off" {
+            sign_offs.push(crate::review::sign_off_from_row(r)?);
+            continue;
+        }
+        roles.push(RoleAssignment {
+            id: r.try_get("entry_id")?,
+            role: decode_enum(r.try_get("plan_role")?, PlanRole::parse, "plan_role")?,
+            person: person_from_row(r)?,
+            assigned_at: r.try_get("at")?,
+        });
+    }
     roles.sort_by_key(|a| a.role);
-    Ok(roles)
+    Ok((roles, sign_offs))
 }
 
 pub async fn insert_role(conn: &mut AnyConnection, plan_id: i64, user_id: i64, role: PlanRole) -> Result<(), sqlx::Error> {

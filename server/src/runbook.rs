@@ -17,20 +17,23 @@ use app::runbook::{
 use app::stage::StageStatus;
 use sqlx::{AnyConnection, Row};
 
-/// Every run of a plan's runbooks with their steps and notes, oldest first.
+/// Every run of a plan's runbooks with their steps (one row per step, joined) and notes,
+/// oldest first.
 pub async fn load_runs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<RunbookRun>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, plan_id, stage_id, kind, rollback_id, preface, started_by, started_at, finished_at
-         FROM runbook_runs WHERE plan_id = $1 ORDER BY id",
+        "SELECT r.id, r.plan_id, r.stage_id, r.kind, r.rollback_id, r.preface, r.started_by, r.started_at, r.finished_at,
+                s.position, s.title, s.body, s.role, s.person, s.planned_seconds, s.status, s.done_by, s.done_at, s.skip_reason
+         FROM runbook_runs r LEFT JOIN runbook_run_steps s ON s.run_id = r.id WHERE r.plan_id = $1 ORDER BY r.id, s.position",
     )
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut runs = rows
-        .iter()
-        .map(|r| {
-            Ok(RunbookRun {
-                id: r.try_get("id")?,
+    let mut runs: Vec<RunbookRun> = vec![];
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if runs.last().is_none_or(|x| x.id != id) {
+            runs.push(RunbookRun {
+                id,
                 plan_id: r.try_get("plan_id")?,
                 stage_id: r.try_get("stage_id")?,
                 kind: decode_enum(r.try_get("kind")?, RunbookKind::parse, "kind")?,
@@ -41,24 +44,12 @@ pub async fn load_runs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Run
                 finished_at: r.try_get("finished_at")?,
                 steps: vec![],
                 notes: vec![],
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    if runs.is_empty() {
-        return Ok(runs);
-    }
-    let steps = sqlx::query(
-        "SELECT s.run_id, s.position, s.title, s.body, s.role, s.person, s.planned_seconds, s.status, s.done_by, s.done_at, s.skip_reason
-         FROM runbook_run_steps s JOIN runbook_runs r ON r.id = s.run_id WHERE r.plan_id = $1 ORDER BY s.run_id, s.position",
-    )
-    .bind(plan_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in &steps {
-        let run_id: i64 = r.try_get("run_id")?;
+            });
+        }
+        let Some(position) = r.try_get::<Option<i64>, _>("position")? else { continue };
         let role: Option<String> = r.try_get("role")?;
         let step = RunStep {
-            position: r.try_get("position")?,
+            position,
             step: RunbookStep {
                 title: r.try_get("title")?,
                 body: r.try_get("body")?,
@@ -71,9 +62,12 @@ pub async fn load_runs(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Run
             done_at: r.try_get("done_at")?,
             skip_reason: r.try_get("skip_reason")?,
         };
-        if let Some(run) = runs.iter_mut().find(|x| x.id == run_id) {
+        if let Some(run) = runs.last_mut() {
             run.steps.push(step);
         }
+    }
+    if runs.is_empty() {
+        return Ok(runs);
     }
     let notes = sqlx::query(
         "SELECT n.id, n.run_id, n.step, n.author, n.at, n.text

@@ -6,10 +6,8 @@ use crate::error::Result;
 use crate::event::{Change, Events};
 use app::error::ApiError;
 use app::person::{GlobalRole, Person};
-use app::plan::Abilities;
-use app::role::PlanRole;
+use app::plan::{Abilities, Plan};
 use app::token::Scope;
-use sqlx::AnyConnection;
 
 /// Raw metric samples are kept 14 days unless configured otherwise.
 pub const DEFAULT_METRICS_RETENTION: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
@@ -139,13 +137,9 @@ impl Ctx {
         }
     }
 
-    /// What the caller may do on one plan, from their plan roles.
-    pub async fn abilities(&self, conn: &mut AnyConnection, plan_id: i64) -> Result<Abilities, sqlx::Error> {
-        let roles = match &self.caller {
-            Caller::Person(p) => roles_of(conn, plan_id, p.id).await?,
-            _ => vec![],
-        };
-        Ok(crate::action::abilities(self, &roles))
+    /// What the caller may do on a plan, from the roles they hold on it.
+    pub fn abilities(&self, plan: &Plan) -> Abilities {
+        crate::action::abilities(self, &crate::action::roles_on(self, plan))
     }
 }
 
@@ -159,15 +153,6 @@ pub fn forbidden(message: &str) -> ApiError {
 
 pub(crate) fn missing_scope(scope: Scope) -> ApiError {
     ApiError::new(403, "missing_scope", format!("This token lacks the {} scope.", scope.as_str()))
-}
-
-pub async fn roles_of(conn: &mut AnyConnection, plan_id: i64, user_id: i64) -> Result<Vec<PlanRole>, sqlx::Error> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT role FROM plan_roles WHERE plan_id = $1 AND user_id = $2")
-        .bind(plan_id)
-        .bind(user_id)
-        .fetch_all(conn)
-        .await?;
-    Ok(names.iter().filter_map(|n| PlanRole::parse(n)).collect())
 }
 
 impl Service {

@@ -48,27 +48,29 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
     })
 }
 
+/// A plan's stages with their flag changes (one row per change, joined), then what the
+/// other modules keep for each stage. A fixed number of statements, however many stages.
 pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Stage>, sqlx::Error> {
-    let mut stages = sqlx::query(&format!("SELECT {COLUMNS} FROM stages WHERE plan_id = $1 ORDER BY position"))
-        .bind(plan_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(stage_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let changes = sqlx::query(
-        "SELECT c.stage_id, c.flag_key, c.environment, c.enabled, c.percentage, c.applied_at, c.reverted_at
-         FROM stage_flag_changes c JOIN stages s ON s.id = c.stage_id WHERE s.plan_id = $1 ORDER BY c.stage_id, c.position",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {}, c.flag_key, c.environment, c.enabled, c.percentage, c.applied_at, c.reverted_at
+         FROM stages s LEFT JOIN stage_flag_changes c ON c.stage_id = s.id
+         WHERE s.plan_id = $1 ORDER BY s.position, c.position",
+        crate::db::prefixed(COLUMNS, "s")
+    ))
     .bind(plan_id)
     .fetch_all(&mut *conn)
     .await?;
-    for r in &changes {
-        let stage_id: i64 = r.try_get("stage_id")?;
+    let mut stages: Vec<Stage> = vec![];
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if stages.last().is_none_or(|s| s.id != id) {
+            stages.push(stage_from_row(r)?);
+        }
+        let Some(flag) = r.try_get::<Option<String>, _>("flag_key")? else { continue };
         let enabled: i64 = r.try_get("enabled")?;
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
+        if let Some(stage) = stages.last_mut() {
             stage.flag_changes.push(StageFlagChange {
-                flag: r.try_get("flag_key")?,
+                flag,
                 environment: r.try_get("environment")?,
                 enabled: enabled == 1,
                 percentage: r.try_get("percentage")?,

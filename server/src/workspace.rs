@@ -160,11 +160,6 @@ impl Service {
         Ok(load_providers(&mut conn).await?)
     }
 
-    /// The flags that make providers available, for the plan page's adoption panel.
-    pub async fn provider_flags(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        Ok(self.list_providers(ctx).await?.into_iter().filter_map(|p| p.flag).collect())
-    }
-
     pub async fn add_provider(&self, ctx: &Ctx, new: NewProvider) -> Result<Provider> {
         ctx.require_admin()?;
         new.validate()?;
@@ -480,9 +475,14 @@ impl Service {
     }
 
     pub async fn adoption(&self, ctx: &Ctx) -> Result<Adoption> {
+        let providers = self.list_providers(ctx).await?;
+        self.adoption_of(ctx, &providers).await
+    }
+
+    /// The same for providers this request has already read (the plan page).
+    pub async fn adoption_of(&self, ctx: &Ctx, providers: &[Provider]) -> Result<Adoption> {
         ctx.require_read(Scope::WorkspacesRead)?;
         let mut conn = self.db.read().await?;
-        let providers = load_providers(&mut conn).await?;
         let counts = provider_counts(&mut conn).await?;
         let current = providers
             .iter()

@@ -43,6 +43,7 @@ on_both_databases!(
     the_audit_log_exports_csv_and_json_lines_with_the_same_filters,
     the_audit_log_cannot_be_changed_over_http,
     server_functions_answer_bad_arguments_with_4xx,
+    a_plan_loads_in_the_same_few_statements_however_many_stages_it_has,
 );
 
 async fn health_answers_ok_once_the_database_is_migrated(app: TestApp) {
@@ -671,4 +672,72 @@ async fn server_functions_answer_bad_arguments_with_4xx(app: TestApp) {
     assert_eq!(r.status(), 200);
     let view: Value = r.json().await.unwrap();
     assert_eq!(view["plan"]["title"], "served");
+}
+
+/// A running plan of `stages` stages, each with two checks, two flag changes and a guard.
+/// The first has started: its gate has a vote, its forward run a note, and a rollback of
+/// it waits for a decision; the plan has a sign-off.
+async fn running_plan(app: &TestApp, stages: usize) -> i64 {
+    for key in ["queue.shadow", "queue.cutover"] {
+        let (status, body) = app.send("POST", "/api/v1/flags", json!({"key": key})).await;
+        assert!(status == 201 || status == 409, "{body}");
+    }
+    let stage = |i: usize| {
+        json!({
+            "name": format!("Stage {i}"),
+            "forward_runbook": "1. Drain the queue\n2. Switch the readers",
+            "checklist": [{"text": "Dashboards green", "required": false}, {"text": "On-call told", "required": false}],
+            "flag_changes": [
+                {"flag": "queue.shadow", "environment": "production", "enabled": true, "percentage": 10},
+                {"flag": "queue.cutover", "environment": "production", "enabled": true}
+            ]
+        })
+    };
+    let plan = app.plan(json!({"title": format!("{stages} stages"), "stages": (0..stages).map(stage).collect::<Vec<_>>()})).await;
+    let id = plan["id"].as_i64().unwrap();
+    let mut p = plan;
+    for stage_id in ids(&p) {
+        let guard = json!({"version": p["version"], "metric": "queue.errors", "comparison": ">", "threshold": 5, "window_seconds": 60, "min_samples": 3, "action": "notify"});
+        let (status, next) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage_id}/guards"), guard).await;
+        assert_eq!(status, 201, "{next}");
+        p = next;
+    }
+    let authority = app.holding(&format!("ari{stages}"), id, "rollback_authority").await;
+    let stakeholder = app.holding(&format!("sam{stages}"), id, "stakeholder").await;
+    let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
+    let (_, p) = app.send("POST", &format!("/api/v1/plans/{id}/review"), json!({"version": p["version"]})).await;
+    let (status, p) = stakeholder.send("POST", &format!("/api/v1/plans/{id}/signoffs"), json!({"version": p["version"], "decision": "approved"})).await;
+    assert_eq!((status, p["status"].as_str()), (200, Some("approved")), "{p}");
+    let first = ids(&p)[0];
+    let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/gate"), json!({"version": p["version"]})).await;
+    assert_eq!(status, 200, "{p}");
+    let gate = p["stages"][0]["gates"][0]["id"].as_i64().unwrap();
+    let (_, p) = authority.send("POST", &format!("/api/v1/plans/{id}/gates/{gate}/votes"), json!({"vote": "go"})).await;
+    assert_eq!(p["stages"][0]["status"], "active", "{p}");
+    let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/runs"), json!({"kind": "forward"})).await;
+    assert_eq!(status, 201, "{p}");
+    let run = p["stages"][0]["runs"][0]["id"].as_i64().unwrap();
+    let (status, body) = app.send("POST", &format!("/api/v1/plans/{id}/runs/{run}/notes"), json!({"step": 0, "text": "draining"})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{first}/rollback"), json!({"reason": "errors up"})).await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+async fn a_plan_loads_in_the_same_few_statements_however_many_stages_it_has(app: TestApp) {
+    let (one, eight) = (running_plan(&app, 1).await, running_plan(&app, 8).await);
+    let mut counted = vec![];
+    for id in [one, eight] {
+        let mut conn = app.service.db.read().await.unwrap();
+        let (plan, n) = support::statements(runway::plan::load_plan(&mut conn, id)).await;
+        let plan = plan.unwrap().unwrap();
+        let stage = &plan.stages[0];
+        let loaded = (stage.checklist.len(), stage.flag_changes.len(), stage.guards.len(), stage.gates[0].votes.len(), stage.runs[0].notes.len(), stage.rollbacks.len(), plan.signoffs.len());
+        assert_eq!(loaded, (2, 2, 1, 1, 1, 1, 1), "everything the statements count was loaded");
+        assert!(plan.stages.iter().all(|s| s.checklist.len() == 2 && s.flag_changes.len() == 2 && s.guards.len() == 1));
+        counted.push((plan.stages.len(), n));
+    }
+    let n = counted[0].1;
+    assert_eq!(counted, [(1, n), (8, n)], "as many statements for eight stages as for one");
+    assert!((1..=10).contains(&n), "a plan loads in at most 10 statements, not {n}");
 }

@@ -4,8 +4,6 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
 use support::{error_of, TestApp};
 
 on_both_databases!(
@@ -188,28 +186,6 @@ async fn the_previous_session_may_be_resumed_only_if_no_switch_happened_since(ad
     assert_eq!(status, 404);
 }
 
-/// Everything the server process logs, for scanning.
-fn logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        struct Capture;
-        impl Write for Capture {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                logs().lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_writer(|| Capture)
-            .try_init();
-        Mutex::new(vec![])
-    })
-}
-
 /// Every row of every table, as text.
 async fn every_row(app: &TestApp) -> String {
     use sqlx::Row;
@@ -241,7 +217,7 @@ async fn every_row(app: &TestApp) -> String {
 }
 
 async fn the_api_key_is_sealed_and_no_response_log_or_database_row_holds_it(admin: TestApp) {
-    logs();
+    support::logs();
     codex_flag(&admin, 100, &[]).await;
     workspace(&admin, "ws-k", &[]).await;
     let mut seen = String::new();
@@ -281,7 +257,7 @@ async fn the_api_key_is_sealed_and_no_response_log_or_database_row_holds_it(admi
             assert!(!bytes.windows(9).any(|w| w == b"PLAINTEXT"), "{file} holds the key");
         }
     }
-    let logged = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
+    let logged = String::from_utf8_lossy(&support::logs().lock().unwrap()).to_string();
     assert!(logged.contains("/api/v1/workspaces/ws-k/api-key"), "the log capture works");
     assert!(!logged.contains("PLAINTEXT"), "the log holds the key");
 }

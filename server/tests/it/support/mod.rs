@@ -6,7 +6,12 @@ use runway::service::Service;
 use runway::AppState;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tracing::field::{Field, Visit};
+use tracing::{span, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Store {
@@ -339,4 +344,92 @@ pub async fn run_cli(app: &TestApp, args: &[&str], stdin: &str, env: &[(&str, &s
     .await
     .unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// The key of the counting span of each statement sent inside one.
+static STATEMENTS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// The test process's one tracing subscriber, installed by the first test that needs it:
+/// everything is logged into `logs`, and sqlx's statements are counted for `statements`.
+fn tracing_for_tests() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        struct Capture;
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                LOGS.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("trace"))
+            .with(tracing_subscriber::fmt::layer().with_writer(|| Capture))
+            .with(CountStatements)
+            .try_init();
+    });
+}
+
+/// Everything logged in this test process (its servers included), for scanning.
+pub fn logs() -> &'static Mutex<Vec<u8>> {
+    tracing_for_tests();
+    &LOGS
+}
+
+/// Runs `work` and counts the SQL statements it sent. sqlx logs each statement under
+/// `sqlx::query` inside the span that sent it (SQLite's worker thread enters that span
+/// too), so statements of other tasks are not counted.
+pub async fn statements<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
+    use tracing::Instrument;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    tracing_for_tests();
+    let key = NEXT.fetch_add(1, Ordering::Relaxed);
+    let out = work.instrument(tracing::info_span!("counted_statements", key)).await;
+    let mut sent = STATEMENTS.lock().unwrap();
+    let n = sent.iter().filter(|k| **k == key).count();
+    sent.retain(|k| *k != key);
+    (out, n)
+}
+
+/// Counts each `sqlx::query` event inside a `counted_statements` span under its key.
+struct CountStatements;
+
+/// A `counted_statements` span's key, kept with the span.
+struct CountKey(u64);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountStatements {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        struct Key(Option<u64>);
+        impl Visit for Key {
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                if field.name() == "key" {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+        }
+        if attrs.metadata().name() != "counted_statements" {
+            return;
+        }
+        let mut key = Key(None);
+        attrs.record(&mut key);
+        if let (Some(key), Some(span)) = (key.0, ctx.span(id)) {
+            span.extensions_mut().insert(CountKey(key));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let key = ctx.event_scope(event).and_then(|mut scope| scope.find_map(|span| span.extensions().get::<CountKey>().map(|k| k.0)));
+        if let Some(key) = key {
+            STATEMENTS.lock().unwrap().push(key);
+        }
+    }
 }
