@@ -37,7 +37,7 @@ install_build_tools() {
 
 build() {
   say "building the server and the browser bundle (release)"
-  cargo leptos build --release --precompress
+  cargo leptos build --release --split --precompress
 }
 
 install_browser() {
@@ -121,7 +121,7 @@ case "$cmd" in
     fi
     cargo build --locked -p runway
     say "building the browser bundle (release)"
-    cargo leptos build --release --frontend-only --precompress
+    cargo leptos build --release --split --frontend-only --precompress
     say "browser tests (Chromium)"
     (cd end2end && RUNWAY_BIN="$ROOT/target/debug/runway" RUNWAY_SITE_ROOT="$ROOT/target/site" npm test)
     say "all tests passed"

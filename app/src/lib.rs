@@ -16,6 +16,7 @@ pub mod plan_markdown;
 pub mod review;
 pub mod risk;
 pub mod role;
+pub mod routes;
 pub mod runbook;
 pub mod stage;
 pub mod token;
@@ -32,21 +33,12 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
-use pages::{
-    admin::{PeoplePage, TokensPage},
-    audit::AuditLog,
-    flags::{FlagList, FlagPage},
-    inbox::InboxPage,
-    sign_in::{Header, SignInPage},
-    forms::{PlanCreate, PlanEdit, RiskCreate, RiskEdit, StageCreate, StageEdit},
-    plan_list::PlanList,
-    plan_page::PlanPage,
-    providers::ProvidersPage,
-    webhooks::WebhooksPage,
-    workspaces::{WorkspaceList, WorkspacePage},
-    NotFound,
+use pages::{plan_page::PlanPage, sign_in::Header, NotFound};
+use routes::{
+    AuditLog, FlagList, FlagPage, InboxPage, PeoplePage, PlanCreate, PlanEdit, PlanImport, PlanList, ProvidersPage,
+    RiskCreate, RiskEdit, SignInPage, StageCreate, StageEdit, TokensPage, WebhooksPage, WorkspaceList, WorkspacePage,
 };
 
 /// What pages may load: only Runway's own files, plus the one inline hydration script
@@ -78,6 +70,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
                 <HydrationScripts options/>
+                {routes::split_loader_link()}
                 <MetaTags/>
             </head>
             <body>
@@ -100,30 +93,31 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header/>
             // Pages wait for their data on the server (SsrMode::Async), so the HTML is
-            // complete without JavaScript and a missing plan is a real 404.
+            // complete without JavaScript and a missing plan is a real 404. All pages but
+            // the plan page are lazy (see `routes`).
             <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=PlanList ssr=SsrMode::Async/>
-                    <Route path=path!("/plans") view=PlanList ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/new") view=PlanCreate ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/import") view=pages::plan_import::PlanImport ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<PlanList>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans") view={Lazy::<PlanList>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/new") view={Lazy::<PlanCreate>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/import") view={Lazy::<PlanImport>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id/edit") view=PlanEdit ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id/stages/new") view=StageCreate ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id/stages/:stage_id/edit") view=StageEdit ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id/risks/new") view=RiskCreate ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id/risks/:risk_id/edit") view=RiskEdit ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditLog ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async/>
-                    <Route path=path!("/flags") view=FlagList ssr=SsrMode::Async/>
-                    <Route path=path!("/flags/:key") view=FlagPage ssr=SsrMode::Async/>
-                    <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
-                    <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
-                    <Route path=path!("/inbox") view=InboxPage ssr=SsrMode::Async/>
-                    <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
-                    <Route path=path!("/workspaces") view=WorkspaceList ssr=SsrMode::Async/>
-                    <Route path=path!("/workspaces/:id") view=WorkspacePage ssr=SsrMode::Async/>
-                    <Route path=path!("/providers") view=ProvidersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/edit") view={Lazy::<PlanEdit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/stages/new") view={Lazy::<StageCreate>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/stages/:stage_id/edit") view={Lazy::<StageEdit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/risks/new") view={Lazy::<RiskCreate>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id/risks/:risk_id/edit") view={Lazy::<RiskEdit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditLog>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<SignInPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/flags") view={Lazy::<FlagList>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/flags/:key") view={Lazy::<FlagPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/people") view={Lazy::<PeoplePage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/tokens") view={Lazy::<TokensPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/inbox") view={Lazy::<InboxPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks") view={Lazy::<WebhooksPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/workspaces") view={Lazy::<WorkspaceList>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/workspaces/:id") view={Lazy::<WorkspacePage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/providers") view={Lazy::<ProvidersPage>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

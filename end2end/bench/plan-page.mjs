@@ -2,7 +2,7 @@
 // page download (a real browser's transfer sizes), how fast the server renders that page and
 // how big it is, and the server's resident memory after a spell of page load.
 //
-//   cargo leptos build --release --precompress      # the server and the bundle it measures
+//   cargo leptos build --release --split --precompress      # the server and the bundle it measures
 //   cd end2end && node bench/plan-page.mjs
 //
 // Environment: RUNWAY_BIN, RUNWAY_SITE_ROOT (as for the browser tests; defaults are the

@@ -137,10 +137,14 @@ function waitForExit(child, ms) {
 export async function startServer({ demo = true } = {}) {
   const bin = resolveFromEnv('RUNWAY_BIN', '../target/release/runway');
   const siteRoot = resolveFromEnv('RUNWAY_SITE_ROOT', '../target/site');
-  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: build it with "cargo leptos build --release" or set RUNWAY_BIN`);
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: build it with "cargo leptos build --release --split" or set RUNWAY_BIN`);
   const pkg = path.join(siteRoot, 'pkg');
   if (!existsSync(pkg) || !readdirSync(pkg).some((f) => f.endsWith('.wasm'))) {
-    throw new Error(`no browser bundle (.wasm) in ${pkg}: build it with "cargo leptos build --release" or set RUNWAY_SITE_ROOT`);
+    throw new Error(`no browser bundle (.wasm) in ${pkg}: build it with "cargo leptos build --release --split" or set RUNWAY_SITE_ROOT`);
+  }
+  // Without --split the lazy pages' imports stay unresolved and no page hydrates.
+  if (!readdirSync(pkg).some((f) => f.startsWith('__wasm_split.'))) {
+    throw new Error(`the browser bundle in ${pkg} was built without --split: build it with "cargo leptos build --release --split"`);
   }
 
   const kind = databaseKind();

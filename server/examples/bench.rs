@@ -1,7 +1,7 @@
 //! Flag-serving benchmark: OFREP evaluation throughput against a bare axum handler, and
 //! how fast the kill switch reaches a subscriber of the OFREP event stream.
 //!
-//!     cargo leptos build --release        # the server binary it measures
+//!     cargo leptos build --release --split  # the server binary it measures
 //!     cargo run --release -p runway --example bench
 //!
 //! Settings (environment): RUNWAY_BIN (default target/release/runway), BENCH_SECONDS (5),
@@ -166,11 +166,11 @@ fn flag_version(flag: &Value) -> Result<i64> {
 fn check_binary(bin: &Path) -> Result<()> {
     let built = std::fs::metadata(bin)
         .and_then(|m| m.modified())
-        .map_err(|_| format!("no server binary at {}: build it with cargo leptos build --release (or set RUNWAY_BIN)", bin.display()))?;
+        .map_err(|_| format!("no server binary at {}: build it with cargo leptos build --release --split (or set RUNWAY_BIN)", bin.display()))?;
     let root = workspace();
     let newest = [root.join("server/src"), root.join("app/src")].iter().filter_map(|d| newest_file(d)).max();
     if newest.is_some_and(|t| t > built) {
-        eprintln!("bench: warning: {} is older than the sources; rebuild it with cargo leptos build --release", bin.display());
+        eprintln!("bench: warning: {} is older than the sources; rebuild it with cargo leptos build --release --split", bin.display());
     }
     Ok(())
 }
@@ -513,7 +513,7 @@ async fn subscribe(ofrep: &Ofrep) -> Result<mpsc::UnboundedReceiver<Instant>> {
         .map_err(|e| format!("subscribing to /ofrep/v1/events: {e}"))?;
     if stream.status() != StatusCode::OK {
         return Err(format!(
-            "/ofrep/v1/events answered {} (a binary built before the event stream existed? rebuild it with cargo leptos build --release)",
+            "/ofrep/v1/events answered {} (a binary built before the event stream existed? rebuild it with cargo leptos build --release --split)",
             stream.status()
         ));
     }

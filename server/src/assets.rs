@@ -32,8 +32,9 @@ async fn cache_headers(req: Request<Body>, next: Next) -> Response<Body> {
     res
 }
 
-/// cargo-leptos names hashed files `runway.<hash>.wasm`, the hash being an MD5 in
-/// unpadded base64url (22 characters).
+/// cargo-leptos names hashed files `runway.<hash>.wasm` (and the split's lazy files
+/// `split_flags_<n>.<hash>.wasm`, `chunk_7.<hash>.wasm`, `__wasm_split.<hash>.js`), the hash
+/// being an MD5 in unpadded base64url (22 characters).
 pub fn is_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
     // Between the first dot and the extension; no allocation, this runs per asset request.
@@ -61,6 +62,9 @@ mod tests {
     fn only_names_with_a_content_hash_are_cached_for_good() {
         assert!(is_hashed("/pkg/runway.Xk3vJ9aQ2mN8bC1dE4fG7h.wasm"));
         assert!(is_hashed("/pkg/runway.Xk3vJ9aQ2mN8bC1dE4f-_h.js"));
+        assert!(is_hashed("/pkg/split_flags_18179224989448793652.r4cYOBC0ymS0fZ5WQPmVSQ.wasm"));
+        assert!(is_hashed("/pkg/chunk_7.BoRO7d6zOYikf8T-h0vEhA.wasm"));
+        assert!(is_hashed("/pkg/__wasm_split.pX8lHPBvCjO-wfSK_eFC2g.js"));
         assert!(!is_hashed("/pkg/runway.wasm"));
         assert!(!is_hashed("/pkg/runway_bg.wasm"));
         assert!(!is_hashed("/pkg/runway.short.css"));
