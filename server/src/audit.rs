@@ -148,11 +148,22 @@ impl Service {
         // entries took 126 ms); past the count's cap, walking the log finds a page at once.
         // PostgreSQL plans that by itself.
         let mut w = filter(q, total_capped && self.db.kind == crate::db::Kind::Sqlite)?;
+        // A time window lists by time: its entries are then together in the time index,
+        // wherever they are in id order. By id, PostgreSQL walked from the newest entry back
+        // to the window (one day of a million entries, 90 days back: 224 ms; by time 0.2 ms).
+        // Ids and times disagree only for changes committed at the same moment.
+        let timed = [&q.since, &q.until].iter().any(|b| b.as_deref().is_some_and(|b| !b.trim().is_empty()));
         if let Some(before) = q.before {
             let b = w.int(before);
-            w.and(format!("id < {b}"));
+            if timed {
+                let at = format!("(SELECT at FROM audit_log WHERE id = {b})");
+                w.and(format!("(at < {at} OR (at = {at} AND id < {b}))"));
+            } else {
+                w.and(format!("id < {b}"));
+            }
         }
-        let mut items = select(&mut conn, &w, limit + 1).await?;
+        let order = if timed { "at DESC, id DESC" } else { "id DESC" };
+        let mut items = select(&mut conn, &w, order, limit + 1).await?;
         let next = crate::search::next_page(&mut items, limit, |e| e.id);
         Ok(AuditPage { items, total, total_capped, next })
     }
@@ -162,14 +173,14 @@ impl Service {
         ctx.require_admin()?;
         let w = filter(q, false)?;
         let mut conn = self.db.read().await?;
-        Ok(select(&mut conn, &w, EXPORT_MAX).await?)
+        Ok(select(&mut conn, &w, "id DESC", EXPORT_MAX).await?)
     }
 }
 
-async fn select(conn: &mut AnyConnection, w: &Where, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+async fn select(conn: &mut AnyConnection, w: &Where, order: &str, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let sql = format!(
         "SELECT id, at, actor, action, target, plan_id, before_json, after_json, request_id
-         FROM audit_log{} ORDER BY id DESC LIMIT {limit}",
+         FROM audit_log{} ORDER BY {order} LIMIT {limit}",
         w.sql()
     );
     w.bind(sqlx::query(&sql)).fetch_all(conn).await?.iter().map(entry_from_row).collect()

@@ -13,6 +13,7 @@ on_both_databases!(
     the_search_index_follows_renames,
     every_workspace_appears_once_across_its_pages_and_counts_stop_at_ten_thousand,
     plan_and_audit_pages_follow_one_another_and_past_the_end_is_empty,
+    a_time_window_of_the_audit_log_lists_by_time_each_entry_once_across_pages,
 );
 
 fn titles(page: &Value) -> Vec<String> {
@@ -129,6 +130,9 @@ async fn every_workspace_appears_once_across_its_pages_and_counts_stop_at_ten_th
     assert_eq!((&claude["total"], &claude["total_capped"]), (&json!(9_000), &json!(false)), "under 10,000: counted exactly");
     let (_, many) = app.get("/api/v1/workspaces?q=customer&limit=1").await;
     assert_eq!((&many["total"], &many["total_capped"]), (&json!(10_000), &json!(true)), "10,001 match: counted up to 10,000");
+    let (_, short) = app.get("/api/v1/workspaces?q=er&limit=1").await;
+    assert_eq!((&short["total"], &short["total_capped"]), (&json!(1_000), &json!(true)), "a two-character search, which no index serves, counts up to 1,000");
+    assert_eq!(workspace_ids(&short), ["ws-00000"]);
 
     let (_, few) = app.get("/api/v1/workspaces?q=customer%2042").await;
     let expected: Vec<String> = std::iter::once(42).chain(420..430).chain(4200..4300).map(|i| format!("ws-{i:05}")).collect();
@@ -194,4 +198,32 @@ async fn plan_and_audit_pages_follow_one_another_and_past_the_end_is_empty(app: 
     assert_eq!((status, past["items"].as_array().unwrap().len()), (200, 0));
     let (_, html) = app.get_text("/audit?action=plan.create").await;
     assert!(html.contains("5 on this page · 5 entries in all"), "the audit page counts");
+}
+
+async fn a_time_window_of_the_audit_log_lists_by_time_each_entry_once_across_pages(app: TestApp) {
+    // Five changes committed close together: ids in commit order, times not quite (each took
+    // its time before its write's turn came).
+    let times = ["10:00:03", "10:00:01", "10:00:02", "10:00:05", "10:00:04"];
+    for (i, t) in times.iter().enumerate() {
+        sqlx::query("INSERT INTO audit_log (at, actor, action, target) VALUES ($1, 'tester', 'plan.update', $2)")
+            .bind(format!("2026-11-30T{t}.000Z"))
+            .bind(format!("change-{i}"))
+            .execute(&app.service.db.pool)
+            .await
+            .unwrap();
+    }
+    let window = "since=2026-11-30T10:00:00Z&until=2026-11-30T10:01:00Z";
+    let mut seen = vec![];
+    let mut path = format!("/api/v1/audit?limit=2&{window}");
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!((status, &page["total"]), (200, &json!(5)), "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap().to_string()));
+        let Some(next) = page["next"].as_i64() else { break };
+        path = format!("/api/v1/audit?limit=2&{window}&before={next}");
+    }
+    assert_eq!(seen, ["change-3", "change-4", "change-0", "change-2", "change-1"], "newest first by time, each once");
+    let (_, all) = app.get("/api/v1/audit?limit=5&actor=tester").await;
+    let by_id: Vec<&str> = all["items"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(by_id, ["change-4", "change-3", "change-2", "change-1", "change-0"], "without a window, by id");
 }
