@@ -50,8 +50,8 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Requests the page from CONCURRENCY clients for `ms`; returns the sorted latencies. */
-async function load(url, cookie, ms) {
+/** Requests the page from `clients` clients at once for `ms`; returns the sorted latencies. */
+async function load(url, cookie, ms, clients = CONCURRENCY) {
   const latencies = [];
   const until = Date.now() + ms;
   const client = async () => {
@@ -63,7 +63,7 @@ async function load(url, cookie, ms) {
       latencies.push(performance.now() - start);
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  await Promise.all(Array.from({ length: clients }, client));
   return latencies.sort((a, b) => a - b);
 }
 
@@ -119,18 +119,22 @@ try {
 
   const html = Buffer.byteLength(await (await fetch(url, { headers: { cookie: stakeholder.cookie } })).text());
   await load(url, stakeholder.cookie, 1_000); // warm-up, not counted
+  // One client: the time a render takes. Then CONCURRENCY at once: what the 2 cores serve,
+  // where a request mostly waits for the others (p50 about clients / pages per second).
+  const alone = await load(url, stakeholder.cookie, 10_000, 1);
   const latencies = await load(url, stakeholder.cookie, SECONDS * 1_000);
   const busyMb = rssMb(server.pid);
-  const p50 = percentile(latencies, 50);
+  const p50 = percentile(alone, 50);
 
-  console.log(`Demo plan page, signed in as the stakeholder (${server.database}, ${CONCURRENCY} concurrent clients, ${SECONDS} s):`);
+  console.log(`Demo plan page, signed in as the stakeholder (${server.database}; one client for 10 s, then ${CONCURRENCY} at once for ${SECONDS} s):`);
   console.log(`First visit on the wire:   ${kb(first.total)} (target at most 270 KB: ${met(first.total <= 270 * 1024)})`);
   for (const [path, bytes] of first.rows.sort((a, b) => b[1] - a[1])) console.log(`  ${kb(bytes).padStart(9)}  ${path}`);
   const others = later.rows.filter(([path]) => !path.startsWith('/plans/')).reduce((n, [, b]) => n + b, 0);
   console.log(`Later visit on the wire:   ${kb(later.total)} (of which not the page itself: ${kb(others)}; target: only the HTML)`);
   console.log(`Server-rendered HTML:      ${kb(html)} (target at most 40 KB: ${met(html <= 40 * 1024)})`);
   console.log(`SQL statements per render: ${statementCount} (target at most 10 for the plan itself)`);
-console.log(`Render p50 ${p50.toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${(latencies.length / SECONDS).toFixed(0)} pages/s (target p50 under 5 ms: ${met(p50 < 5)})`);
+  console.log(`Render p50 ${p50.toFixed(1)} ms, p99 ${percentile(alone, 99).toFixed(1)} ms, one client (target p50 under 5 ms: ${met(p50 < 5)})`);
+  console.log(`Under load: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${(latencies.length / SECONDS).toFixed(0)} pages/s (${CONCURRENCY} clients at once)`);
   console.log(`Resident memory: ${idleMb.toFixed(0)} MB idle, ${busyMb.toFixed(0)} MB after the load (target under 60 MB: ${met(busyMb < 60)})`);
 } finally {
   await browser.close();
