@@ -26,7 +26,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
-    /// Newest first.
+    /// Newest first: by id, or by time (then id) when `since` or `until` is given.
     pub items: Vec<AuditEntry>,
     /// How many match in all, counted up to 10,000.
     pub total: i64,
@@ -56,7 +56,7 @@ pub struct AuditQuery {
     /// RFC 3339; entries before.
     #[serde(default)]
     pub until: Option<String>,
-    /// Entries older than this id: the previous page's `next`.
+    /// Entries after this one in the list's order: the previous page's `next`.
     #[serde(default)]
     pub before: Option<i64>,
     /// 1 to 200; 50 when left out.
