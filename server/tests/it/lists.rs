@@ -14,6 +14,7 @@ on_both_databases!(
     every_workspace_appears_once_across_its_pages_and_counts_stop_at_ten_thousand,
     plan_and_audit_pages_follow_one_another_and_past_the_end_is_empty,
     a_time_window_of_the_audit_log_lists_by_time_each_entry_once_across_pages,
+    a_kind_of_action_lists_newest_first_each_entry_once_however_its_actions_lie_in_the_log,
 );
 
 fn titles(page: &Value) -> Vec<String> {
@@ -226,4 +227,34 @@ async fn a_time_window_of_the_audit_log_lists_by_time_each_entry_once_across_pag
     let (_, all) = app.get("/api/v1/audit?limit=5&actor=tester").await;
     let by_id: Vec<&str> = all["items"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).collect();
     assert_eq!(by_id, ["change-4", "change-3", "change-2", "change-1", "change-0"], "without a window, by id");
+}
+
+async fn a_kind_of_action_lists_newest_first_each_entry_once_however_its_actions_lie_in_the_log(app: TestApp) {
+    // In runs, as a script's or a busy hour's changes come: stage changes, then a long run of
+    // sign-ins, then more stage changes; and one action whose name only starts like the kind.
+    let runs = [("stage.create", 12), ("stage.pass", 9), ("session.sign_in", 40), ("stage.abort", 5), ("stage.update", 6), ("stagex.other", 3)];
+    for (action, n) in runs {
+        for i in 0..n {
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target) VALUES ($1, 'tester', $2, $3)")
+                .bind(format!("2026-11-30T11:{:02}:00.000Z", i % 60))
+                .bind(action)
+                .bind(format!("{action}-{i}"))
+                .execute(&app.service.db.pool)
+                .await
+                .unwrap();
+        }
+    }
+    let (_, all) = app.get("/api/v1/audit?actor=tester&limit=200").await;
+    let expected: Vec<i64> = all["items"].as_array().unwrap().iter().filter(|e| e["action"].as_str().unwrap().starts_with("stage.")).map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(expected.len(), 32);
+    let mut seen = vec![];
+    let mut path = "/api/v1/audit?action=stage.&limit=7".to_string();
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!((status, &page["total"]), (200, &json!(32)), "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        let Some(next) = page["next"].as_i64() else { break };
+        path = format!("/api/v1/audit?action=stage.&limit=7&before={next}");
+    }
+    assert_eq!(seen, expected, "newest first, each once, no other kind");
 }
