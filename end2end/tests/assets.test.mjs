@@ -7,10 +7,10 @@ const app = useApp({ demo: true });
 const DEMO_TITLE = 'Migrate workspaces to multi-provider (Claude and Codex)';
 
 // A first visit of the demo plan page, signed in, brotli-compressed: the HTML and every file the
-// page loads from /pkg. 449 KiB on 2026-12-03 (the main WASM 421 KiB of it), 593 KiB before the
+// page loads from /pkg. 454 KiB on 2026-12-03 (the main WASM 424 KiB of it), 593 KiB before the
 // other pages moved out of the main WASM (cargo leptos build --split). The target is 270 KB;
 // this budget keeps the bundle from growing back while it is cut down, and comes down with it.
-const FIRST_VISIT_BUDGET_BYTES = 495 * 1024;
+const FIRST_VISIT_BUDGET_BYTES = 470 * 1024;
 
 const HASHED = /^\/pkg\/[^/.]+\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/;
 
