@@ -337,17 +337,7 @@ impl PlanView {
         fn elide(html: &str) -> String {
             if html.trim().is_empty() { String::new() } else { ELIDED_HTML.to_string() }
         }
-        let stages_html = self
-            .stages_html
-            .iter()
-            .map(|h| StageHtml {
-                description: elide(&h.description),
-                forward_runbook: elide(&h.forward_runbook),
-                rollback_runbook: elide(&h.rollback_runbook),
-                runs: h.runs.iter().map(|r| RunHtml { preface: elide(&r.preface), steps: r.steps.iter().map(|s| elide(s)).collect() }).collect(),
-                elided: true,
-            })
-            .collect();
+        let stages_html = self.stages_html.iter().map(|h| StageHtml { elided: true, ..h.map(elide) }).collect();
         PlanView { description_html: elide(&self.description_html), stages_html, html_elided: true, ..self.clone() }
     }
 
@@ -390,6 +380,35 @@ pub struct StageHtml {
     /// The texts stand for what the page already shows ([`PlanView::without_html`]).
     #[serde(default)]
     pub elided: bool,
+}
+
+impl StageHtml {
+    /// Moves the stage's Markdown texts out, each into the place its HTML goes.
+    pub fn take_sources(s: &mut Stage) -> StageHtml {
+        use std::mem::take;
+        StageHtml {
+            description: take(&mut s.description),
+            forward_runbook: take(&mut s.forward_runbook),
+            rollback_runbook: take(&mut s.rollback_runbook),
+            runs: s
+                .runs
+                .iter_mut()
+                .map(|r| RunHtml { preface: take(&mut r.preface), steps: r.steps.iter_mut().map(|st| take(&mut st.step.body)).collect() })
+                .collect(),
+            elided: false,
+        }
+    }
+
+    /// Every text through `f`.
+    pub fn map(&self, f: impl Fn(&str) -> String) -> StageHtml {
+        StageHtml {
+            description: f(&self.description),
+            forward_runbook: f(&self.forward_runbook),
+            rollback_runbook: f(&self.rollback_runbook),
+            runs: self.runs.iter().map(|r| RunHtml { preface: f(&r.preface), steps: r.steps.iter().map(|s| f(s)).collect() }).collect(),
+            elided: self.elided,
+        }
+    }
 }
 
 /// A copy left out of the hydration data equals any other: the HTML on the page is that
@@ -443,33 +462,10 @@ pub async fn get_plan_view(id: i64) -> Result<PlanView, ApiError> {
     let mut plan = backend.get_plan(&headers, id).await.inspect_err(crate::backend::set_page_status)?;
     let comments = crate::backend::answer(backend.list_comments(&headers, &plan).await)?;
     let can = crate::backend::answer(backend.abilities(&headers, &plan).await)?;
-    let stages_html = plan
-        .stages
-        .iter()
-        .map(|s| StageHtml {
-            description: to_html(&s.description),
-            forward_runbook: to_html(&s.forward_runbook),
-            rollback_runbook: to_html(&s.rollback_runbook),
-            runs: s
-                .runs
-                .iter()
-                .map(|r| RunHtml { preface: to_html(&r.preface), steps: r.steps.iter().map(|st| to_html(&st.step.body)).collect() })
-                .collect(),
-            elided: false,
-        })
-        .collect();
     // The page shows the rendered Markdown; the source stays on the edit pages and in the
     // API. Sending both would double what the page carries for hydration.
+    let stages_html = plan.stages.iter_mut().map(|s| StageHtml::take_sources(s).map(to_html)).collect();
     let description_html = to_html(&std::mem::take(&mut plan.description));
-    for s in &mut plan.stages {
-        for text in [&mut s.description, &mut s.forward_runbook, &mut s.rollback_runbook] {
-            text.clear();
-        }
-        for run in &mut s.runs {
-            run.preface.clear();
-            run.steps.iter_mut().for_each(|st| st.step.body.clear());
-        }
-    }
     // Tokens without flags:read still see the plan, without flag details.
     let flags = backend.list_flags(&headers).await.unwrap_or_default();
     let used = |key: &str| plan.stages.iter().any(|s| s.flag_changes.iter().any(|c| c.flag == key));
