@@ -79,9 +79,9 @@ fn filter(q: &AuditQuery) -> Result<Where, ApiError> {
         let a = w.text(actor);
         w.and(format!("actor = {a}"));
     }
-    match action.strip_suffix('.') {
+    match kind_of(&action) {
         // Every action of a kind: `stage.` up to, not including, `stage/` ('/' follows '.').
-        Some(kind) if !kind.is_empty() => {
+        Some(kind) => {
             let (from, to) = (w.text(format!("{kind}.")), w.text(format!("{kind}/")));
             w.and(format!("action >= {from} AND action < {to}"));
         }
@@ -147,8 +147,7 @@ impl Service {
         // Ids and times disagree only for changes committed at the same moment.
         let timed = [&q.since, &q.until].iter().any(|b| b.as_deref().is_some_and(|b| !b.trim().is_empty()));
         let order = if timed { "at DESC, id DESC" } else { "id DESC" };
-        let kind = q.action.as_deref().map(str::trim).and_then(|a| a.strip_suffix('.')).filter(|k| !k.is_empty());
-        let mut items = match kind {
+        let mut items = match q.action.as_deref().and_then(|a| kind_of(a.trim())) {
             // SQLite sorts a whole kind found through the action index (190,000 of a million
             // entries: 126 ms), and walking the log newest first can pass half a million
             // entries of other kinds; each action of the kind read newest first through the
@@ -176,6 +175,11 @@ impl Service {
         let mut conn = self.db.read().await?;
         Ok(select(&mut conn, &w, "id DESC", EXPORT_MAX).await?)
     }
+}
+
+/// `stage` for `stage.`: a filter naming a whole kind of action.
+fn kind_of(action: &str) -> Option<&str> {
+    action.strip_suffix('.').filter(|k| !k.is_empty())
 }
 
 /// The filters, and the entries after the page's `before` in the list's order.

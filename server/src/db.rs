@@ -177,6 +177,28 @@ pub fn prefixed(columns: &str, alias: &str) -> String {
     columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
+/// A value for a query built at run time, whose placeholders are numbered as the values
+/// are added.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// Binds `params` to `query` in order.
+pub fn bind_params<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match p {
+            Param::Text(t) => query.bind(t.as_str()),
+            Param::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
 /// The rows of a parent-to-children LEFT JOIN, ordered by the parent's `id`, as parents each
 /// holding their children: a new `id` starts a parent, and a row whose child part is NULL adds
 /// no child. One statement for a plan's stages, gates, guards or runs, however many there are.

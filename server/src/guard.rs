@@ -4,7 +4,7 @@
 //! viewers, webhooks) in one transaction with what the guard does about it.
 use crate::action::Action;
 use crate::audit::{self, Entry};
-use crate::db::{now, Kind, WriteTx};
+use crate::db::{now, Kind, Param, WriteTx};
 use crate::error::Result;
 use crate::gate::{about, merge};
 use crate::service::{decode_enum, forbidden, Caller, Ctx, Service};
@@ -335,11 +335,6 @@ struct Chart<'a> {
     bucket: i64,
     /// The evaluation window ending now, for a guard of an active stage.
     window: Option<(i64, i64)>,
-}
-
-enum Param {
-    Int(i64),
-    Text(String),
 }
 
 /// One statement for the charts: per guard, its bucket sums over `first..=last` (rows
@@ -734,13 +729,7 @@ impl Service {
         let mut conn = self.db.read().await?;
         for (charts, out) in charts.chunks(CHARTS_PER_STATEMENT).zip(out.chunks_mut(CHARTS_PER_STATEMENT)) {
             let (sql, params) = chart_query(self.db.kind, charts);
-            let mut q = sqlx::query(&sql);
-            for p in params {
-                q = match p {
-                    Param::Int(v) => q.bind(v),
-                    Param::Text(v) => q.bind(v),
-                };
-            }
+            let q = crate::db::bind_params(sqlx::query(&sql), &params);
             let rows = q.fetch_all(&mut *conn).await?;
             for r in &rows {
                 let i = r.try_get::<i64, _>("g")? as usize;

@@ -1,7 +1,7 @@
 //! What the plan, workspace and audit lists share: conditions built from the filters given
 //! (so each query is planned for what it asks), literal substring search through a trigram
 //! index, and counts that stop at `COUNT_CAP` instead of scanning a million rows per page.
-use crate::db::Kind;
+use crate::db::{Kind, Param};
 use sqlx::any::{Any, AnyArguments};
 use sqlx::AnyConnection;
 use sqlx::query::Query;
@@ -19,17 +19,11 @@ const SPARSE_HITS: i64 = 1_000;
 /// row is read to count it: such counts stop here ("1,000+").
 const SHORT_SEARCH_CAP: i64 = 1_000;
 
-#[derive(Debug, Clone)]
-enum Value {
-    Text(String),
-    Int(i64),
-}
-
 /// `WHERE` conditions joined by `AND`, with their values as `$1`, `$2`...
 #[derive(Debug, Clone, Default)]
 pub struct Where {
     conditions: Vec<String>,
-    values: Vec<Value>,
+    values: Vec<Param>,
     /// Where [`Where::count`] stops, when not at `COUNT_CAP`.
     cap: Option<i64>,
 }
@@ -37,12 +31,12 @@ pub struct Where {
 impl Where {
     /// The placeholder of a new text value.
     pub fn text(&mut self, v: impl Into<String>) -> String {
-        self.values.push(Value::Text(v.into()));
+        self.values.push(Param::Text(v.into()));
         format!("${}", self.values.len())
     }
 
     pub fn int(&mut self, v: i64) -> String {
-        self.values.push(Value::Int(v));
+        self.values.push(Param::Int(v));
         format!("${}", self.values.len())
     }
 
@@ -63,14 +57,7 @@ impl Where {
     /// on PostgreSQL): a plan cached for any value walked the whole key index for a rare search
     /// (80 ms) where the trigram index answers in 1.
     pub fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
-        let mut query = query.persistent(false);
-        for v in &self.values {
-            query = match v {
-                Value::Text(t) => query.bind(t.as_str()),
-                Value::Int(i) => query.bind(*i),
-            };
-        }
-        query
+        crate::db::bind_params(query.persistent(false), &self.values)
     }
 
     /// How many rows of `from` match, counting no further than `COUNT_CAP`; and whether

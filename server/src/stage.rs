@@ -76,32 +76,22 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
         },
         |s| &mut s.flag_changes,
     )?;
-    for (stage_id, item) in crate::checklist::load_items(conn, plan_id).await? {
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
-            stage.checklist.push(item);
-        }
-    }
-    for gate in crate::gate::load_gates(conn, plan_id).await? {
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == gate.stage_id) {
-            stage.gates.push(gate);
-        }
-    }
-    for rollback in crate::gate::load_rollbacks(conn, plan_id).await? {
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == rollback.stage_id) {
-            stage.rollbacks.push(rollback);
-        }
-    }
-    for run in crate::runbook::load_runs(conn, plan_id).await? {
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == run.stage_id) {
-            stage.runs.push(run);
-        }
-    }
-    for guard in crate::guard::load_guards(conn, plan_id).await? {
-        if let Some(stage) = stages.iter_mut().find(|s| s.id == guard.stage_id) {
-            stage.guards.push(guard);
-        }
-    }
+    attach(&mut stages, crate::checklist::load_items(conn, plan_id).await?, |s| &mut s.checklist);
+    attach(&mut stages, crate::gate::load_gates(conn, plan_id).await?.into_iter().map(|g| (g.stage_id, g)), |s| &mut s.gates);
+    let rollbacks = crate::gate::load_rollbacks(conn, plan_id).await?;
+    attach(&mut stages, rollbacks.into_iter().map(|r| (r.stage_id, r)), |s| &mut s.rollbacks);
+    attach(&mut stages, crate::runbook::load_runs(conn, plan_id).await?.into_iter().map(|r| (r.stage_id, r)), |s| &mut s.runs);
+    attach(&mut stages, crate::guard::load_guards(conn, plan_id).await?.into_iter().map(|g| (g.stage_id, g)), |s| &mut s.guards);
     Ok(stages)
+}
+
+/// Puts each `(stage id, item)` into that stage's list, in the order they come.
+fn attach<T>(stages: &mut [Stage], items: impl IntoIterator<Item = (i64, T)>, list: impl Fn(&mut Stage) -> &mut Vec<T>) {
+    for (stage_id, item) in items {
+        if let Some(stage) = stages.iter_mut().find(|s| s.id == stage_id) {
+            list(stage).push(item);
+        }
+    }
 }
 
 pub(crate) fn prefix(e: Error, prefix: &str) -> Error {
