@@ -45,14 +45,18 @@ async fn call<B: Serialize, R: DeserializeOwned>(verb: Verb, url: &str, body: Op
         .send()
         .await
         .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
+    answer(response).await
+}
+
+/// Reads an answer from its bytes, as the server functions do (see [`crate::pages::Json`]).
+#[cfg(feature = "hydrate")]
+async fn answer<R: DeserializeOwned>(response: gloo_net::http::Response) -> Result<R, ApiError> {
     let status = response.status();
-    if response.ok() {
-        return response
-            .json::<R>()
-            .await
-            .map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
+    let body = response.binary().await.map_err(|e| ApiError::new(0, "network", format!("Could not read Runway's answer: {e}")))?;
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(&body).map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
     }
-    match response.json::<ErrorBody>().await {
+    match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(body) => Err(ApiError { status, ..body.error }),
         Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
     }
@@ -285,14 +289,7 @@ async fn send_body<R: DeserializeOwned>(url: &str, content_type: &str, body: was
         .send()
         .await
         .map_err(|e| ApiError::new(0, "network", format!("Could not reach Runway: {e}")))?;
-    let status = response.status();
-    if response.ok() {
-        return response.json().await.map_err(|e| ApiError::new(status, "client", format!("Unexpected answer: {e}")));
-    }
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Err(ApiError { status, ..body.error }),
-        Err(_) => Err(ApiError::new(status, "http", format!("The server answered {status}."))),
-    }
+    answer(response).await
 }
 
 #[cfg(not(feature = "hydrate"))]

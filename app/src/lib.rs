@@ -84,7 +84,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     // Who is signed in, for the header and for offering only the actions they may take.
-    let viewer = Resource::new(|| (), |_| person::current_viewer());
+    let viewer = crate::pages::resource(|| (), |_| person::current_viewer());
     provide_context(pages::sign_in::ViewerResource(viewer));
     live::provide_live();
     view! {

@@ -91,7 +91,7 @@ pub(super) fn FormError(error: RwSignal<Option<ApiError>>) -> impl IntoView {
 #[component]
 pub fn PeoplePage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let people = Resource::new(move || reload.get(), |_| list_people());
+    let people = super::resource(move || reload.get(), |_| list_people());
     let error = RwSignal::new(None::<ApiError>);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -155,7 +155,7 @@ fn person_row(p: Person) -> impl IntoView {
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let tokens = Resource::new(move || reload.get(), |_| list_tokens());
+    let tokens = super::resource(move || reload.get(), |_| list_tokens());
     let error = RwSignal::new(None::<ApiError>);
     let secret = RwSignal::new(None::<(String, String)>);
     let on_submit = move |ev: SubmitEvent| {

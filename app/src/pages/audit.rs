@@ -14,7 +14,7 @@ pub fn AuditLog() -> impl IntoView {
     let value = move |k: &str| query.read().get(k).unwrap_or_default();
     let before = move || query.read().get("before").and_then(|p| p.parse::<i64>().ok());
     let filters = move || FILTERS.map(value);
-    let entries = Resource::new(
+    let entries = super::resource(
         move || (filters(), before()),
         |([plan_id, actor, action, since, until], before)| list_audit(plan_id, actor, action, since, until, before),
     );

@@ -15,7 +15,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 #[component]
 pub fn FlagList() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let flags = Resource::new(move || reload.get(), |_| list_flags());
+    let flags = super::resource(move || reload.get(), |_| list_flags());
     // Flags change by hand, by the kill switch and by stages' gates and rollbacks.
     crate::live::on_live_change(|_| true, move || reload.update(|n| *n += 1));
     let error = RwSignal::new(None::<ApiError>);
@@ -119,7 +119,7 @@ pub fn FlagPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     let reload = RwSignal::new(0u32);
-    let view_data = Resource::new(move || (key(), reload.get()), |(k, _)| get_flag_view(k));
+    let view_data = super::resource(move || (key(), reload.get()), |(k, _)| get_flag_view(k));
     crate::live::on_live_change(|seen| seen.plan_id.is_none() || seen.action.starts_with("gate.") || seen.action.starts_with("rollback."), move || reload.update(|n| *n += 1));
     // Outside the Transition: a refetch (often our own save coming back on the live
     // stream) re-creates the body, and must not clear the key being tested.

@@ -39,7 +39,7 @@ fn Actions(form: FormState, label: &'static str, cancel: String) -> impl IntoVie
 /// Loads the plan named by the route's `:id`, then renders `form` with it.
 fn with_plan<V: IntoView + 'static>(form: impl Fn(Plan) -> V + Copy + Send + Sync + 'static) -> impl IntoView {
     let params = use_params_map();
-    let plan = Resource::new(move || param_id(&params.read(), "id"), get_plan);
+    let plan = super::resource(move || param_id(&params.read(), "id"), get_plan);
     view! {
         <Suspense fallback=|| view! { <p aria-busy="true">"Loading…"</p> }>
             {move || Suspend::new(async move {

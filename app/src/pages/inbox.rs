@@ -46,7 +46,7 @@ pub fn InboxLink() -> impl IntoView {
 #[component]
 pub fn InboxPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let items = Resource::new(move || reload.get(), |_| list_inbox());
+    let items = super::resource(move || reload.get(), |_| list_inbox());
     let error = RwSignal::new(None::<ApiError>);
     on_live_change(concerns_inbox, move || reload.update(|n| *n += 1));
     view! {

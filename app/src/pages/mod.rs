@@ -27,6 +27,37 @@ use crate::stage::StageStatus;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// JSON hydration data read from its bytes, as the server functions read their answers and
+/// [`crate::api`] its own: serde_json compiles a type's decoder once per kind of input, so a
+/// type read both from a `&str` and from bytes would carry two decoders in the bundle.
+pub struct Json;
+
+impl<T: serde::Serialize> leptos::server::codee::Encoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = String;
+    fn encode(value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server::codee::Decoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = str;
+    fn decode(json: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(json.as_bytes())
+    }
+}
+
+/// A page's data: [`Resource::new`] with the [`Json`] codec.
+pub fn resource<S, T, Fut>(source: impl Fn() -> S + Send + Sync + 'static, fetcher: impl Fn(S) -> Fut + Send + Sync + 'static) -> Resource<T, Json>
+where
+    S: PartialEq + Clone + Send + Sync + 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
 /// Marks `<body data-hydrated="true">` once this page's content is interactive.
 /// Effects run only in the browser, after the content around them has hydrated.
 #[component]

@@ -12,7 +12,7 @@ pub fn PlanList() -> impl IntoView {
     let q = move || query.read().get("q").unwrap_or_default();
     let status = move || query.read().get("status").unwrap_or_default();
     let after = move || query.read().get("after").unwrap_or_default();
-    let plans = Resource::new(move || (q(), status(), after()), |(q, s, a)| list_plans(q, s, a));
+    let plans = super::resource(move || (q(), status(), after()), |(q, s, a)| list_plans(q, s, a));
 
     view! {
         <Title text="Plans · Runway"/>

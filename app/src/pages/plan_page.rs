@@ -176,7 +176,7 @@ pub fn PlanPage() -> impl IntoView {
 }
 
 /// The plan as the page's hydration data carries it: without the rendered Markdown, which
-/// the page holds already ([`PlanView::without_html`]). JSON, as Leptos' default codec.
+/// the page holds already ([`PlanView::without_html`]). JSON, read from its bytes as [`super::Json`] reads it.
 struct HydrationCodec;
 
 type Answer = Result<PlanView, ApiError>;
@@ -196,7 +196,7 @@ impl leptos::server::codee::Decoder<Answer> for HydrationCodec {
     type Error = serde_json::Error;
     type Encoded = str;
     fn decode(json: &str) -> Result<Answer, serde_json::Error> {
-        serde_json::from_str(json)
+        serde_json::from_slice(json.as_bytes())
     }
 }
 

@@ -72,7 +72,7 @@ fn AssignForm() -> impl IntoView {
     let state = use_plan();
     let plan_id = state.plan_id;
     let form = FormState::prefixed("assign").with_banner(state.error);
-    let people = Resource::new(|| (), |_| list_people());
+    let people = super::resource(|| (), |_| list_people());
     let username = RwSignal::new(String::new());
     let role = RwSignal::new(PlanRole::Stakeholder.as_str().to_string());
     let submit = move |ev: leptos::ev::SubmitEvent| {

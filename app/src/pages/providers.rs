@@ -13,7 +13,7 @@ use leptos_meta::Title;
 #[component]
 pub fn ProvidersPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let providers = Resource::new(move || reload.get(), |_| list_providers());
+    let providers = super::resource(move || reload.get(), |_| list_providers());
     on_live_change(|seen| seen.action.starts_with("provider."), move || reload.update(|n| *n += 1));
     let error = RwSignal::new(None::<ApiError>);
     let add = move |ev: SubmitEvent| {

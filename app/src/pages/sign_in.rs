@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 /// The signed-in person (or `None`), fetched once per page load.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>, super::Json>);
 
 /// The viewer, for components inside a `Suspense`/`Transition`.
 pub async fn viewer() -> Option<Viewer> {

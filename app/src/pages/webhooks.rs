@@ -12,7 +12,7 @@ use leptos_meta::Title;
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let view_data = Resource::new(move || reload.get(), |_| list_webhooks());
+    let view_data = super::resource(move || reload.get(), |_| list_webhooks());
     let error = RwSignal::new(None::<ApiError>);
     let secret = RwSignal::new(None::<(String, String)>);
     let on_submit = move |ev: SubmitEvent| {

@@ -40,8 +40,8 @@ pub fn WorkspaceList() -> impl IntoView {
     let provider = Memo::new(move |_| query.read().get("provider").unwrap_or_default());
     let after = Memo::new(move |_| query.read().get("after").unwrap_or_default());
     let reload = RwSignal::new(0u32);
-    let providers = Resource::new(|| (), |_| list_providers());
-    let page = Resource::new(
+    let providers = super::resource(|| (), |_| list_providers());
+    let page = super::resource(
         move || (q.get(), provider.get(), after.get(), reload.get()),
         |(q, provider, after, _)| list_workspaces(WorkspaceQuery { q, provider, after, limit: None }),
     );
@@ -334,7 +334,7 @@ pub fn WorkspacePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let reload = RwSignal::new(0u32);
-    let data = Resource::new(move || (id(), reload.get()), |(id, _)| get_workspace_view(id));
+    let data = super::resource(move || (id(), reload.get()), |(id, _)| get_workspace_view(id));
     // A flag turning on can make a provider available here.
     on_live_change(|seen| concerns_workspaces(seen) || seen.action.starts_with("flag."), move || reload.update(|n| *n += 1));
     view! {
