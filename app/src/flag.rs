@@ -2,6 +2,7 @@
 //! and optional string variants. Evaluation is here, shared by the server (for
 //! services) and the browser (the "test a key" box), so both give the same answer.
 use crate::error::ApiError;
+pub use crate::rule::{Condition, Context, Rule, Serve};
 use crate::validate::{check_len, check_required, check_slug};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,9 @@ pub struct FlagState {
     pub deny: Vec<String>,
     /// Optional string variants; when present the flag evaluates to one of them.
     pub variants: Vec<Variant>,
+    /// Tried in order after the deny and allow lists; the first that holds decides.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
     pub updated_at: String,
 }
 
@@ -141,6 +145,10 @@ pub struct FlagStateInput {
     pub deny: Vec<String>,
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// Read by [`crate::rule::parse_rules`], which names the place of a mistake.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Rule>))]
+    pub rules: serde_json::Value,
 }
 
 fn full() -> i64 {
@@ -148,6 +156,15 @@ fn full() -> i64 {
 }
 
 impl FlagStateInput {
+    /// The rules sent, read against this state's variants and the segments there are.
+    pub fn read_rules(&self, segment: &dyn Fn(&str) -> bool) -> Result<Vec<Rule>, ApiError> {
+        if self.rules.is_null() {
+            return Ok(vec![]);
+        }
+        let variants: Vec<String> = self.variants.iter().map(|v| v.name.clone()).collect();
+        crate::rule::parse_rules(&self.rules, &variants, segment)
+    }
+
     pub fn validate(&self) -> Result<(), ApiError> {
         if !(0..=100).contains(&self.percentage) {
             return Err(ApiError::validation("percentage", "The percentage is a whole number from 0 to 100."));
@@ -285,14 +302,25 @@ pub enum Reason {
 pub enum Outcome {
     /// `value` is a bool, or the variant's name for a flag with variants; `None` means
     /// "use the code default" (a flag with variants that is off for this key).
-    Value { value: Option<serde_json::Value>, variant: String, reason: Reason, bucket: Option<u32> },
+    Value { value: Option<serde_json::Value>, variant: String, reason: Reason, bucket: Option<u32>, rule: Option<RuleMatch> },
     TargetingKeyMissing,
 }
 
-/// Evaluates a flag in one environment for a targeting key. Deny beats allow, allow
-/// beats the percentage; a key lands in bucket 1..=100 and is on when bucket <= percentage.
-pub fn evaluate(flag_key: &str, state: &FlagState, targeting_key: Option<&str>) -> Outcome {
-    let key = targeting_key.filter(|k| !k.is_empty());
+/// The rule that decided an evaluation: its place in the list and its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
+    pub index: usize,
+    pub name: String,
+}
+
+/// Segments' conditions by segment name, as rules refer to them.
+pub type Segments = std::collections::HashMap<String, Vec<Condition>>;
+
+/// Evaluates a flag in one environment for a context. The order: off when disabled,
+/// then the deny list, the allow list, the rules in order, and the environment's own
+/// percentage. A key lands in bucket 1..=100 and is in a percentage p when bucket <= p.
+pub fn evaluate(flag_key: &str, state: &FlagState, ctx: &Context, segments: &Segments) -> Outcome {
+    let key = ctx.targeting_key();
     let on = |reason, bucket| chosen(flag_key, state, key, true, reason, bucket);
     let off = |reason, bucket| chosen(flag_key, state, key, false, reason, bucket);
     if !state.enabled {
@@ -305,6 +333,38 @@ pub fn evaluate(flag_key: &str, state: &FlagState, targeting_key: Option<&str>) 
         if state.allow.iter().any(|a| a == k) {
             return on(Reason::TargetingMatch, None);
         }
+    }
+    for (index, rule) in state.rules.iter().enumerate() {
+        // A segment that is gone matches nobody (segments in use cannot be deleted).
+        let segment_holds = |name: &String| segments.get(name).is_some_and(|conds| conds.iter().all(|c| crate::rule::holds(c, ctx)));
+        if !(rule.segments.iter().all(segment_holds) && rule.conditions.iter().all(|c| crate::rule::holds(c, ctx))) {
+            continue;
+        }
+        // A rule for a share of its keys lets the others (and keyless contexts) go on.
+        let bucket = if rule.percentage < 100 {
+            match key.map(|k| bucket(flag_key, k)) {
+                Some(b) if i64::from(b) <= rule.percentage => Some(b),
+                _ => continue,
+            }
+        } else {
+            None
+        };
+        let matched = Some(RuleMatch { index, name: rule.label(index) });
+        let outcome = match (rule.serve, &rule.variant) {
+            (Serve::Variant, Some(v)) => Outcome::Value {
+                value: Some(serde_json::Value::String(v.clone())),
+                variant: v.clone(),
+                reason: Reason::TargetingMatch,
+                bucket,
+                rule: None,
+            },
+            (Serve::Off, _) => off(Reason::TargetingMatch, bucket),
+            _ => on(Reason::TargetingMatch, bucket),
+        };
+        return match outcome {
+            Outcome::Value { value, variant, reason, bucket, .. } => Outcome::Value { value, variant, reason, bucket, rule: matched },
+            other => other,
+        };
     }
     match (state.percentage, key) {
         (100, _) => on(Reason::Static, None),
@@ -321,13 +381,22 @@ pub fn evaluate(flag_key: &str, state: &FlagState, targeting_key: Option<&str>) 
     }
 }
 
+/// A context of only a targeting key, evaluated now.
+pub fn key_context(targeting_key: Option<&str>) -> Context {
+    let mut attributes = serde_json::Map::new();
+    if let Some(k) = targeting_key {
+        attributes.insert("targetingKey".into(), serde_json::Value::String(k.to_string()));
+    }
+    Context::new(attributes, crate::pages::now_ms())
+}
+
 fn chosen(flag_key: &str, state: &FlagState, key: Option<&str>, on: bool, reason: Reason, bucket: Option<u32>) -> Outcome {
     if state.variants.is_empty() {
         let variant = if on { "on" } else { "off" };
-        return Outcome::Value { value: Some(serde_json::Value::Bool(on)), variant: variant.into(), reason, bucket };
+        return Outcome::Value { value: Some(serde_json::Value::Bool(on)), variant: variant.into(), reason, bucket, rule: None };
     }
     if !on {
-        return Outcome::Value { value: None, variant: "disabled".into(), reason, bucket };
+        return Outcome::Value { value: None, variant: "disabled".into(), reason, bucket, rule: None };
     }
     let total: i64 = state.variants.iter().map(|v| v.weight).sum();
     let point = match key {
@@ -343,7 +412,7 @@ fn chosen(flag_key: &str, state: &FlagState, key: Option<&str>, on: bool, reason
             point < acc
         })
         .unwrap_or(&state.variants[0]);
-    Outcome::Value { value: Some(serde_json::Value::String(picked.name.clone())), variant: picked.name.clone(), reason, bucket }
+    Outcome::Value { value: Some(serde_json::Value::String(picked.name.clone())), variant: picked.name.clone(), reason, bucket, rule: None }
 }
 
 #[cfg(test)]
@@ -358,6 +427,7 @@ mod tests {
             allow: vec![],
             deny: vec![],
             variants: vec![],
+            rules: vec![],
             updated_at: String::new(),
         }
     }
@@ -396,7 +466,7 @@ mod tests {
     #[test]
     fn ten_thousand_keys_at_25_percent_give_25_percent_give_or_take_one_and_a_half() {
         let s = state(25);
-        let on = (0..10_000).filter(|i| is_on(&evaluate("USE_STANDALONE_MCP", &s, Some(&format!("ws-{i}"))))).count();
+        let on = (0..10_000).filter(|i| is_on(&evaluate("USE_STANDALONE_MCP", &s, &key_context(Some(&format!("ws-{i}"))), &Segments::new()))).count();
         assert!((2_350..=2_650).contains(&on), "{on} of 10000 keys are on at 25%");
     }
 
@@ -405,8 +475,8 @@ mod tests {
         let (low, high) = (state(10), state(50));
         for i in 0..10_000 {
             let k = format!("workspace-{i}");
-            if is_on(&evaluate("ENABLE_CODEX_PROVIDER", &low, Some(&k))) {
-                assert!(is_on(&evaluate("ENABLE_CODEX_PROVIDER", &high, Some(&k))), "{k} was on at 10% but off at 50%");
+            if is_on(&evaluate("ENABLE_CODEX_PROVIDER", &low, &key_context(Some(&k)), &Segments::new())) {
+                assert!(is_on(&evaluate("ENABLE_CODEX_PROVIDER", &high, &key_context(Some(&k)), &Segments::new())), "{k} was on at 10% but off at 50%");
             }
         }
     }
@@ -416,16 +486,16 @@ mod tests {
         let mut s = state(0);
         s.allow = vec!["a".into(), "b".into()];
         s.deny = vec!["b".into()];
-        assert!(is_on(&evaluate("f", &s, Some("a"))));
-        assert!(!is_on(&evaluate("f", &s, Some("b"))));
-        assert!(!is_on(&evaluate("f", &s, Some("c"))));
+        assert!(is_on(&evaluate("f", &s, &key_context(Some("a")), &Segments::new())));
+        assert!(!is_on(&evaluate("f", &s, &key_context(Some("b")), &Segments::new())));
+        assert!(!is_on(&evaluate("f", &s, &key_context(Some("c")), &Segments::new())));
     }
 
     #[test]
     fn a_partial_rollout_needs_a_targeting_key_but_0_and_100_do_not() {
-        assert_eq!(evaluate("f", &state(30), None), Outcome::TargetingKeyMissing);
-        assert!(is_on(&evaluate("f", &state(100), None)));
-        assert!(!is_on(&evaluate("f", &state(0), None)));
+        assert_eq!(evaluate("f", &state(30), &key_context(None), &Segments::new()), Outcome::TargetingKeyMissing);
+        assert!(is_on(&evaluate("f", &state(100), &key_context(None), &Segments::new())));
+        assert!(!is_on(&evaluate("f", &state(0), &key_context(None), &Segments::new())));
     }
 
     #[test]
@@ -433,15 +503,91 @@ mod tests {
         let mut s = state(100);
         s.enabled = false;
         s.allow = vec!["a".into()];
-        assert!(matches!(evaluate("f", &s, Some("a")), Outcome::Value { reason: Reason::Disabled, .. }));
-        assert!(!is_on(&evaluate("f", &s, Some("a"))));
+        assert!(matches!(evaluate("f", &s, &key_context(Some("a")), &Segments::new()), Outcome::Value { reason: Reason::Disabled, .. }));
+        assert!(!is_on(&evaluate("f", &s, &key_context(Some("a")), &Segments::new())));
+    }
+
+    fn rule(name: &str, conditions: serde_json::Value, serve: &str) -> Rule {
+        let segments = |_: &str| true;
+        crate::rule::parse_rules(&serde_json::json!([{ "name": name, "conditions": conditions, "serve": serve }]), &[], &segments).unwrap().remove(0)
+    }
+
+    fn context(v: serde_json::Value) -> Context {
+        Context::new(v.as_object().cloned().unwrap(), 0)
+    }
+
+    #[test]
+    fn rules_come_after_the_lists_and_the_first_that_holds_decides() {
+        let mut s = state(0);
+        s.deny = vec!["ws-denied".into()];
+        s.allow = vec!["ws-allowed".into()];
+        s.rules = vec![
+            rule("free tier off", serde_json::json!([{"contextName": "plan", "operator": "IN", "values": ["free"]}]), "off"),
+            rule("EU", serde_json::json!([{"contextName": "region", "operator": "IN", "values": ["eu"]}]), "on"),
+        ];
+        let none = Segments::new();
+        let ev = |v| evaluate("f", &s, &context(v), &none);
+        let eu_free = ev(serde_json::json!({"targetingKey": "ws-1", "region": "eu", "plan": "free"}));
+        assert!(!is_on(&eu_free));
+        assert!(matches!(&eu_free, Outcome::Value { reason: Reason::TargetingMatch, rule: Some(RuleMatch { index: 0, name }), .. } if name == "free tier off"));
+        let eu = ev(serde_json::json!({"targetingKey": "ws-1", "region": "eu", "plan": "team"}));
+        assert!(is_on(&eu));
+        assert!(matches!(&eu, Outcome::Value { rule: Some(RuleMatch { index: 1, .. }), .. }));
+        // The lists come first, and the default (0% here) last.
+        assert!(!is_on(&ev(serde_json::json!({"targetingKey": "ws-denied", "region": "eu"}))));
+        assert!(is_on(&ev(serde_json::json!({"targetingKey": "ws-allowed", "plan": "free"}))));
+        assert!(matches!(ev(serde_json::json!({"targetingKey": "ws-1", "region": "us"})), Outcome::Value { reason: Reason::Static, rule: None, .. }));
+        // No rule needs a key; the environment's default percentage still does.
+        assert!(is_on(&ev(serde_json::json!({"region": "eu"}))));
+        s.percentage = 50;
+        assert_eq!(evaluate("f", &s, &context(serde_json::json!({"region": "us"})), &none), Outcome::TargetingKeyMissing);
+        s.enabled = false;
+        assert!(matches!(evaluate("f", &s, &context(serde_json::json!({"region": "eu"})), &none), Outcome::Value { reason: Reason::Disabled, .. }));
+    }
+
+    #[test]
+    fn a_rule_needs_its_segments_and_a_share_of_keys_lets_the_rest_through() {
+        let mut s = state(0);
+        let segments = |_: &str| true;
+        s.rules = crate::rule::parse_rules(
+            &serde_json::json!([{ "segments": ["internal"], "serve": "on", "percentage": 30 }]),
+            &[],
+            &segments,
+        )
+        .unwrap();
+        let mut internal = Segments::new();
+        internal.insert("internal".into(), vec![rule("", serde_json::json!([{"contextName": "email", "operator": "STR_ENDS_WITH", "values": ["@acme.io"]}]), "on").conditions.remove(0)]);
+        let on = (0..2_000)
+            .filter(|i| is_on(&evaluate("f", &s, &context(serde_json::json!({"targetingKey": format!("ws-{i}"), "email": "a@acme.io"})), &internal)))
+            .count();
+        assert!((480..=720).contains(&on), "{on} of 2000 internal keys at 30%");
+        assert!(!is_on(&evaluate("f", &s, &context(serde_json::json!({"targetingKey": "ws-1", "email": "a@other.io"})), &internal)));
+        // Without the segment (deleted behind the rule's back) nobody matches.
+        assert_eq!((0..200).filter(|i| is_on(&evaluate("f", &s, &context(serde_json::json!({"targetingKey": format!("ws-{i}"), "email": "a@acme.io"})), &Segments::new()))).count(), 0);
+    }
+
+    #[test]
+    fn a_rule_can_serve_a_variant_of_the_flag() {
+        let mut s = state(100);
+        s.variants = vec![Variant { name: "claude".into(), weight: 1 }, Variant { name: "codex".into(), weight: 1 }];
+        let segments = |_: &str| true;
+        s.rules = crate::rule::parse_rules(
+            &serde_json::json!([{ "conditions": [{"contextName": "plan", "operator": "IN", "values": ["enterprise"]}], "serve": "variant", "variant": "codex" }]),
+            &["claude".into(), "codex".into()],
+            &segments,
+        )
+        .unwrap();
+        for i in 0..50 {
+            let o = evaluate("provider", &s, &context(serde_json::json!({"targetingKey": format!("ws-{i}"), "plan": "enterprise"})), &Segments::new());
+            assert!(matches!(&o, Outcome::Value { value: Some(serde_json::Value::String(v)), reason: Reason::TargetingMatch, .. } if v == "codex"), "{o:?}");
+        }
     }
 
     #[test]
     fn variants_are_chosen_by_weight_and_stay_put() {
         let mut s = state(100);
         s.variants = vec![Variant { name: "claude".into(), weight: 3 }, Variant { name: "codex".into(), weight: 1 }];
-        let pick = |k: &str| match evaluate("provider", &s, Some(k)) {
+        let pick = |k: &str| match evaluate("provider", &s, &key_context(Some(k)), &Segments::new()) {
             Outcome::Value { value: Some(serde_json::Value::String(v)), .. } => v,
             other => panic!("{other:?}"),
         };

@@ -17,6 +17,8 @@ pub mod review;
 pub mod risk;
 pub mod role;
 pub mod routes;
+pub mod rule;
+pub mod segment;
 pub mod runbook;
 pub mod stage;
 pub mod token;

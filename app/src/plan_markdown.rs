@@ -916,7 +916,7 @@ mod imp {
             let p = rest.strip_prefix("on at ")?.strip_suffix('%')?.trim().parse().ok()?;
             (true, p)
         };
-        Some(FlagChangeInput { flag: flag.to_string(), environment: env.to_string(), enabled, percentage })
+        Some(FlagChangeInput { flag: flag.to_string(), environment: env.to_string(), enabled, percentage, rules: serde_json::Value::Null })
     }
 
     /// "Error rate > 5%", "p95 latency > 2x baseline", "Data consistency < 99.99%".
@@ -1153,6 +1153,7 @@ mod tests {
                         environment: c.environment.clone(),
                         enabled: c.enabled,
                         percentage: c.percentage,
+                        rules: None,
                         applied_at: None,
                         reverted_at: None,
                     })
@@ -1329,6 +1330,7 @@ mod tests {
             environment: "production".into(),
             enabled: true,
             percentage: 10,
+            rules: None,
             applied_at: None,
             reverted_at: None,
         }];

@@ -165,6 +165,9 @@ pub struct StageFlagChange {
     pub environment: String,
     pub enabled: bool,
     pub percentage: i64,
+    /// The targeting rules the stage sets; none: the flag's rules stay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<crate::rule::Rule>>,
     /// When the stage started and this change was applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<String>,
@@ -190,6 +193,11 @@ pub struct FlagChangeInput {
     pub enabled: bool,
     #[serde(default = "full")]
     pub percentage: i64,
+    /// Rules to set (read by [`crate::rule::parse_rules`] against the flag's variants
+    /// there); left out or null, the flag keeps its rules.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<crate::rule::Rule>>))]
+    pub rules: serde_json::Value,
 }
 
 fn full() -> i64 {

@@ -86,10 +86,10 @@ async fn workspaces(service: &Service, ctx: &Ctx, plan_id: i64) -> Result<()> {
     }
     // Internal testing (stage 4): 10% of workspaces and the internal one.
     let codex = service.get_flag(ctx, "ENABLE_CODEX_PROVIDER").await?;
-    let state = FlagStateInput { version: codex.version, enabled: true, percentage: 10, allow: vec!["acme-internal".into()], deny: vec![], variants: vec![] };
+    let state = FlagStateInput { version: codex.version, enabled: true, percentage: 10, allow: vec!["acme-internal".into()], deny: vec![], variants: vec![], rules: serde_json::Value::Null };
     service.set_flag_state(ctx, "ENABLE_CODEX_PROVIDER", "production", state).await?;
     let plan = service.get_plan(ctx, plan_id).await?;
-    let change = |flag: &str, percentage| FlagChangeInput { flag: flag.into(), environment: "production".into(), enabled: true, percentage };
+    let change = |flag: &str, percentage| FlagChangeInput { flag: flag.into(), environment: "production".into(), enabled: true, percentage, rules: serde_json::Value::Null };
     let mut version = plan.version;
     for (i, changes) in [(2, vec![change("USE_STANDALONE_MCP", 100)]), (4, vec![change("ENABLE_CODEX_PROVIDER", 10)]), (5, vec![change("ENABLE_CODEX_PROVIDER", 100)])] {
         let stage_id = plan.stages[i].id;
@@ -291,7 +291,7 @@ async fn rehearsal(service: &Service, cast: &Cast) -> Result<()> {
     let plan = service.create_plan(lead, new).await?;
     let mut plan = assign_team(service, plan.id).await?;
     let stage_id = plan.stages[0].id;
-    let changes = vec![FlagChangeInput { flag: "USE_STANDALONE_MCP".into(), environment: "staging".into(), enabled: true, percentage: 100 }];
+    let changes = vec![FlagChangeInput { flag: "USE_STANDALONE_MCP".into(), environment: "staging".into(), enabled: true, percentage: 100, rules: serde_json::Value::Null }];
     plan = service.set_stage_flags(lead, plan.id, stage_id, StageFlagChanges { version: plan.version, changes }).await?;
     plan = signed_off(service, cast, plan, "Staging only; fine.").await?;
     plan = go(service, cast, plan, 0, "Staging is quiet this morning.", "Staging only.").await?;

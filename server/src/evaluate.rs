@@ -25,6 +25,8 @@ pub struct EnvFlags {
     /// Sorted by key.
     pub flags: Vec<(String, FlagState)>,
     index: HashMap<String, usize>,
+    /// Some rule here compares `currentTime`: answers change with the clock, so they carry no ETag.
+    pub timed: bool,
 }
 
 impl EnvFlags {
@@ -36,6 +38,8 @@ impl EnvFlags {
 #[derive(Default)]
 pub struct Snapshot {
     pub environments: HashMap<String, EnvFlags>,
+    /// Every segment's conditions, by name, for the rules that use them.
+    pub segments: app::flag::Segments,
 }
 
 /// The current snapshot. Readers take an `Arc` and never block a rebuild for long.
@@ -145,10 +149,15 @@ impl Service {
 
     pub async fn reload_flags(&self) -> Result<(), sqlx::Error> {
         let _turn = self.flag_cache.rebuilding.lock().await;
-        let flags = {
+        let (flags, segments) = {
             let mut conn = self.db.read().await?;
-            load_flags(&mut conn, false).await?
+            (load_flags(&mut conn, false).await?, crate::segment::load_segments(&mut conn).await?)
         };
+        let segments = crate::segment::by_name(segments);
+        // A segment's change changes what the flags using it serve: it is in every etag.
+        let mut named: Vec<_> = segments.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        let segments_json = serde_json::to_vec(&named).unwrap_or_default();
         let mut environments: HashMap<String, EnvFlags> = HashMap::new();
         for flag in flags {
             for state in flag.environments {
@@ -159,13 +168,18 @@ impl Service {
             env.flags.sort_by(|a, b| a.0.cmp(&b.0));
             env.index = env.flags.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
             let mut hash = Sha256::new();
+            hash.update(&segments_json);
             for (key, s) in &env.flags {
                 hash.update(key.as_bytes());
-                hash.update(serde_json::to_vec(&(s.enabled, s.percentage, &s.allow, &s.deny, &s.variants)).unwrap_or_default());
+                hash.update(serde_json::to_vec(&(s.enabled, s.percentage, &s.allow, &s.deny, &s.variants, &s.rules)).unwrap_or_default());
             }
             env.etag = hex::encode(&hash.finalize()[..12]);
+            let on_time = |c: &app::flag::Condition| c.context_name == "currentTime";
+            env.timed = env.flags.iter().flat_map(|(_, s)| &s.rules).any(|r| {
+                r.conditions.iter().any(on_time) || r.segments.iter().any(|n| segments.get(n).is_some_and(|cs| cs.iter().any(on_time)))
+            });
         }
-        self.flag_cache.set(Snapshot { environments });
+        self.flag_cache.set(Snapshot { environments, segments });
         Ok(())
     }
 }

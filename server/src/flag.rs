@@ -49,12 +49,13 @@ fn state_from_row(r: &AnyRow) -> Result<(i64, FlagState), sqlx::Error> {
             allow: json_list(r, "allow_keys")?,
             deny: json_list(r, "deny_keys")?,
             variants: json_list::<Variant>(r, "variants")?,
+            rules: json_list(r, "rules")?,
             updated_at: r.try_get("updated_at")?,
         },
     ))
 }
 
-const STATE_COLUMNS: &str = "flag_id, environment, enabled, percentage, allow_keys, deny_keys, variants, updated_at";
+const STATE_COLUMNS: &str = "flag_id, environment, enabled, percentage, allow_keys, deny_keys, variants, rules, updated_at";
 
 /// Every flag (archived too when asked) with its states, by key.
 pub async fn load_flags(conn: &mut AnyConnection, include_archived: bool) -> Result<Vec<Flag>, sqlx::Error> {
@@ -97,20 +98,21 @@ pub async fn load_environments(conn: &mut AnyConnection) -> Result<Vec<Environme
 pub(crate) async fn write_state(conn: &mut AnyConnection, flag_id: i64, s: &FlagState) -> Result<(), sqlx::Error> {
     let json = |v: &dyn erased_json::Json| v.to_json();
     sqlx::query(
-        "UPDATE flag_states SET enabled = $1, percentage = $2, allow_keys = $3, deny_keys = $4, variants = $5, updated_at = $6
-         WHERE flag_id = $7 AND environment = $8",
+        "UPDATE flag_states SET enabled = $1, percentage = $2, allow_keys = $3, deny_keys = $4, variants = $5, rules = $6, updated_at = $7
+         WHERE flag_id = $8 AND environment = $9",
     )
     .bind(i64::from(s.enabled))
     .bind(s.percentage)
     .bind(json(&s.allow))
     .bind(json(&s.deny))
     .bind(json(&s.variants))
+    .bind(json(&s.rules))
     .bind(&s.updated_at)
     .bind(flag_id)
     .bind(&s.environment)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::segment::link(conn, flag_id, s).await
 }
 
 /// Lists as the JSON text stored in their columns.
@@ -128,7 +130,7 @@ mod erased_json {
 impl Ctx {
     /// Admins and `flags:write` tokens manage flags. (Plan roles do not: anyone may
     /// create a plan and lead it, so "leads some plan" would let anyone turn flags on.)
-    fn require_flag_write(&self) -> Result<()> {
+    pub(crate) fn require_flag_write(&self) -> Result<()> {
         self.require_signed_in()?;
         match &self.caller {
             Caller::Token(t) if t.scopes.iter().any(|s| s.covers(Scope::FlagsWrite)) => Ok(()),
@@ -344,6 +346,8 @@ impl Service {
         ctx.require_flag_write()?;
         input.validate()?;
         let (mut tx, before) = self.begin_flag_change(ctx, key, Some(input.version), false).await?;
+        let segments = crate::segment::segment_names(tx.conn()).await?;
+        let rules = input.read_rules(&|name| segments.iter().any(|s| s == name))?;
         let old = before.state(environment).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
         let state = FlagState {
             environment: environment.to_string(),
@@ -352,6 +356,7 @@ impl Service {
             allow: dedup(input.allow),
             deny: dedup(input.deny),
             variants: input.variants,
+            rules,
             updated_at: now(),
         };
         write_state(tx.conn(), before.id, &state).await?;

@@ -23,6 +23,7 @@ pub mod risk;
 pub mod secret;
 pub mod role;
 pub mod search;
+pub mod segment;
 pub mod runbook;
 pub mod plan_import;
 pub mod service;

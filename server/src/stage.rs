@@ -52,7 +52,7 @@ fn stage_from_row(r: &AnyRow) -> Result<Stage, sqlx::Error> {
 /// other modules keep for each stage. A fixed number of statements, however many stages.
 pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<Stage>, sqlx::Error> {
     let rows = sqlx::query(&format!(
-        "SELECT {}, c.flag_key, c.environment, c.enabled, c.percentage, c.applied_at, c.reverted_at
+        "SELECT {}, c.flag_key, c.environment, c.enabled, c.percentage, c.rules AS change_rules, c.applied_at, c.reverted_at
          FROM stages s LEFT JOIN stage_flag_changes c ON c.stage_id = s.id
          WHERE s.plan_id = $1 ORDER BY s.position, c.position",
         crate::db::prefixed(COLUMNS, "s")
@@ -70,6 +70,7 @@ pub async fn load_stages(conn: &mut AnyConnection, plan_id: i64) -> Result<Vec<S
                 environment: r.try_get("environment")?,
                 enabled: r.try_get::<i64, _>("enabled")? == 1,
                 percentage: r.try_get("percentage")?,
+                rules: crate::stage_flag::rules_of(r, "change_rules")?,
                 applied_at: r.try_get("applied_at")?,
                 reverted_at: r.try_get("reverted_at")?,
             }))

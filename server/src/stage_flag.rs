@@ -31,7 +31,7 @@ impl Service {
     /// Applies a stage's flag changes as part of its "go" decision, saving each flag's
     /// prior state so a rollback can put it back exactly. Returns how many it changed.
     pub(crate) async fn apply_stage_flags(&self, tx: &mut WriteTx, ctx: &Ctx, stage_id: i64, at: &str) -> Result<usize> {
-        let rows = sqlx::query("SELECT id, flag_key, environment, enabled, percentage FROM stage_flag_changes WHERE stage_id = $1 ORDER BY position")
+        let rows = sqlx::query("SELECT id, flag_key, environment, enabled, percentage, rules FROM stage_flag_changes WHERE stage_id = $1 ORDER BY position")
             .bind(stage_id)
             .fetch_all(tx.conn())
             .await?;
@@ -42,7 +42,8 @@ impl Service {
                 ApiError::new(409, "flag_archived", format!("Flag {key:?} is archived or gone; change the stage's flags first."))
             })?;
             let prior = flag.state(&env).cloned().ok_or_else(|| ApiError::not_found("Environment"))?;
-            let next = FlagState { enabled: enabled == 1, percentage: r.try_get("percentage")?, updated_at: at.to_string(), ..prior.clone() };
+            let rules = rules_of(r, "rules")?.unwrap_or_else(|| prior.rules.clone());
+            let next = FlagState { enabled: enabled == 1, percentage: r.try_get("percentage")?, rules, updated_at: at.to_string(), ..prior.clone() };
             set_flag(tx, ctx, flag.id, flag.killed_at.is_some(), &key, &prior, &next, stage_id).await?;
             sqlx::query("UPDATE stage_flag_changes SET prior_json = $1, applied_at = $2, reverted_at = NULL WHERE id = $3")
                 .bind(serde_json::to_string(&prior).unwrap_or_default())
@@ -178,22 +179,34 @@ pub(crate) async fn missing_flags(conn: &mut sqlx::AnyConnection, keys: &[&str])
 /// Stores a stage's flag changes after checking each flag and environment exists.
 pub(crate) async fn insert_changes(conn: &mut sqlx::AnyConnection, stage_id: i64, changes: &[FlagChangeInput]) -> Result<()> {
     let envs = load_environments(&mut *conn).await?;
+    let segments = crate::segment::segment_names(&mut *conn).await?;
+    let mut rules = vec![];
     for (i, c) in changes.iter().enumerate() {
         let live = load_flag(&mut *conn, &c.flag).await?.filter(|f| f.archived_at.is_none());
-        if live.is_none() {
+        let Some(flag) = live else {
             return Err(ApiError::new(422, "unknown_flag", format!("There is no flag {:?}.", c.flag))
                 .with_field(format!("changes[{i}].flag"))
                 .into());
-        }
+        };
         if !envs.iter().any(|e| e.name == c.environment) {
             return Err(ApiError::new(422, "unknown_environment", format!("There is no environment {:?}.", c.environment))
                 .with_field(format!("changes[{i}].environment"))
                 .into());
         }
+        // Read against the variants the flag has there now; they are what it will serve.
+        let variants: Vec<String> = flag.state(&c.environment).map(|s| s.variants.iter().map(|v| v.name.clone()).collect()).unwrap_or_default();
+        let read = match &c.rules {
+            serde_json::Value::Null => None,
+            v => Some(app::rule::parse_rules(v, &variants, &|n| segments.iter().any(|s| s == n)).map_err(|mut e| {
+                e.field = e.field.map(|f| format!("changes[{i}].{f}"));
+                e
+            })?),
+        };
+        rules.push(read);
     }
-    for (i, c) in changes.iter().enumerate() {
+    for (i, (c, rules)) in changes.iter().zip(rules).enumerate() {
         sqlx::query(
-            "INSERT INTO stage_flag_changes (stage_id, position, flag_key, environment, enabled, percentage) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO stage_flag_changes (stage_id, position, flag_key, environment, enabled, percentage, rules) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(stage_id)
         .bind(i as i64)
@@ -201,8 +214,16 @@ pub(crate) async fn insert_changes(conn: &mut sqlx::AnyConnection, stage_id: i64
         .bind(&c.environment)
         .bind(i64::from(c.enabled))
         .bind(c.percentage)
+        .bind(rules.map(|r| serde_json::to_string(&r).unwrap_or_else(|_| "[]".into())))
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
+}
+
+/// A stage flag change's rules column: none (keep the flag's) or the rules it sets.
+pub(crate) fn rules_of(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<Vec<app::rule::Rule>>, sqlx::Error> {
+    use sqlx::Row;
+    let text: Option<String> = r.try_get(col)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::ColumnDecode { index: col.into(), source: Box::new(e) })).transpose()
 }

@@ -148,7 +148,7 @@ impl Service {
         let Some(flag) = provider.flag.as_deref().filter(|f| !f.is_empty()) else { return true };
         let snapshot = self.flag_cache.get();
         let Some(state) = snapshot.environments.get(PROVIDER_ENVIRONMENT).and_then(|e| e.get(flag)) else { return false };
-        match app::flag::evaluate(flag, state, Some(workspace_id)) {
+        match app::flag::evaluate(flag, state, &app::flag::key_context(Some(workspace_id)), &snapshot.segments) {
             app::flag::Outcome::Value { value: Some(v), .. } => v != serde_json::Value::Bool(false),
             _ => false,
         }

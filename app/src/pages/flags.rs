@@ -290,6 +290,8 @@ fn EnvCard(
     let deny = RwSignal::new(state.deny.join("\n"));
     let variants = RwSignal::new(state.variants.iter().map(|v| format!("{}={}", v.name, v.weight)).collect::<Vec<_>>().join("\n"));
     let id = |what: &str| format!("{what}-{}", state.environment);
+    // The form edits the rest of the state; its rules go back as they are.
+    let rules = serde_json::to_value(&state.rules).unwrap_or_default();
     let save = {
         let (flag_key, env) = (flag_key.clone(), env.clone());
         move |ev: leptos::ev::SubmitEvent| {
@@ -307,6 +309,7 @@ fn EnvCard(
                         return;
                     }
                 },
+                rules: rules.clone(),
             };
             if let Err(e) = input.validate() {
                 error.set(Some(e));
@@ -379,7 +382,7 @@ fn TestKey(flag: Flag, probe: Probe) -> impl IntoView {
         let f = flag.get_value();
         let state = f.state(&env.get())?.clone();
         let targeting = Some(k.trim()).filter(|k| !k.is_empty());
-        let text = match evaluate(&f.key, &state, targeting) {
+        let text = match evaluate(&f.key, &state, &crate::flag::key_context(targeting), &crate::flag::Segments::new()) {
             Outcome::Value { value, variant, reason, .. } => {
                 let value = value.map(|v| v.to_string()).unwrap_or_else(|| "the code default".into());
                 let bucket = targeting.map(|t| format!(", bucket {}", bucket(&f.key, t))).unwrap_or_default();

@@ -16,7 +16,14 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
     let current: Vec<FlagChangeInput> = stage
         .flag_changes
         .iter()
-        .map(|c| FlagChangeInput { flag: c.flag.clone(), environment: c.environment.clone(), enabled: c.enabled, percentage: c.percentage })
+        .map(|c| FlagChangeInput {
+            flag: c.flag.clone(),
+            environment: c.environment.clone(),
+            enabled: c.enabled,
+            percentage: c.percentage,
+            // Kept as they are: the form edits the rest.
+            rules: c.rules.as_ref().and_then(|r| serde_json::to_value(r).ok()).unwrap_or_default(),
+        })
         .collect();
     let current = StoredValue::new(current);
     let save = move |changes: Vec<FlagChangeInput>| {
@@ -72,7 +79,7 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
         };
         let mut changes = current.get_value();
         let at = changes.len();
-        changes.push(FlagChangeInput { flag: flag.get_untracked(), environment: env.get_untracked(), enabled: on.get_untracked(), percentage });
+        changes.push(FlagChangeInput { flag: flag.get_untracked(), environment: env.get_untracked(), enabled: on.get_untracked(), percentage, rules: serde_json::Value::Null });
         let input = StageFlagChanges { version: state.version(), changes };
         if let Err(e) = input.validate() {
             return form.show(about_new(e, at));

@@ -5,8 +5,9 @@ use crate::AppState;
 use app::error::ErrorBody;
 use app::flag::{Environment, Flag, FlagPatch, FlagStateInput, NewEnvironment, NewFlag};
 use app::plan::VersionQuery;
+use app::segment::{NewSegment, Segment, SegmentInput};
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
@@ -86,4 +87,40 @@ pub async fn environments(State(s): State<AppState>, ctx: Ctx) -> Result<Json<Ve
 pub async fn add_environment(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<NewEnvironment>) -> Result<Response> {
     let env = s.service.add_environment(&ctx, new).await?;
     Ok(created(format!("/api/v1/environments/{}", env.name), env))
+}
+
+/// Every segment, each with the flags whose rules use it.
+#[utoipa::path(get, path = "/api/v1/segments", tag = "flags",
+    responses((status = 200, body = Vec<Segment>), (status = 403, body = ErrorBody)))]
+pub async fn segments(State(s): State<AppState>, ctx: Ctx) -> Result<Json<Vec<Segment>>> {
+    Ok(Json(s.service.list_segments(&ctx).await?))
+}
+
+/// Create a segment (`flags:write`, admins): a named set of conditions for rules to use.
+#[utoipa::path(post, path = "/api/v1/segments", tag = "flags", request_body = NewSegment,
+    responses((status = 201, body = Segment), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_segment(State(s): State<AppState>, ctx: Ctx, ApiJson(new): ApiJson<NewSegment>) -> Result<Response> {
+    let segment = s.service.create_segment(&ctx, new).await?;
+    Ok(created(format!("/api/v1/segments/{}", segment.name), segment))
+}
+
+#[utoipa::path(get, path = "/api/v1/segments/{name}", tag = "flags", params(("name" = String, Path)),
+    responses((status = 200, body = Segment), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn segment(State(s): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> Result<Json<Segment>> {
+    Ok(Json(s.service.get_segment(&ctx, &name).await?))
+}
+
+/// Replace a segment's description and conditions; every flag using it follows at once.
+#[utoipa::path(put, path = "/api/v1/segments/{name}", tag = "flags", params(("name" = String, Path)), request_body = SegmentInput,
+    responses((status = 200, body = Segment), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_segment(State(s): State<AppState>, ctx: Ctx, Path(name): Path<String>, ApiJson(input): ApiJson<SegmentInput>) -> Result<Json<Segment>> {
+    Ok(Json(s.service.update_segment(&ctx, &name, input).await?))
+}
+
+/// Delete a segment no rule uses: 409 naming the flags while any does.
+#[utoipa::path(delete, path = "/api/v1/segments/{name}", tag = "flags", params(("name" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_segment(State(s): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
+    s.service.delete_segment(&ctx, &name).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

@@ -2,7 +2,7 @@
 //! provider reads Runway's flags. Answers come from the in-memory snapshot.
 use crate::service::Caller;
 use crate::AppState;
-use app::flag::{evaluate, Outcome, Reason};
+use app::flag::{evaluate, Context, Outcome, Reason, Segments};
 use app::token::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -69,10 +69,7 @@ async fn environment(state: &AppState, headers: &HeaderMap) -> Result<String, Re
     }
 }
 
-/// An evaluation context and its targeting key.
-type Context = (Map<String, Value>, Option<String>);
-
-/// The request's context and its targeting key, or OFREP's INVALID_CONTEXT / PARSE_ERROR.
+/// The request's evaluation context, or OFREP's INVALID_CONTEXT / PARSE_ERROR.
 fn context(body: &[u8]) -> Result<Context, (&'static str, String)> {
     let value: Value = serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("The body is not valid JSON: {e}")))?;
     let ctx = match value.get("context") {
@@ -80,12 +77,11 @@ fn context(body: &[u8]) -> Result<Context, (&'static str, String)> {
         Some(Value::Object(m)) => m.clone(),
         Some(_) => return Err(("INVALID_CONTEXT", "context must be a JSON object.".into())),
     };
-    let key = match ctx.get("targetingKey") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+    match ctx.get("targetingKey") {
+        None | Some(Value::Null) | Some(Value::String(_)) => {}
         Some(_) => return Err(("INVALID_CONTEXT", "context.targetingKey must be a string.".into())),
-    };
-    Ok((ctx, key))
+    }
+    Ok(Context::new(ctx, app::pages::now_ms()))
 }
 
 fn reason_name(r: Reason) -> &'static str {
@@ -98,12 +94,16 @@ fn reason_name(r: Reason) -> &'static str {
 }
 
 /// One flag's answer: success, or an evaluation failure (for the bulk list and single 400s).
-fn answer(key: &str, state: &app::flag::FlagState, targeting_key: Option<&str>) -> Result<Value, Value> {
-    match evaluate(key, state, targeting_key) {
-        Outcome::Value { value, variant, reason, .. } => {
+/// A rule that decided it is named in the metadata.
+fn answer(key: &str, state: &app::flag::FlagState, ctx: &Context, segments: &Segments) -> Result<Value, Value> {
+    match evaluate(key, state, ctx, segments) {
+        Outcome::Value { value, variant, reason, rule, .. } => {
             let mut v = json!({ "key": key, "reason": reason_name(reason), "variant": variant });
             if let Some(value) = value {
                 v["value"] = value;
+            }
+            if let Some(rule) = rule {
+                v["metadata"] = json!({ "rule": rule.name, "ruleIndex": rule.index });
             }
             Ok(v)
         }
@@ -121,7 +121,7 @@ async fn single(State(state): State<AppState>, Path(key): Path<String>, headers:
         Ok(env) => env,
         Err(r) => return r,
     };
-    let (_, targeting_key) = match context(&body) {
+    let ctx = match context(&body) {
         Ok(c) => c,
         Err((code, details)) => return fail(StatusCode::BAD_REQUEST, json!({ "key": key, "errorCode": code, "errorDetails": details })),
     };
@@ -132,7 +132,7 @@ async fn single(State(state): State<AppState>, Path(key): Path<String>, headers:
             json!({ "key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("Flag '{key}' was not found") }),
         );
     };
-    match answer(&key, flag, targeting_key.as_deref()) {
+    match answer(&key, flag, &ctx, &snapshot.segments) {
         Ok(v) => Json(v).into_response(),
         Err(v) => fail(StatusCode::BAD_REQUEST, v),
     }
@@ -145,7 +145,7 @@ async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Ok(env) => env,
         Err(r) => return r,
     };
-    let (ctx, targeting_key) = match context(&body) {
+    let ctx = match context(&body) {
         Ok(c) => c,
         Err((code, details)) => return fail(StatusCode::BAD_REQUEST, json!({ "errorCode": code, "errorDetails": details })),
     };
@@ -153,17 +153,22 @@ async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let empty = Default::default();
     let flags = snapshot.environments.get(&env).unwrap_or(&empty);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    Value::Object(ctx).to_string().hash(&mut hasher);
+    Value::Object(ctx.attributes.clone()).to_string().hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
     // Weak comparison, as for GET: a proxy may have turned the tag into W/"...".
     let matches = |t: &str| t == "*" || t.trim_start_matches("W/") == etag;
-    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim()))) {
+    let cached = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim())));
+    if cached && !flags.timed {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
     }
     let list: Vec<Value> = flags
         .flags
         .iter()
-        .map(|(key, s)| answer(key, s, targeting_key.as_deref()).unwrap_or_else(|failure| failure))
+        .map(|(key, s)| answer(key, s, &ctx, &snapshot.segments).unwrap_or_else(|failure| failure))
         .collect();
-    ([(ETAG, etag)], Json(json!({ "flags": list, "metadata": { "environment": env } }))).into_response()
+    let body = Json(json!({ "flags": list, "metadata": { "environment": env } }));
+    if flags.timed {
+        return body.into_response();
+    }
+    ([(ETAG, etag)], body).into_response()
 }

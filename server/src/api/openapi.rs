@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         review::request, review::sign_off, review::comments, review::comment,
         flag::list, flag::create, flag::get, flag::update, flag::archive, flag::set_state, flag::kill,
         flag::environments, flag::add_environment,
+        flag::segments, flag::create_segment, flag::segment, flag::update_segment, flag::delete_segment,
         checklist::add, checklist::copy, checklist::remove, checklist::record,
         guard::add, guard::update, guard::delete, guard::resolve, guard::series, guard::ingest,
         runbook::import, runbook::export, runbook::start, runbook::outline, runbook::get, runbook::step, runbook::note,

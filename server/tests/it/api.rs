@@ -433,6 +433,8 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/v1/flags/{key}/environments/{env}", vec!["put"]),
         ("/api/v1/flags/{key}/kill", vec!["post"]),
         ("/api/v1/environments", vec!["get", "post"]),
+        ("/api/v1/segments", vec!["get", "post"]),
+        ("/api/v1/segments/{name}", vec!["get", "put", "delete"]),
         ("/api/v1/audit", vec!["get"]),
         ("/api/v1/audit/export.csv", vec!["get"]),
         ("/api/v1/audit/export.jsonl", vec!["get"]),

@@ -43,24 +43,24 @@ on_both_databases!(
 
 const SINGLE: &str = "/ofrep/v1/evaluate/flags";
 
-async fn create_flag(app: &TestApp, key: &str) -> Value {
+pub(crate) async fn create_flag(app: &TestApp, key: &str) -> Value {
     let (status, flag) = app.send("POST", "/api/v1/flags", json!({ "key": key })).await;
     assert_eq!(status, 201, "{flag}");
     flag
 }
 
-async fn flag_of(app: &TestApp, key: &str) -> Value {
+pub(crate) async fn flag_of(app: &TestApp, key: &str) -> Value {
     let (status, flag) = app.get(&format!("/api/v1/flags/{key}")).await;
     assert_eq!(status, 200, "{flag}");
     flag
 }
 
-fn version_of(flag: &Value) -> i64 {
+pub(crate) fn version_of(flag: &Value) -> i64 {
     flag["version"].as_i64().unwrap_or_else(|| panic!("no version: {flag}"))
 }
 
 /// The flag's state in one environment.
-fn state_in<'a>(flag: &'a Value, environment: &str) -> &'a Value {
+pub(crate) fn state_in<'a>(flag: &'a Value, environment: &str) -> &'a Value {
     flag["environments"]
         .as_array()
         .unwrap()
@@ -70,7 +70,7 @@ fn state_in<'a>(flag: &'a Value, environment: &str) -> &'a Value {
 }
 
 /// PUTs the flag's whole state in `environment`, based on its current version.
-async fn set(app: &TestApp, key: &str, environment: &str, mut state: Value) -> Value {
+pub(crate) async fn set(app: &TestApp, key: &str, environment: &str, mut state: Value) -> Value {
     state["version"] = json!(version_of(&flag_of(app, key).await));
     let (status, flag) = app.send("PUT", &format!("/api/v1/flags/{key}/environments/{environment}"), state).await;
     assert_eq!(status, 200, "{flag}");
@@ -84,7 +84,7 @@ async fn on_in_production(app: &TestApp, key: &str) -> Value {
 }
 
 /// An API client holding a `flags:read` token for `environment`.
-async fn reader(app: &TestApp, environment: &str) -> TestApp {
+pub(crate) async fn reader(app: &TestApp, environment: &str) -> TestApp {
     token(app, json!({ "name": format!("service-{environment}"), "scopes": ["flags:read"], "environment": environment })).await.0
 }
 
@@ -96,7 +96,7 @@ async fn token(app: &TestApp, body: Value) -> (TestApp, i64) {
 }
 
 /// `POST /ofrep/v1/evaluate/flags/{key}` with this context.
-async fn evaluate(client: &TestApp, key: &str, context: Value) -> (u16, Value) {
+pub(crate) async fn evaluate(client: &TestApp, key: &str, context: Value) -> (u16, Value) {
     client.send("POST", &format!("{SINGLE}/{key}"), json!({ "context": context })).await
 }
 
@@ -121,7 +121,7 @@ fn off(reason: &str) -> (Value, Value, Value) {
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: status, ETag and the body as text (empty on 304).
-async fn bulk(client: &TestApp, body: &Value, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
+pub(crate) async fn bulk(client: &TestApp, body: &Value, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
     let mut request = client.request("POST", SINGLE).json(body);
     if let Some(etag) = if_none_match {
         request = request.header("if-none-match", etag);

@@ -20,5 +20,6 @@ mod replicas;
 mod runbooks;
 mod security;
 mod stage_flags;
+mod targeting;
 mod webhooks;
 mod workspaces;

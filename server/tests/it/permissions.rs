@@ -94,6 +94,11 @@ const API_TABLE: &[(&str, &str, &str)] = &[
     // Admins only here: the fixture plan's stages do not change the fixture flag, so its
     // on-call and rollback authority answer for no part of it (see tests/flags.rs).
     ("POST", "/flags/{key}/kill", ADMIN),
+    ("GET", "/segments", PEOPLE),
+    ("POST", "/segments", FLAG_WRITE),
+    ("GET", "/segments/{name}", PEOPLE),
+    ("PUT", "/segments/{name}", FLAG_WRITE),
+    ("DELETE", "/segments/{name}", FLAG_WRITE),
     ("GET", "/environments", PEOPLE),
     ("POST", "/environments", ADMIN),
     ("GET", "/inbox", PEOPLE),
@@ -159,6 +164,7 @@ struct Fixture {
     token: i64,
     webhook: i64,
     flag: String,
+    segment: String,
     item: i64,
     gate: i64,
     rollback: i64,
@@ -300,6 +306,10 @@ async fn fixture_full(app: &TestApp, stage: Stage, with_import: bool, with_run: 
     let flag = format!("flag-{id}");
     let (status, body) = admin.send("POST", "/api/v1/flags", json!({"key": flag})).await;
     assert_eq!(status, 201, "{body}");
+    let segment = format!("segment-{id}");
+    let in_eu = json!([{"contextName": "region", "operator": "IN", "values": ["eu"]}]);
+    let (status, body) = admin.send("POST", "/api/v1/segments", json!({"name": segment, "conditions": in_eu})).await;
+    assert_eq!(status, 201, "{body}");
     let workspace = format!("ws-{id}");
     let (status, body) = admin.send("POST", "/api/v1/workspaces", json!({"id": workspace, "name": "W", "members": ["member", "target"]})).await;
     assert_eq!(status, 201, "{body}");
@@ -324,6 +334,7 @@ async fn fixture_full(app: &TestApp, stage: Stage, with_import: bool, with_run: 
         token: token["token"]["id"].as_i64().unwrap(),
         webhook: webhook["webhook"]["id"].as_i64().unwrap(),
         flag,
+        segment,
         item,
         gate,
         rollback,
@@ -340,6 +351,7 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{webhook_id}", &f.webhook.to_string())
         .replace("{username}", "target")
         .replace("{key}", &f.flag)
+        .replace("{name}", &f.segment)
         .replace("{item_id}", &f.item.to_string())
         .replace("{gate_id}", &f.gate.to_string())
         .replace("{rollback_id}", &f.rollback.to_string())
@@ -378,6 +390,8 @@ fn body(method: &str, path: &str, f: &Fixture, n: usize) -> Option<Value> {
         ("PATCH", "/flags/{key}") => json!({"version": 1, "description": "d"}),
         ("PUT", "/flags/{key}/environments/{env}") => json!({"version": 1, "enabled": true, "percentage": 10}),
         ("POST", "/environments") => json!({"name": format!("env-{n}")}),
+        ("POST", "/segments") => json!({"name": format!("segment.new-{n}"), "conditions": [{"contextName": "plan", "operator": "IN", "values": ["team"]}]}),
+        ("PUT", "/segments/{name}") => json!({"version": 1, "conditions": [{"contextName": "plan", "operator": "IN", "values": ["team"]}]}),
         ("PUT", "/plans/{id}/stages/{stage_id}/flags") => {
             json!({"version": v, "changes": [{"flag": f.flag, "environment": "production", "enabled": true, "percentage": 5}]})
         }

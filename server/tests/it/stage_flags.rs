@@ -13,7 +13,7 @@ on_both_databases!(
 );
 
 /// A state without its timestamp, for comparing what services see.
-fn state(flag: &Value, env: &str) -> Value {
+pub(crate) fn state(flag: &Value, env: &str) -> Value {
     let mut s = flag["environments"].as_array().unwrap().iter().find(|s| s["environment"] == env).unwrap().clone();
     s.as_object_mut().unwrap().remove("updated_at");
     s
@@ -26,7 +26,7 @@ async fn flag(app: &TestApp, key: &str) -> Value {
 }
 
 /// A plan with two stages, its stakeholder and rollback authority, and the plan approved.
-async fn approved_plan(app: &TestApp, changes: Value) -> (Value, TestApp) {
+pub(crate) async fn approved_plan(app: &TestApp, changes: Value) -> (Value, TestApp) {
     let plan = app.plan(json!({"title": "Codex rollout", "stages": [{"name": "Enable Codex"}, {"name": "Widen"}]})).await;
     let id = plan["id"].as_i64().unwrap();
     let stage = plan["stages"][0]["id"].as_i64().unwrap();
@@ -42,7 +42,7 @@ async fn approved_plan(app: &TestApp, changes: Value) -> (Value, TestApp) {
 }
 
 /// The lead (here an admin) asks for go; the rollback authority says go.
-async fn go(app: &TestApp, authority: &TestApp, id: i64, stage: i64) -> (u16, Value) {
+pub(crate) async fn go(app: &TestApp, authority: &TestApp, id: i64, stage: i64) -> (u16, Value) {
     let (_, p) = app.get(&format!("/api/v1/plans/{id}")).await;
     let (status, p) = app.send("POST", &format!("/api/v1/plans/{id}/stages/{stage}/gate"), json!({"version": p["version"]})).await;
     if status != 200 {
