@@ -93,6 +93,59 @@ test('an OpenFeature client reads Runway flags through the OFREP provider', { ti
   }
 });
 
+test('an OpenFeature client gets a rule-targeted flag by the attributes of its context', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const secret = await flagsToken('openfeature-rules', 'production');
+  await app.api.post('/api/v1/segments', {
+    name: 'internal',
+    conditions: [{ contextName: 'email', operator: 'STR_ENDS_WITH', values: ['@acme.io'], caseInsensitive: true }],
+  });
+  await flag('codex-provider', {
+    enabled: true,
+    percentage: 0,
+    rules: [
+      { name: 'staff', segments: ['internal'], serve: 'on' },
+      {
+        name: 'EU enterprise',
+        conditions: [
+          { contextName: 'region', operator: 'IN', values: ['eu'] },
+          { contextName: 'plan', operator: 'IN', values: ['enterprise'] },
+          { contextName: 'appVersion', operator: 'SEMVER_GT', value: '2.0.0-beta.1' },
+        ],
+        serve: 'on',
+      },
+    ],
+  });
+  await OpenFeature.setProviderAndWait(
+    new OFREPProvider({ baseUrl: app.baseUrl, headers: [['Authorization', `Bearer ${secret}`]] }),
+  );
+  try {
+    const client = OpenFeature.getClient('runway-e2e-rules');
+    const eu = await client.getBooleanDetails('codex-provider', false, {
+      targetingKey: 'ws-1', region: 'eu', plan: 'enterprise', appVersion: '2.1.0',
+    });
+    assert.deepEqual(
+      { value: eu.value, reason: eu.reason, rule: eu.flagMetadata.rule, index: eu.flagMetadata.ruleIndex },
+      { value: true, reason: 'TARGETING_MATCH', rule: 'EU enterprise', index: 1 },
+    );
+    const staff = await client.getBooleanDetails('codex-provider', false, { targetingKey: 'ws-2', email: 'Ann@ACME.io' });
+    assert.deepEqual({ value: staff.value, rule: staff.flagMetadata.rule }, { value: true, rule: 'staff' });
+    // An old app version, or the wrong type of attribute: no rule holds, the default (off) answers.
+    for (const context of [
+      { targetingKey: 'ws-3', region: 'eu', plan: 'enterprise', appVersion: '2.0.0-alpha' },
+      { targetingKey: 'ws-3', region: 'eu', plan: 'enterprise', appVersion: 21 },
+    ]) {
+      const other = await client.getBooleanDetails('codex-provider', true, context);
+      assert.deepEqual(
+        { value: other.value, reason: other.reason, errorCode: other.errorCode },
+        { value: false, reason: 'STATIC', errorCode: undefined },
+        JSON.stringify(context),
+      );
+    }
+  } finally {
+    await OpenFeature.close();
+  }
+});
+
 // ---- the OFREP schemas ----
 
 /**
