@@ -626,6 +626,9 @@ pub struct FlagView {
     /// Oldest first.
     pub history: Vec<FlagChange>,
     pub can: FlagAbilities,
+    /// The segments its rules use, so the page evaluates as services are answered.
+    #[serde(default)]
+    pub segments: Segments,
 }
 
 /// "On, 25%", "Off", "On, 100%".
@@ -644,7 +647,47 @@ pub fn describe_state(s: &FlagState) -> String {
         let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
         text.push_str(&format!(", variants {}", names.join("/")));
     }
+    if !s.rules.is_empty() {
+        text.push_str(&format!(", {} rule{}", s.rules.len(), if s.rules.len() == 1 { "" } else { "s" }));
+    }
     text
+}
+
+/// A condition as a sentence: "region is one of eu", "appVersion is not after 2.0.0 (semver)".
+pub fn describe_condition(c: &Condition) -> String {
+    use crate::rule::Operator::*;
+    let list = || c.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+    let one = || c.value.clone().unwrap_or_default();
+    let (verb, what) = match c.operator {
+        In => ("is one of", list()),
+        NotIn => ("is none of", list()),
+        StrContains => ("contains one of", list()),
+        StrStartsWith => ("starts with one of", list()),
+        StrEndsWith => ("ends with one of", list()),
+        NumEq => ("=", one()),
+        NumGt => (">", one()),
+        NumGte => ("≥", one()),
+        NumLt => ("<", one()),
+        NumLte => ("≤", one()),
+        DateAfter => ("is after", one()),
+        DateBefore => ("is before", one()),
+        SemverEq => ("is version", one()),
+        SemverGt => ("is a version after", one()),
+        SemverLt => ("is a version before", one()),
+    };
+    let not = if c.inverted { "not: " } else { "" };
+    let case = if c.case_insensitive && c.operator.takes_list() { " (any case)" } else { "" };
+    format!("{not}{} {verb} {what}{case}", c.context_name)
+}
+
+/// What a rule serves, as the page says it: "on", "off", "variant codex", "on for 30% of keys".
+pub fn describe_serve(r: &Rule) -> String {
+    let what = match (r.serve, &r.variant) {
+        (Serve::Variant, Some(v)) => format!("variant {v}"),
+        (Serve::Off, _) => "off".into(),
+        _ => "on".into(),
+    };
+    if r.percentage < 100 { format!("{what} for {}% of its keys", r.percentage) } else { what }
 }
 
 use leptos::prelude::*;

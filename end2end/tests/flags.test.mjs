@@ -46,3 +46,57 @@ test(
     assert.ok(killed.environments.every((e) => !e.enabled), 'off in every environment');
   }),
 );
+
+test(
+  'an admin targets a flag at EU enterprise workspaces with a rule, sees the rules in the order they are tried, and tests a context against them',
+  { timeout: TEST_TIMEOUT_MS },
+  app.test(async ({ page, api }) => {
+    await api.post('/api/v1/flags', { key: 'ENABLE_CODEX_PROVIDER' });
+    await api.post('/api/v1/segments', {
+      name: 'internal',
+      conditions: [{ contextName: 'email', operator: 'STR_ENDS_WITH', values: ['@acme.io'] }],
+    });
+    await openPage(page, '/flags/ENABLE_CODEX_PROVIDER');
+    const production = page.locator('section.env-production');
+    await production.getByLabel('On', { exact: true }).check();
+    await production.locator('input[type="range"]').fill('0');
+    const rules = production.getByLabel(/Targeting rules/);
+    // A mistake first: the server names its place, and nothing is saved.
+    await rules.fill(JSON.stringify([{ conditions: [{ contextName: 'region', operator: 'EQUALS', values: ['eu'] }], serve: 'on' }]));
+    await production.getByRole('button', { name: 'Save production' }).click();
+    await eventually(async () => assert.match(await page.locator('.error-box[role="alert"]').innerText(), /Unknown operator "EQUALS"/));
+    assert.deepEqual((await api.get('/api/v1/flags/ENABLE_CODEX_PROVIDER')).environments[0].rules, []);
+
+    await rules.fill(JSON.stringify([
+      { name: 'staff', segments: ['internal'], serve: 'on' },
+      {
+        name: 'EU enterprise',
+        conditions: [
+          { contextName: 'region', operator: 'IN', values: ['eu'] },
+          { contextName: 'plan', operator: 'IN', values: ['enterprise'] },
+        ],
+        serve: 'on',
+      },
+    ]));
+    await production.getByRole('button', { name: 'Save production' }).click();
+    await waitForText(production.locator('.env-state'), 'On, 0%, 2 rules');
+    const listed = await production.locator('ol.rules > li').allInnerTexts();
+    assert.deepEqual(listed, [
+      'staff: if in segment internal, serve on',
+      'EU enterprise: if region is one of "eu" and plan is one of "enterprise", serve on',
+    ]);
+
+    // The page evaluates a context as services are answered, segment included.
+    await page.getByLabel('Targeting key', { exact: true }).fill('ws-1');
+    await page.getByLabel('Environment', { exact: true }).selectOption('production');
+    const context = page.getByLabel('Other attributes of the context (JSON)');
+    await context.fill('{"region": "eu", "plan": "enterprise"}');
+    await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /^true .*TargetingMatch, by rule 2: EU enterprise/));
+    await context.fill('{"email": "ann@acme.io"}');
+    await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /^true .*by rule 1: staff/));
+    await context.fill('{"region": "us", "plan": "enterprise"}');
+    await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /^false .*Static/));
+    await context.fill('["not", "an object"]');
+    await eventually(async () => assert.match(await page.locator('.test-result').innerText(), /is a JSON object of attributes/));
+  }),
+);

@@ -250,7 +250,9 @@ impl Service {
                 rollout_after,
             });
         }
-        Ok(FlagView { flag, history, can })
+        let used: Vec<&String> = flag.environments.iter().flat_map(|s| &s.rules).flat_map(|r| &r.segments).collect();
+        let segments = crate::segment::by_name(crate::segment::load_segments(&mut conn).await?.into_iter().filter(|s| used.contains(&&s.name)).collect());
+        Ok(FlagView { flag, history, can, segments })
     }
 
     pub async fn list_flags(&self, ctx: &Ctx, include_archived: bool) -> Result<Vec<Flag>> {

@@ -5,7 +5,7 @@ use super::{confirm, rfc3339_ms, short_time, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::flag::{
-    bucket, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagPatch, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
+    bucket, describe_condition, describe_serve, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagPatch, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -138,7 +138,7 @@ pub fn FlagPage() -> impl IntoView {
 
 #[component]
 fn FlagBody(view: FlagView, reload: RwSignal<u32>, probe: Probe) -> impl IntoView {
-    let FlagView { flag, history, can } = view;
+    let FlagView { flag, history, can, segments } = view;
     let error = RwSignal::new(None::<ApiError>);
     let key = StoredValue::new(flag.key.clone());
     let kill = move |_| {
@@ -247,7 +247,7 @@ fn FlagBody(view: FlagView, reload: RwSignal<u32>, probe: Probe) -> impl IntoVie
                 </details>
             })}
             <div class="env-cards">{cards}</div>
-            <TestKey flag=flag.clone() probe/>
+            <TestKey flag=flag.clone() segments probe/>
             <RolloutChart history=history.clone() envs=envs/>
             <History history/>
         </article>
@@ -290,8 +290,9 @@ fn EnvCard(
     let deny = RwSignal::new(state.deny.join("\n"));
     let variants = RwSignal::new(state.variants.iter().map(|v| format!("{}={}", v.name, v.weight)).collect::<Vec<_>>().join("\n"));
     let id = |what: &str| format!("{what}-{}", state.environment);
-    // The form edits the rest of the state; its rules go back as they are.
-    let rules = serde_json::to_value(&state.rules).unwrap_or_default();
+    // Rules are edited as the JSON the API takes (Unleash's constraint shape); the server
+    // reads them and names the place of a mistake.
+    let rules_text = RwSignal::new(if state.rules.is_empty() { String::new() } else { serde_json::to_string_pretty(&state.rules).unwrap_or_default() });
     let save = {
         let (flag_key, env) = (flag_key.clone(), env.clone());
         move |ev: leptos::ev::SubmitEvent| {
@@ -309,7 +310,16 @@ fn EnvCard(
                         return;
                     }
                 },
-                rules: rules.clone(),
+                rules: match rules_text.get_untracked().trim() {
+                    "" => serde_json::Value::Array(vec![]),
+                    text => match serde_json::from_str(text) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            error.set(Some(ApiError::validation("rules", format!("The rules are not valid JSON: {e}"))));
+                            return;
+                        }
+                    },
+                },
             };
             if let Err(e) = input.validate() {
                 error.set(Some(e));
@@ -328,10 +338,30 @@ fn EnvCard(
     let (on_id, pct_id, allow_id, deny_id) = (id("enabled"), id("percentage"), id("allow"), id("deny"));
     let (on_for, pct_for, allow_for, deny_for) = (on_id.clone(), pct_id.clone(), allow_id.clone(), deny_id.clone());
     let (var_id, var_for) = (id("variants"), id("variants"));
+    let (rules_id, rules_for) = (id("rules"), id("rules"));
+    let rules = state
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let conditions = r.segments.iter().map(|s| format!("in segment {s}")).chain(r.conditions.iter().map(describe_condition)).collect::<Vec<_>>();
+            view! {
+                <li class="rule">
+                    <strong>{r.label(i)}</strong>": if "{conditions.join(" and ")}", serve "{describe_serve(r)}
+                </li>
+            }
+        })
+        .collect_view();
+    let has_rules = !state.rules.is_empty();
     view! {
         <section class=format!("panel env-card env-{}", state.environment) aria-labelledby=format!("env-{}-heading", state.environment)>
             <h2 id=format!("env-{}-heading", state.environment)>{state.environment.clone()}</h2>
             <p class="env-state">{describe_state(&state)}</p>
+            {has_rules.then(|| view! {
+                <h3 class="rules-heading">"Rules, in the order they are tried"</h3>
+                <ol class="rules">{rules}</ol>
+                <p class="small muted">"After the deny and allow lists; a context no rule matches gets the rollout above."</p>
+            })}
             <form class="form" on:submit=save>
                 <fieldset disabled=!can_manage>
                     <div class="field checkbox">
@@ -355,6 +385,11 @@ fn EnvCard(
                         <label for=var_for>"Variants (name=weight per line; empty for a plain on/off flag)"</label>
                         <textarea id=var_id rows="2" prop:value=move || variants.get() on:input=move |ev| variants.set(event_target_value(&ev))></textarea>
                     </div>
+                    <div class="field">
+                        <label for=rules_for>"Targeting rules (JSON, tried in order; empty for none)"</label>
+                        <textarea id=rules_id rows="4" class="code" spellcheck="false" prop:value=move || rules_text.get()
+                            on:input=move |ev| rules_text.set(event_target_value(&ev))></textarea>
+                    </div>
                     <button type="submit" class="button primary">{format!("Save {}", env)}</button>
                 </fieldset>
             </form>
@@ -370,23 +405,35 @@ struct Probe {
     env: RwSignal<Option<String>>,
 }
 
-/// Evaluates in the browser with the same code the server runs.
+/// Evaluates in the browser with the same code the server runs, for a targeting key and
+/// any other attributes of a context.
 #[component]
-fn TestKey(flag: Flag, probe: Probe) -> impl IntoView {
+fn TestKey(flag: Flag, segments: crate::flag::Segments, probe: Probe) -> impl IntoView {
     let Probe { key, env: picked } = probe;
+    let context = RwSignal::new(String::new());
     let first = flag.environments.first().map(|s| s.environment.clone()).unwrap_or_default();
     let env = Signal::derive(move || picked.get().unwrap_or_else(|| first.clone()));
     let flag = StoredValue::new(flag);
+    let segments = StoredValue::new(segments);
     let result = move || {
         let k = key.get();
         let f = flag.get_value();
         let state = f.state(&env.get())?.clone();
         let targeting = Some(k.trim()).filter(|k| !k.is_empty());
-        let text = match evaluate(&f.key, &state, &crate::flag::key_context(targeting), &crate::flag::Segments::new()) {
-            Outcome::Value { value, variant, reason, .. } => {
+        let mut ctx = crate::flag::key_context(targeting);
+        match context.get().trim() {
+            "" => {}
+            text => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(attributes)) => ctx.attributes.extend(attributes.into_iter().filter(|(k, _)| k != "targetingKey")),
+                _ => return Some("The context is a JSON object of attributes, as {\"region\": \"eu\", \"plan\": \"enterprise\"}.".to_string()),
+            },
+        }
+        let text = match segments.with_value(|segments| evaluate(&f.key, &state, &ctx, segments)) {
+            Outcome::Value { value, variant, reason, rule, .. } => {
                 let value = value.map(|v| v.to_string()).unwrap_or_else(|| "the code default".into());
                 let bucket = targeting.map(|t| format!(", bucket {}", bucket(&f.key, t))).unwrap_or_default();
-                format!("{value} (variant {variant}, {reason:?}{bucket})")
+                let rule = rule.map(|r| format!(", by rule {}: {}", r.index + 1, r.name)).unwrap_or_default();
+                format!("{value} (variant {variant}, {reason:?}{rule}{bucket})")
             }
             Outcome::TargetingKeyMissing => "Needs a targeting key: this flag is on for a percentage of keys.".into(),
         };
@@ -404,6 +451,9 @@ fn TestKey(flag: Flag, probe: Probe) -> impl IntoView {
                         {envs.into_iter().map(|e| { let selected = { let e = e.clone(); move || env.get() == e }; view! { <option value=e.clone() selected=selected>{e.clone()}</option> } }).collect_view()}
                     </select></div>
             </div>
+            <div class="field"><label for="test-context">"Other attributes of the context (JSON)"</label>
+                <textarea id="test-context" rows="2" class="code" spellcheck="false" placeholder="{\"region\": \"eu\", \"plan\": \"enterprise\"}"
+                    prop:value=move || context.get() on:input=move |ev| context.set(event_target_value(&ev))></textarea></div>
             <p class="test-result" aria-live="polite">{result}</p>
         </section>
     }

@@ -45,6 +45,19 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
                 c.environment,
                 if c.enabled { format!("on, {}%", c.percentage) } else { "off".into() }
             );
+            // What a "go" sets besides: each rule, in the order it will be tried.
+            let rules = c.rules.as_ref().map(|rules| {
+                let items = rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let conditions = r.segments.iter().map(|s| format!("in segment {s}")).chain(r.conditions.iter().map(crate::flag::describe_condition)).collect::<Vec<_>>();
+                        view! { <li>{format!("{}: if {}, serve {}", r.label(i), conditions.join(" and "), crate::flag::describe_serve(r))}</li> }
+                    })
+                    .collect_view();
+                let lead = if rules.is_empty() { "and removes its targeting rules" } else { "and sets its targeting rules to:" };
+                view! { <span class="small">" "{lead}</span><ol class="rules small">{items}</ol> }
+            });
             let state = match (&c.applied_at, &c.reverted_at) {
                 (_, Some(_)) => " (reverted)",
                 (Some(_), None) => " (applied)",
@@ -52,7 +65,7 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
             };
             let label = format!("Remove the change to {} in {}", c.flag, c.environment);
             view! {
-                <li class="flag-change-item"><code>{text}</code>{state}
+                <li class="flag-change-item"><code>{text}</code>{state}{rules}
                     {editable.then(|| view! {
                         <button type="button" class="link danger" aria-label=label on:click=move |_| {
                             let mut list = current.get_value();
