@@ -190,11 +190,17 @@ test('OFREP answers match the OFREP OpenAPI schemas', { timeout: TEST_TIMEOUT_MS
   await flag('schema-split', { enabled: true, percentage: 30 });
   await flag('schema-listed', { enabled: true, percentage: 0, allow: ['user-1'] });
   await app.api.post('/api/v1/flags', { key: 'schema-off' });
+  // Answered by a rule: its name and place are in the metadata.
+  await flag('schema-ruled', {
+    enabled: true,
+    percentage: 0,
+    rules: [{ name: 'example staff', conditions: [{ contextName: 'email', operator: 'STR_ENDS_WITH', values: ['@example.com'] }], serve: 'on' }],
+  });
   const single = (key) => `/ofrep/v1/evaluate/flags/${key}`;
   const context = { targetingKey: 'user-1', email: 'user-1@example.com' };
 
   // Single flag, 200.
-  for (const key of ['schema-on', 'schema-split', 'schema-listed', 'schema-off']) {
+  for (const key of ['schema-on', 'schema-split', 'schema-listed', 'schema-off', 'schema-ruled']) {
     const res = await ofrep(secret, single(key), { context });
     assert.equal(res.status, 200, `${key}: ${res.text}`);
     assert.match(res.headers.get('content-type'), /^application\/json/);
@@ -202,6 +208,9 @@ test('OFREP answers match the OFREP OpenAPI schemas', { timeout: TEST_TIMEOUT_MS
     assert.equal(res.body.key, key);
     assert.equal(typeof res.body.value, 'boolean');
   }
+
+  const ruled = await ofrep(secret, single('schema-ruled'), { context });
+  assert.deepEqual([ruled.body.reason, ruled.body.metadata], ['TARGETING_MATCH', { rule: 'example staff', ruleIndex: 0 }]);
 
   // Single flag, 404.
   const missing = await ofrep(secret, single('schema-missing'), { context });
@@ -231,7 +240,7 @@ test('OFREP answers match the OFREP OpenAPI schemas', { timeout: TEST_TIMEOUT_MS
     schema('bulkEvaluationSuccess')(res.body, `bulk evaluation for ${JSON.stringify(ctx)}`);
     // (The other test's flags share this server.)
     const keys = res.body.flags.map((f) => f.key).filter((k) => k.startsWith('schema-')).sort();
-    assert.deepEqual(keys, ['schema-listed', 'schema-off', 'schema-on', 'schema-split']);
+    assert.deepEqual(keys, ['schema-listed', 'schema-off', 'schema-on', 'schema-ruled', 'schema-split']);
     const split = res.body.flags.find((f) => f.key === 'schema-split');
     if (ctx.targetingKey) assert.equal(split.reason, 'SPLIT');
     else assert.equal(split.errorCode, 'TARGETING_KEY_MISSING');

@@ -19,6 +19,45 @@ pub fn routes() -> Router<AppState> {
         .route("/evaluate/flags/{key}", post(single))
         .route("/evaluate/flags", post(bulk))
         .route("/events", axum::routing::get(events))
+        .route("/configuration", axum::routing::get(configuration))
+}
+
+/// Where a provider hears of changes: Runway's own event stream, on this server (a provider
+/// sends its configured `Authorization` header there too; no secret goes into a URL).
+fn event_streams() -> Value {
+    json!([{ "type": "sse", "endpoint": { "requestUri": "/ofrep/v1/events" }, "inactivityDelaySec": 120 }])
+}
+
+/// `GET /ofrep/v1/configuration`: what this OFREP server does, for providers that ask
+/// before they evaluate: the change stream, and that answers carry ETags for caching.
+async fn configuration(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = environment(&state, &headers).await {
+        return r;
+    }
+    Json(json!({
+        "name": "Runway",
+        "capabilities": {
+            "cacheInvalidation": { "polling": { "enabled": true, "minPollingIntervalMs": 1000 } },
+            "caching": { "etag": true },
+            "flagEvaluation": { "supportedTypes": ["boolean", "string"] }
+        },
+        "eventStreams": event_streams(),
+    }))
+    .into_response()
+}
+
+/// An ETag over the environment's flags (its etag changes with any of them) and the context;
+/// with `If-None-Match` holding it, the caller already has the answer. Weak comparison, as
+/// for GET: a proxy may have turned the tag into W/"...".
+fn etag_for(flags: &crate::evaluate::EnvFlags, salt: &str, ctx: &Context, headers: &HeaderMap) -> (String, bool) {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    salt.hash(&mut hasher);
+    Value::Object(ctx.attributes.clone()).to_string().hash(&mut hasher);
+    let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
+    let matches = |t: &str| t == "*" || t.trim_start_matches("W/") == etag;
+    let cached = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim())));
+    // Answers that change with the clock are never "not modified".
+    (etag, cached && !flags.timed)
 }
 
 /// Server-sent events for the token's environment: one OFREP `refetchEvaluation`
@@ -46,8 +85,12 @@ async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// The OFREP endpoints, for the permission table.
-pub const ENDPOINTS: [(&str, &str); 3] =
-    [("POST", "/ofrep/v1/evaluate/flags/{key}"), ("POST", "/ofrep/v1/evaluate/flags"), ("GET", "/ofrep/v1/events")];
+pub const ENDPOINTS: [(&str, &str); 4] = [
+    ("POST", "/ofrep/v1/evaluate/flags/{key}"),
+    ("POST", "/ofrep/v1/evaluate/flags"),
+    ("GET", "/ofrep/v1/events"),
+    ("GET", "/ofrep/v1/configuration"),
+];
 
 fn fail(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
@@ -115,7 +158,7 @@ fn answer(key: &str, state: &app::flag::FlagState, ctx: &Context, segments: &Seg
     }
 }
 
-/// `POST /ofrep/v1/evaluate/flags/{key}`
+/// `POST /ofrep/v1/evaluate/flags/{key}`, with an ETag as the bulk answer has.
 async fn single(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let env = match environment(&state, &headers).await {
         Ok(env) => env,
@@ -126,14 +169,19 @@ async fn single(State(state): State<AppState>, Path(key): Path<String>, headers:
         Err((code, details)) => return fail(StatusCode::BAD_REQUEST, json!({ "key": key, "errorCode": code, "errorDetails": details })),
     };
     let snapshot = state.service.flag_cache.get();
-    let Some(flag) = snapshot.environments.get(&env).and_then(|e| e.get(&key)) else {
+    let Some((flags, flag)) = snapshot.environments.get(&env).and_then(|e| Some((e, e.get(&key)?))) else {
         return fail(
             StatusCode::NOT_FOUND,
             json!({ "key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("Flag '{key}' was not found") }),
         );
     };
+    let (etag, cached) = etag_for(flags, &key, &ctx, &headers);
+    if cached {
+        return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
+    }
     match answer(&key, flag, &ctx, &snapshot.segments) {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) if flags.timed => Json(v).into_response(),
+        Ok(v) => ([(ETAG, etag)], Json(v)).into_response(),
         Err(v) => fail(StatusCode::BAD_REQUEST, v),
     }
 }
@@ -152,13 +200,8 @@ async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let snapshot = state.service.flag_cache.get();
     let empty = Default::default();
     let flags = snapshot.environments.get(&env).unwrap_or(&empty);
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    Value::Object(ctx.attributes.clone()).to_string().hash(&mut hasher);
-    let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
-    // Weak comparison, as for GET: a proxy may have turned the tag into W/"...".
-    let matches = |t: &str| t == "*" || t.trim_start_matches("W/") == etag;
-    let cached = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim())));
-    if cached && !flags.timed {
+    let (etag, cached) = etag_for(flags, "", &ctx, &headers);
+    if cached {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
     }
     let list: Vec<Value> = flags
@@ -166,7 +209,7 @@ async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         .iter()
         .map(|(key, s)| answer(key, s, &ctx, &snapshot.segments).unwrap_or_else(|failure| failure))
         .collect();
-    let body = Json(json!({ "flags": list, "metadata": { "environment": env } }));
+    let body = Json(json!({ "flags": list, "metadata": { "environment": env }, "eventStreams": event_streams() }));
     if flags.timed {
         return body.into_response();
     }

@@ -893,3 +893,53 @@ async fn a_flag_with_variants_answers_one_of_them_and_the_same_key_always_gets_t
     assert!(body.get("value").is_none(), "{body}");
     assert_eq!(body["reason"], "DISABLED");
 }
+
+/// `POST /ofrep/v1/evaluate/flags/{key}` with `If-None-Match`: status, ETag, body text.
+async fn single(client: &TestApp, key: &str, context: Value, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
+    let mut request = client.request("POST", &format!("{SINGLE}/{key}")).json(&json!({ "context": context }));
+    if let Some(etag) = if_none_match {
+        request = request.header("if-none-match", etag);
+    }
+    let r = request.send().await.unwrap();
+    let etag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+    (r.status().as_u16(), etag, r.text().await.unwrap())
+}
+
+async fn a_single_evaluation_answers_304_until_its_flags_or_its_context_change(app: TestApp) {
+    on_in_production(&app, "full").await;
+    let client = reader(&app, "production").await;
+    let ws1 = json!({ "targetingKey": "ws-1" });
+    let (status, first, _) = single(&client, "full", ws1.clone(), None).await;
+    assert_eq!(status, 200);
+    let first = first.expect("an ETag");
+    let (status, _, text) = single(&client, "full", ws1.clone(), Some(&first)).await;
+    assert_eq!((status, text.as_str()), (304, ""));
+    // The tag is for this flag and this context only.
+    create_flag(&app, "other").await;
+    let (status, _, _) = single(&client, "other", ws1.clone(), Some(&first)).await;
+    assert_eq!(status, 200, "another flag's answer is not this one");
+    let (status, fresh, _) = single(&client, "full", ws1.clone(), Some(&first)).await;
+    assert_eq!(status, 200, "a new flag in the environment is a new state of it");
+    let fresh = fresh.expect("an ETag");
+    let (status, _, _) = single(&client, "full", json!({ "targetingKey": "ws-2" }), Some(&fresh)).await;
+    assert_eq!(status, 200, "another context");
+    set(&app, "full", "production", json!({ "enabled": false })).await;
+    let (status, _, text) = single(&client, "full", ws1, Some(&fresh)).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(triple(&serde_json::from_str(&text).unwrap()), off("DISABLED"));
+}
+
+async fn the_configuration_and_the_bulk_answer_point_providers_at_the_event_stream(app: TestApp) {
+    on_in_production(&app, "full").await;
+    let client = reader(&app, "production").await;
+    let (status, config) = client.get("/ofrep/v1/configuration").await;
+    assert_eq!(status, 200, "{config}");
+    let stream = json!([{ "type": "sse", "endpoint": { "requestUri": "/ofrep/v1/events" }, "inactivityDelaySec": 120 }]);
+    assert_eq!(config["eventStreams"], stream);
+    assert_eq!(config["capabilities"]["caching"]["etag"], true);
+    let (_, _, text) = bulk(&client, &json!({ "context": { "targetingKey": "ws-1" } }), None).await;
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["eventStreams"], stream);
+    // Read like every OFREP endpoint: with a flags:read token.
+    let (status, _) = app.with(support::Auth::Nobody).get("/ofrep/v1/configuration").await;
+    assert_eq!(status, 401);
+}
