@@ -680,6 +680,12 @@ pub fn describe_condition(c: &Condition) -> String {
     format!("{not}{} {verb} {what}{case}", c.context_name)
 }
 
+/// When a rule holds, in words: "in segment internal and region is one of \"eu\"".
+pub fn describe_when(r: &Rule) -> String {
+    let parts: Vec<String> = r.segments.iter().map(|s| format!("in segment {s}")).chain(r.conditions.iter().map(describe_condition)).collect();
+    parts.join(" and ")
+}
+
 /// What a rule serves, as the page says it: "on", "off", "variant codex", "on for 30% of keys".
 pub fn describe_serve(r: &Rule) -> String {
     let what = match (r.serve, &r.variant) {

@@ -5,7 +5,7 @@ use super::{confirm, rfc3339_ms, short_time, ErrorPanel, Ready};
 use crate::api;
 use crate::error::ApiError;
 use crate::flag::{
-    bucket, describe_condition, describe_serve, describe_state, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagPatch, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
+    bucket, describe_serve, describe_state, describe_when, evaluate, get_flag_view, list_flags, Flag, FlagChange, FlagPatch, FlagState, FlagStateInput, FlagView, NewEnvironment, NewFlag, Outcome,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -344,10 +344,9 @@ fn EnvCard(
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let conditions = r.segments.iter().map(|s| format!("in segment {s}")).chain(r.conditions.iter().map(describe_condition)).collect::<Vec<_>>();
             view! {
                 <li class="rule">
-                    <strong>{r.label(i)}</strong>": if "{conditions.join(" and ")}", serve "{describe_serve(r)}
+                    <strong>{r.label(i)}</strong>": if "{describe_when(r)}", serve "{describe_serve(r)}
                 </li>
             }
         })

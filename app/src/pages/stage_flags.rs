@@ -50,10 +50,7 @@ pub fn StageFlags(stage: Stage, can_edit: bool, flag_keys: Vec<String>) -> impl 
                 let items = rules
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| {
-                        let conditions = r.segments.iter().map(|s| format!("in segment {s}")).chain(r.conditions.iter().map(crate::flag::describe_condition)).collect::<Vec<_>>();
-                        view! { <li>{format!("{}: if {}, serve {}", r.label(i), conditions.join(" and "), crate::flag::describe_serve(r))}</li> }
-                    })
+                    .map(|(i, r)| view! { <li>{format!("{}: if {}, serve {}", r.label(i), crate::flag::describe_when(r), crate::flag::describe_serve(r))}</li> })
                     .collect_view();
                 let lead = if rules.is_empty() { "and removes its targeting rules" } else { "and sets its targeting rules to:" };
                 view! { <span class="small">" "{lead}</span><ol class="rules small">{items}</ol> }

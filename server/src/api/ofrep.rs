@@ -52,7 +52,7 @@ async fn configuration(State(state): State<AppState>, headers: HeaderMap) -> Res
 fn etag_for(flags: &crate::evaluate::EnvFlags, salt: &str, ctx: &Context, headers: &HeaderMap) -> (String, bool) {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     salt.hash(&mut hasher);
-    Value::Object(ctx.attributes.clone()).to_string().hash(&mut hasher);
+    serde_json::to_string(&ctx.attributes).unwrap_or_default().hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", flags.etag, hasher.finish());
     let matches = |t: &str| t == "*" || t.trim_start_matches("W/") == etag;
     let cached = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| matches(t.trim())));
