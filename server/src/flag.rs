@@ -33,7 +33,7 @@ fn flag_from_row(r: &AnyRow) -> Result<Flag, sqlx::Error> {
     })
 }
 
-fn json_list<T: serde::de::DeserializeOwned>(r: &AnyRow, col: &str) -> Result<Vec<T>, sqlx::Error> {
+pub(crate) fn json_list<T: serde::de::DeserializeOwned>(r: &AnyRow, col: &str) -> Result<Vec<T>, sqlx::Error> {
     let text: String = r.try_get(col)?;
     serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode { index: col.into(), source: Box::new(e) })
 }
@@ -250,8 +250,11 @@ impl Service {
                 rollout_after,
             });
         }
-        let used: Vec<&String> = flag.environments.iter().flat_map(|s| &s.rules).flat_map(|r| &r.segments).collect();
-        let segments = crate::segment::by_name(crate::segment::load_segments(&mut conn).await?.into_iter().filter(|s| used.contains(&&s.name)).collect());
+        // From the evaluation snapshot, which holds every segment already.
+        let snapshot = self.flag_cache.get();
+        let segments = flag.environments.iter().flat_map(|s| &s.rules).flat_map(|r| &r.segments)
+            .filter_map(|name| Some((name.clone(), snapshot.segments.get(name)?.clone())))
+            .collect();
         Ok(FlagView { flag, history, can, segments })
     }
 

@@ -14,12 +14,11 @@ use sqlx::{AnyConnection, Row};
 const COLUMNS: &str = "id, name, description, conditions, version, created_at, updated_at";
 
 fn segment_from_row(r: &AnyRow) -> Result<Segment, sqlx::Error> {
-    let conditions: String = r.try_get("conditions")?;
     Ok(Segment {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
         description: r.try_get("description")?,
-        conditions: serde_json::from_str(&conditions).map_err(|e| sqlx::Error::ColumnDecode { index: "conditions".into(), source: Box::new(e) })?,
+        conditions: crate::flag::json_list(r, "conditions")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
