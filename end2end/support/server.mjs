@@ -185,7 +185,7 @@ export async function startServer({ demo = true } = {}) {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
     const args = ['--addr', `127.0.0.1:${port}`, '--database-url', databaseUrl, '--site-root', siteRoot,
-      '--secret-key-file', path.join(tmp, 'secret.key')];
+      '--secret-key-file', path.join(tmp, 'secret.key'), '--flag-snapshot-file', path.join(tmp, 'flag-snapshot.json')];
     if (!demo) args.push('--no-demo');
     const logs = new LogTail(LOG_LINES_KEPT);
     const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

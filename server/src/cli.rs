@@ -48,6 +48,11 @@ pub struct Cli {
     #[arg(long, env = "RUNWAY_ALLOW_PRIVATE_WEBHOOKS", global = true)]
     pub allow_private_webhooks: bool,
 
+    /// On PostgreSQL, where the flag snapshot is written after each change, so a replica
+    /// started while the database is unreachable serves the flags (and tokens) it last knew.
+    #[arg(long, env = "RUNWAY_FLAG_SNAPSHOT_FILE", default_value = "data/flag-snapshot.json", global = true)]
+    pub flag_snapshot_file: std::path::PathBuf,
+
     /// Folder holding the built browser assets (pkg/runway.js, .wasm, .css), as cargo-leptos writes them.
     #[arg(long, env = "RUNWAY_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -300,27 +305,53 @@ async fn import_plan(url: &str, file: &std::path::Path, dry_run: bool) -> Result
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
-    let db = Db::open(&cli.database_url).await?;
-    tracing::info!(database = %redact(&cli.database_url), "database ready");
+    let kind = crate::db::Kind::of(&cli.database_url)?;
+    let snapshot_file = (kind == crate::db::Kind::Postgres).then(|| cli.flag_snapshot_file.clone());
     let key = crate::secret::SecretKey::load(cli.secret_key.as_deref(), &cli.secret_key_file)?;
-    crate::secret::verify(&db, &key).await?;
     let retention = std::time::Duration::from_secs(u64::from(cli.metrics_retention_days) * 24 * 3600);
-    let service = Service::new(db)
-        .with_secret(key)
-        .with_metrics_retention(retention)
-        .with_private_webhooks(cli.allow_private_webhooks);
-    if !cli.no_demo {
-        if let Some(id) = demo::load_if_empty(&service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
-            tracing::info!(plan = id, "loaded the demo plan and its demo people");
+    let configure = |db: Db| {
+        Service::new(db)
+            .with_secret(key.clone())
+            .with_metrics_retention(retention)
+            .with_private_webhooks(cli.allow_private_webhooks)
+            .with_snapshot_file(snapshot_file.clone())
+    };
+    // A replica restarted during a database outage serves the flags it last wrote.
+    let outage = match snapshot_file.as_deref().filter(|f| f.exists()) {
+        Some(_) => database_unreachable(&cli.database_url).await?,
+        None => None,
+    };
+    let service = match outage {
+        None => {
+            let db = Db::open(&cli.database_url).await?;
+            tracing::info!(database = %redact(&cli.database_url), "database ready");
+            crate::secret::verify(&db, &key).await?;
+            let service = configure(db);
+            start(&service, cli.no_demo).await?;
+            service
         }
-    }
-    if service.count_people().await.map_err(failed)? == 0 {
-        tracing::warn!("nobody can sign in yet: add an admin with `runway user add NAME --admin`");
-    }
-    service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
-    service.listen_for_flag_changes();
-    service.start_webhook_worker();
-    service.start_retention_worker(std::time::Duration::from_secs(3600));
+        Some(why) => {
+            let service = configure(Db::lazy(&cli.database_url)?);
+            let written_at = service.serve_snapshot_file()?;
+            service.database_unreachable(&why);
+            tracing::warn!(written_at, "serving the flag snapshot from disk until the database answers");
+            let (background, url, key) = (service.clone(), cli.database_url.clone(), key.clone());
+            tokio::spawn(async move {
+                while crate::db::migrate(&url).await.is_err() {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                let started = async {
+                    crate::secret::verify(&background.db, &key).await?;
+                    start(&background, true).await
+                };
+                if let Err(e) = started.await {
+                    tracing::error!("{e}");
+                    std::process::exit(1);
+                }
+            });
+            service
+        }
+    };
     let app = http::router(AppState::new(service, &cli.site_root));
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await
@@ -331,6 +362,37 @@ async fn serve(cli: Cli) -> Result<(), String> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// Why the database cannot be reached, when it cannot (refused, reset, no answer within a few
+/// seconds); `None` when it answers. Any other failure, such as a wrong password, stops the start.
+async fn database_unreachable(url: &str) -> Result<Option<String>, String> {
+    let db = Db::lazy(url)?;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(3), db.ping()).await;
+    db.pool.close().await;
+    match answer {
+        Ok(Ok(())) => Ok(None),
+        Ok(Err(e)) if crate::db::unreachable(&e) => Ok(Some(e.to_string())),
+        Ok(Err(e)) => Err(format!("cannot open the database {}: {e}", redact(url))),
+        Err(_) => Ok(Some("no answer within 3 s".into())),
+    }
+}
+
+/// With the database migrated: the demo, the flag snapshot and the background work.
+async fn start(service: &Service, no_demo: bool) -> Result<(), String> {
+    if !no_demo {
+        if let Some(id) = demo::load_if_empty(service).await.map_err(|e| format!("loading the demo plan: {e}"))? {
+            tracing::info!(plan = id, "loaded the demo plan and its demo people");
+        }
+    }
+    if service.count_people().await.map_err(failed)? == 0 {
+        tracing::warn!("nobody can sign in yet: add an admin with `runway user add NAME --admin`");
+    }
+    service.reload_flags().await.map_err(|e| format!("loading the flags: {e}"))?;
+    service.listen_for_flag_changes();
+    service.start_webhook_worker();
+    service.start_retention_worker(std::time::Duration::from_secs(3600));
+    Ok(())
 }
 
 async fn shutdown() {

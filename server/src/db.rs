@@ -73,8 +73,17 @@ impl Db {
     /// Connects, creating the SQLite file (and its folder) on first start, and
     /// applies pending migrations.
     pub async fn open(url: &str) -> Result<Db, String> {
-        let kind = Kind::of(url)?;
         migrate(url).await?;
+        let db = Db::lazy(url)?;
+        // A first connection now, so a wrong URL or password stops the start.
+        db.ping().await.map_err(|e| format!("cannot open the database {}: {e}", redact(&db.url)))?;
+        Ok(db)
+    }
+
+    /// The pool without connecting yet, and without migrating: for a replica that starts
+    /// while PostgreSQL is unreachable and serves its last flag snapshot until it returns.
+    pub fn lazy(url: &str) -> Result<Db, String> {
+        let kind = Kind::of(url)?;
         sqlx::any::install_default_drivers();
         let url = normalize(url);
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
@@ -88,10 +97,7 @@ impl Db {
             }),
             Kind::Postgres => options.max_connections(16),
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| format!("cannot open the database {}: {e}", redact(&url)))?;
+        let pool = options.connect_lazy(&url).map_err(|e| format!("cannot open the database {}: {e}", redact(&url)))?;
         let write_turn = (kind == Kind::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Db { pool, kind, write_turn, url })
     }
@@ -111,6 +117,18 @@ impl Db {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         conn.ping().await
+    }
+}
+
+/// The database cannot be reached at all (refused, reset, timed out, shutting down), as
+/// opposed to refusing a statement: flag evaluation then serves its last snapshot.
+pub fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P0x (shutdown, cannot connect now).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

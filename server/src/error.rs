@@ -36,7 +36,7 @@ impl Error {
                         return ApiError::new(422, "validation", "The database refused a value.");
                     }
                 }
-                if matches!(e, sqlx::Error::PoolTimedOut) {
+                if crate::db::unreachable(&e) {
                     tracing::error!(error = %e, "database unavailable");
                     return ApiError::new(503, "unavailable", "The database is busy or unreachable; try again.");
                 }

@@ -1,11 +1,16 @@
 //! Flag evaluation for services: an in-memory snapshot of every live flag, swapped
-//! whole after each change, so an evaluation never touches the database.
+//! whole after each change, so an evaluation never touches the database. On PostgreSQL the
+//! snapshot is also written to a file, so a replica restarted while the database is
+//! unreachable serves the flags it last knew.
 use crate::flag::load_flags;
-use crate::service::Service;
+use crate::service::{Service, TokenCaller};
 use app::flag::FlagState;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 const CHANNEL: &str = "runway_flags";
 /// Change events (plans, flags, people) from one replica for the watchers of the others.
@@ -40,6 +45,97 @@ pub struct Snapshot {
     pub environments: HashMap<String, EnvFlags>,
     /// Every segment's conditions, by name, for the rules that use them.
     pub segments: app::flag::Segments,
+    /// Every token's holder by the token's hash (`None` once revoked): who may evaluate while
+    /// the database is unreachable. A token revoked anywhere is refused from the next snapshot.
+    pub tokens: HashMap<String, Option<TokenCaller>>,
+}
+
+/// The snapshot as written to disk. Tokens appear only as their SHA-256 hashes, as in the
+/// database; the file is readable by its owner only.
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    format: u32,
+    written_at: String,
+    environments: BTreeMap<String, Vec<(String, FlagState)>>,
+    segments: app::flag::Segments,
+    tokens: BTreeMap<String, Option<TokenCaller>>,
+}
+
+const DISK_FORMAT: u32 = 1;
+
+impl Snapshot {
+    /// Indexes each environment's flags and works out its etag and whether it is timed.
+    pub fn new(flags: Vec<(String, Vec<FlagState>)>, segments: app::flag::Segments, tokens: HashMap<String, Option<TokenCaller>>) -> Snapshot {
+        // A segment's change changes what the flags using it serve: it is in every etag.
+        let mut named: Vec<_> = segments.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        let segments_json = serde_json::to_vec(&named).unwrap_or_default();
+        let mut environments: HashMap<String, EnvFlags> = HashMap::new();
+        for (key, states) in flags {
+            for state in states {
+                environments.entry(state.environment.clone()).or_default().flags.push((key.clone(), state));
+            }
+        }
+        for env in environments.values_mut() {
+            env.flags.sort_by(|a, b| a.0.cmp(&b.0));
+            env.index = env.flags.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+            let mut hash = Sha256::new();
+            hash.update(&segments_json);
+            for (key, s) in &env.flags {
+                hash.update(key.as_bytes());
+                hash.update(serde_json::to_vec(&(s.enabled, s.percentage, &s.allow, &s.deny, &s.variants, &s.rules)).unwrap_or_default());
+            }
+            env.etag = hex::encode(&hash.finalize()[..12]);
+            let on_time = |c: &app::flag::Condition| c.context_name == "currentTime";
+            env.timed = env.flags.iter().flat_map(|(_, s)| &s.rules).any(|r| {
+                r.conditions.iter().any(on_time) || r.segments.iter().any(|n| segments.get(n).is_some_and(|cs| cs.iter().any(on_time)))
+            });
+        }
+        Snapshot { environments, segments, tokens }
+    }
+
+    fn to_disk(&self) -> Vec<u8> {
+        let on_disk = OnDisk {
+            format: DISK_FORMAT,
+            written_at: crate::db::now(),
+            environments: self.environments.iter().map(|(name, env)| (name.clone(), env.flags.clone())).collect(),
+            segments: self.segments.clone(),
+            tokens: self.tokens.iter().map(|(h, c)| (h.clone(), c.clone())).collect(),
+        };
+        serde_json::to_vec(&on_disk).unwrap_or_default()
+    }
+
+    /// The snapshot a previous run wrote, and when it was written.
+    pub fn read(path: &Path) -> Result<(Snapshot, String), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let on_disk: OnDisk = serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a flag snapshot: {e}", path.display()))?;
+        if on_disk.format != DISK_FORMAT {
+            return Err(format!("{} was written by another version of Runway", path.display()));
+        }
+        let mut by_key: BTreeMap<String, Vec<FlagState>> = BTreeMap::new();
+        for (key, state) in on_disk.environments.into_values().flatten() {
+            by_key.entry(key).or_default().push(state);
+        }
+        let snapshot = Snapshot::new(by_key.into_iter().collect(), on_disk.segments, on_disk.tokens.into_iter().collect());
+        Ok((snapshot, on_disk.written_at))
+    }
+}
+
+/// Written beside and renamed over, so a crash mid-write leaves the previous file whole.
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The current snapshot. Readers take an `Arc` and never block a rebuild for long.
@@ -68,11 +164,13 @@ impl FlagCache {
         self.current.read().map(|s| s.clone()).unwrap_or_default()
     }
 
-    fn set(&self, snapshot: Snapshot) {
+    pub fn set(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
         if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(snapshot);
+            *current = snapshot.clone();
         }
         self.swapped.send_modify(|n| *n += 1);
+        snapshot
     }
 
     /// Wakes after each swap of the snapshot.
@@ -120,10 +218,11 @@ impl Service {
             loop {
                 if let Err(e) = service.listen_once().await {
                     tracing::warn!(error = %e, "flag change listener stopped; reconnecting");
+                    if crate::db::unreachable(&e) {
+                        service.database_unreachable(&e);
+                    }
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                // Changes made while we were away: catch up.
-                service.reload_flags().await.ok();
             }
         });
     }
@@ -131,8 +230,15 @@ impl Service {
     async fn listen_once(&self) -> Result<(), sqlx::Error> {
         let mut listener = sqlx::postgres::PgListener::connect(&self.db.url).await?;
         listener.listen_all([CHANNEL, CHANGES]).await?;
+        // Listening again: changes made while we were away (or down) are read now, after
+        // LISTEN, so none falls between the two.
+        self.database_reachable().await;
         loop {
-            let n = listener.recv().await?;
+            // `recv` would reconnect by itself and drop what was sent meanwhile; a lost
+            // connection ends this listener instead, and the next one catches up.
+            let Some(n) = listener.try_recv().await? else {
+                return Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the listener's connection was lost")));
+            };
             if n.channel() == CHANGES {
                 // Another replica's change: tell the browsers and services watching this one.
                 let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap_or_default();
@@ -149,37 +255,44 @@ impl Service {
 
     pub async fn reload_flags(&self) -> Result<(), sqlx::Error> {
         let _turn = self.flag_cache.rebuilding.lock().await;
-        let (flags, segments) = {
+        let read = async {
             let mut conn = self.db.read().await?;
-            (load_flags(&mut conn, false).await?, crate::segment::load_segments(&mut conn).await?)
+            let flags = load_flags(&mut conn, false).await?;
+            let segments = crate::segment::load_segments(&mut conn).await?;
+            let tokens = crate::token::load_holders(&mut conn).await?;
+            Ok::<_, sqlx::Error>((flags, segments, tokens))
         };
-        let segments = crate::segment::by_name(segments);
-        // A segment's change changes what the flags using it serve: it is in every etag.
-        let mut named: Vec<_> = segments.iter().collect();
-        named.sort_by(|a, b| a.0.cmp(b.0));
-        let segments_json = serde_json::to_vec(&named).unwrap_or_default();
-        let mut environments: HashMap<String, EnvFlags> = HashMap::new();
-        for flag in flags {
-            for state in flag.environments {
-                environments.entry(state.environment.clone()).or_default().flags.push((flag.key.clone(), state));
+        let (flags, segments, tokens) = match read.await {
+            Ok(read) => read,
+            Err(e) => {
+                if crate::db::unreachable(&e) {
+                    self.database_unreachable(&e);
+                }
+                return Err(e);
+            }
+        };
+        let flags = flags.into_iter().map(|f| (f.key, f.environments)).collect();
+        let snapshot = self.flag_cache.set(Snapshot::new(flags, crate::segment::by_name(segments), tokens));
+        self.health.snapshot_built(SystemTime::now(), false);
+        // A token revoked on another replica stops working here as soon as its snapshot arrives.
+        self.token_cache.keep_only(&snapshot.tokens);
+        if let Some(path) = self.snapshot_file.clone() {
+            let bytes = snapshot.to_disk();
+            let written = tokio::task::spawn_blocking(move || write_file(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))).await;
+            if let Ok(Err(e)) = written {
+                tracing::warn!(error = %e, "could not write the flag snapshot to disk");
             }
         }
-        for env in environments.values_mut() {
-            env.flags.sort_by(|a, b| a.0.cmp(&b.0));
-            env.index = env.flags.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
-            let mut hash = Sha256::new();
-            hash.update(&segments_json);
-            for (key, s) in &env.flags {
-                hash.update(key.as_bytes());
-                hash.update(serde_json::to_vec(&(s.enabled, s.percentage, &s.allow, &s.deny, &s.variants, &s.rules)).unwrap_or_default());
-            }
-            env.etag = hex::encode(&hash.finalize()[..12]);
-            let on_time = |c: &app::flag::Condition| c.context_name == "currentTime";
-            env.timed = env.flags.iter().flat_map(|(_, s)| &s.rules).any(|r| {
-                r.conditions.iter().any(on_time) || r.segments.iter().any(|n| segments.get(n).is_some_and(|cs| cs.iter().any(on_time)))
-            });
-        }
-        self.flag_cache.set(Snapshot { environments, segments });
         Ok(())
+    }
+
+    /// A start while the database is unreachable: the flags of the snapshot file, if any.
+    pub fn serve_snapshot_file(&self) -> Result<String, String> {
+        let path = self.snapshot_file.as_deref().ok_or("no flag snapshot file is configured")?;
+        let (snapshot, written_at) = Snapshot::read(path)?;
+        let built = chrono::DateTime::parse_from_rfc3339(&written_at).map(SystemTime::from).unwrap_or_else(|_| SystemTime::now());
+        self.flag_cache.set(snapshot);
+        self.health.snapshot_built(built, true);
+        Ok(written_at)
     }
 }

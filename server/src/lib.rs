@@ -15,6 +15,7 @@ pub mod export;
 pub mod flag;
 pub mod gate;
 pub mod guard;
+pub mod health;
 pub mod http;
 pub mod person;
 pub mod plan;

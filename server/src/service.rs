@@ -29,6 +29,10 @@ pub struct Service {
     pub allow_private_webhooks: bool,
     /// Live event streams per caller.
     pub streams: crate::event::Streams,
+    /// Whether the database answers; what is served while it does not.
+    pub health: crate::health::Health,
+    /// Where the flag snapshot is written after each rebuild (PostgreSQL; `--flag-snapshot-file`).
+    pub snapshot_file: Option<std::path::PathBuf>,
 }
 
 /// Who is asking: a signed-in person, a service holding an API token, nobody, or
@@ -41,7 +45,7 @@ pub enum Caller {
     System(&'static str),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TokenCaller {
     pub id: i64,
     pub name: String,
@@ -168,7 +172,14 @@ impl Service {
             metrics_retention: DEFAULT_METRICS_RETENTION,
             allow_private_webhooks: false,
             streams: Default::default(),
+            health: Default::default(),
+            snapshot_file: None,
         }
+    }
+
+    pub fn with_snapshot_file(mut self, path: Option<std::path::PathBuf>) -> Service {
+        self.snapshot_file = path;
+        self
     }
 
     pub fn with_private_webhooks(mut self, allow: bool) -> Service {

@@ -64,11 +64,33 @@ impl TokenCache {
         }
     }
 
+    /// Drops every entry whose token `holders` does not hold (revoked since it was cached).
+    pub fn keep_only(&self, holders: &HashMap<String, Option<TokenCaller>>) {
+        if let Ok(mut map) = self.entries.write() {
+            map.retain(|hash, _| holders.get(hash).is_some_and(Option::is_some));
+        }
+    }
+
     fn clear(&self) {
         if let Ok(mut map) = self.entries.write() {
             map.clear();
         }
     }
+}
+
+/// Every token's holder by the token's hash, `None` once revoked, for the flag snapshot.
+pub async fn load_holders(conn: &mut AnyConnection) -> Result<HashMap<String, Option<TokenCaller>>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS}, token_hash FROM api_tokens")).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let token = token_from_row(r)?;
+            Ok((r.try_get("token_hash")?, token.revoked_at.is_none().then(|| holder(token))))
+        })
+        .collect()
+}
+
+fn holder(token: Token) -> TokenCaller {
+    TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment, metrics: token.metrics }
 }
 
 impl Service {
@@ -114,6 +136,8 @@ impl Service {
         .await?;
         let token = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
         self.record(tx, ctx, Entry::global("token.create", format!("token:{id}")).after(&token)).await?;
+        // The snapshot holds who may evaluate while the database is unreachable.
+        self.flags_changed().await;
         Ok(CreatedToken { token, secret })
     }
 
@@ -128,20 +152,51 @@ impl Service {
         let after = load(tx.conn(), id).await?.ok_or_else(ApiError::internal)?;
         self.record(tx, ctx, Entry::global("token.revoke", format!("token:{id}")).before(&before).after(&after)).await?;
         self.token_cache.clear();
+        // Other replicas drop it from their snapshots, and so their caches, when they hear.
+        self.flags_changed().await;
         Ok(after)
     }
 
-    /// The token's holder, or 401 when it is unknown or revoked.
+    /// The token's holder, or 401 when it is unknown or revoked. While the database is
+    /// unreachable (or slower than `DATABASE_WAIT`), the flag snapshot's tokens answer: the
+    /// ones that were valid when it was last built, revocations seen by then included.
     pub async fn token_caller(&self, secret: &str) -> Result<TokenCaller> {
         let hash = digest(secret);
         if let Some(caller) = self.token_cache.get(&hash) {
             return Ok(caller);
         }
+        if self.health.database_down() {
+            return self.snapshot_token(&hash);
+        }
+        match tokio::time::timeout(crate::health::DATABASE_WAIT, self.stored_token(&hash)).await {
+            Ok(Ok(caller)) => {
+                self.token_cache.put(hash, caller.clone());
+                Ok(caller)
+            }
+            Ok(Err(crate::error::Error::Db(e))) if crate::db::unreachable(&e) => {
+                self.database_unreachable(&e);
+                self.snapshot_token(&hash)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => self.snapshot_token(&hash),
+        }
+    }
+
+    fn snapshot_token(&self, hash: &str) -> Result<TokenCaller> {
+        match self.flag_cache.get().tokens.get(hash) {
+            Some(Some(caller)) => Ok(caller.clone()),
+            Some(None) => Err(ApiError::new(401, "invalid_token", "This API token is unknown or has been revoked.").into()),
+            // Perhaps made on another replica since: unknown here, so not "invalid".
+            None => Err(ApiError::new(503, "unavailable", "The database is unreachable and this token is not in the last flag snapshot; try again.").into()),
+        }
+    }
+
+    async fn stored_token(&self, hash: &str) -> Result<TokenCaller> {
         let invalid = || ApiError::new(401, "invalid_token", "This API token is unknown or has been revoked.");
         let row = {
             let mut conn = self.db.read().await?;
             sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"))
-                .bind(&hash)
+                .bind(hash)
                 .fetch_optional(&mut *conn)
                 .await?
         };
@@ -157,9 +212,6 @@ impl Service {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(token.id).execute(tx.conn()).await?;
             tx.commit().await?;
         }
-        let caller =
-            TokenCaller { id: token.id, name: token.name, scopes: token.scopes, environment: token.environment, metrics: token.metrics };
-        self.token_cache.put(hash, caller.clone());
-        Ok(caller)
+        Ok(holder(token))
     }
 }

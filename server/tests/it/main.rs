@@ -14,6 +14,7 @@ mod guards;
 mod lists;
 mod live;
 mod migrations;
+mod outage;
 mod people;
 mod permissions;
 mod replicas;

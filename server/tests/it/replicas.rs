@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{Store, TestDb};
 
-struct Replica {
+pub(crate) struct Replica {
     child: Child,
-    base: String,
+    pub base: String,
+    /// Holds the flag snapshot file of a replica started with `start`.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Replica {
@@ -20,14 +22,24 @@ impl Drop for Replica {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start(db: &str) -> Replica {
+pub(crate) async fn start(db: &str) -> Replica {
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica = start_with_snapshot(db, &dir.path().join("flag-snapshot.json")).await;
+    replica._dir = Some(dir);
+    replica
+}
+
+/// A replica writing its flag snapshot to `snapshot` (kept by the caller across restarts).
+pub(crate) async fn start_with_snapshot(db: &str, snapshot: &std::path::Path) -> Replica {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway"))
         .args(["--addr", &format!("127.0.0.1:{port}"), "--database-url", db, "--no-demo"])
+        .arg("--flag-snapshot-file")
+        .arg(snapshot)
         // The replicas share a key, given here so no key file is written into the checkout.
         .env("RUNWAY_SECRET_KEY", "5a".repeat(32))
         .env("RUST_LOG", "info")
@@ -49,10 +61,10 @@ async fn start(db: &str) -> Replica {
     });
     let ready = tokio::time::timeout(Duration::from_secs(30), ready).await.expect("the replica did not start in time").unwrap();
     assert!(ready, "the replica on port {port} exited before listening");
-    Replica { child, base: format!("http://127.0.0.1:{port}") }
+    Replica { child, base: format!("http://127.0.0.1:{port}"), _dir: None }
 }
 
-fn add_admin(db: &str) {
+pub(crate) fn add_admin(db: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway"))
         .args(["user", "add", "admin", "--admin", "--database-url", db])
         .stdin(Stdio::piped())
@@ -63,8 +75,21 @@ fn add_admin(db: &str) {
     assert!(child.wait().unwrap().success());
 }
 
+/// Signs the admin in on `replica`: the session cookie and the CSRF token for writes.
+pub(crate) async fn sign_in_admin(http: &reqwest::Client, replica: &Replica) -> (String, String) {
+    let signed_in = http
+        .post(format!("{}/api/v1/session", replica.base))
+        .json(&json!({"username": "admin", "password": support::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    (cookie, csrf)
+}
+
 /// Reads server-sent events until one arrives, or fails after `within`.
-async fn next_event(response: &mut reqwest::Response, within: Duration) -> String {
+pub(crate) async fn next_event(response: &mut reqwest::Response, within: Duration) -> String {
     let mut text = String::new();
     let deadline = Instant::now() + within;
     while !text.contains("\n\n") {
@@ -83,14 +108,7 @@ async fn a_kill_switch_used_on_one_replica_is_served_by_the_other() {
     let (a, b) = (start(&db.url).await, start(&db.url).await);
     let http = reqwest::Client::new();
 
-    let signed_in = http
-        .post(format!("{}/api/v1/session", a.base))
-        .json(&json!({"username": "admin", "password": support::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let (cookie, csrf) = sign_in_admin(&http, &a).await;
     let on_a = |method: reqwest::Method, path: &str, body: Value| {
         http.request(method, format!("{}{path}", a.base)).header("cookie", &cookie).header("x-csrf-token", &csrf).json(&body).send()
     };
