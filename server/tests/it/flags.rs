@@ -27,6 +27,8 @@ on_both_databases!(
     // ---- OFREP: every flag ----
     bulk_evaluation_lists_every_live_flag_of_the_token_environment,
     bulk_evaluation_answers_304_until_the_flags_or_the_context_change,
+    a_single_evaluation_answers_304_until_its_flags_or_its_context_change,
+    the_configuration_and_the_bulk_answer_point_providers_at_the_event_stream,
     // ---- the kill switch ----
     the_on_call_person_turns_a_flag_off_everywhere_in_one_change,
     a_rollback_authority_may_use_the_kill_switch_too,
