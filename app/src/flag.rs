@@ -282,7 +282,21 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
 
 /// 1..=100: the same bucket for the same flag and key, every time (Unleash's normalisation).
 pub fn bucket(flag_key: &str, targeting_key: &str) -> u32 {
-    murmur3_32(format!("{flag_key}:{targeting_key}").as_bytes(), 0) % 100 + 1
+    joined(flag_key, targeting_key, |bytes| murmur3_32(bytes, 0)) % 100 + 1
+}
+
+/// `f` of "flag_key:targeting_key", joined on the stack when short (every flag of a bulk
+/// evaluation hashes one).
+fn joined<T>(flag_key: &str, targeting_key: &str, f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = flag_key.len() + 1 + targeting_key.len();
+    let mut buf = [0u8; 256];
+    if len > buf.len() {
+        return f(format!("{flag_key}:{targeting_key}").as_bytes());
+    }
+    buf[..flag_key.len()].copy_from_slice(flag_key.as_bytes());
+    buf[flag_key.len()] = b':';
+    buf[flag_key.len() + 1..len].copy_from_slice(targeting_key.as_bytes());
+    f(&buf[..len])
 }
 
 /// Unleash's seed for choosing a variant, so variant choice is independent of the rollout bucket.
@@ -316,22 +330,72 @@ pub struct RuleMatch {
 /// Segments' conditions by segment name, as rules refer to them.
 pub type Segments = std::collections::HashMap<String, Vec<Condition>>;
 
+/// What an evaluation decided, borrowed from the flag's state: `evaluate` turns it into an
+/// `Outcome`, and OFREP's answers write it out directly, without building values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision<'a> {
+    pub served: Served<'a>,
+    pub reason: Reason,
+    pub bucket: Option<u32>,
+    /// The rule that decided, with its place in the list.
+    pub rule: Option<(usize, &'a Rule)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Served<'a> {
+    /// A flag without variants: on or off.
+    Bool(bool),
+    /// One of the flag's variants (or a rule's).
+    Variant(&'a str),
+    /// A flag with variants that is off for this context: the code's default applies.
+    Default,
+}
+
+impl Served<'_> {
+    /// OFREP's `variant`: "on", "off", the variant's name, or "disabled".
+    pub fn variant(&self) -> &str {
+        match self {
+            Served::Bool(true) => "on",
+            Served::Bool(false) => "off",
+            Served::Variant(v) => v,
+            Served::Default => "disabled",
+        }
+    }
+}
+
 /// Evaluates a flag in one environment for a context. The order: off when disabled,
 /// then the deny list, the allow list, the rules in order, and the environment's own
 /// percentage. A key lands in bucket 1..=100 and is in a percentage p when bucket <= p.
 pub fn evaluate(flag_key: &str, state: &FlagState, ctx: &Context, segments: &Segments) -> Outcome {
+    match decide(flag_key, state, ctx, segments) {
+        None => Outcome::TargetingKeyMissing,
+        Some(d) => Outcome::Value {
+            value: match d.served {
+                Served::Bool(on) => Some(serde_json::Value::Bool(on)),
+                Served::Variant(v) => Some(serde_json::Value::String(v.to_string())),
+                Served::Default => None,
+            },
+            variant: d.served.variant().to_string(),
+            reason: d.reason,
+            bucket: d.bucket,
+            rule: d.rule.map(|(index, rule)| RuleMatch { index, name: rule.label(index) }),
+        },
+    }
+}
+
+/// `evaluate`'s decision; `None` when it needs a targeting key the context lacks.
+pub fn decide<'a>(flag_key: &str, state: &'a FlagState, ctx: &Context, segments: &Segments) -> Option<Decision<'a>> {
     let key = ctx.targeting_key();
-    let on = |reason, bucket| chosen(flag_key, state, key, true, reason, bucket);
-    let off = |reason, bucket| chosen(flag_key, state, key, false, reason, bucket);
+    let decided = |on, reason, bucket| Decision { served: chosen(flag_key, state, key, on), reason, bucket, rule: None };
     if !state.enabled {
-        return off(Reason::Disabled, None);
+        return Some(decided(false, Reason::Disabled, None));
     }
     if let Some(k) = key {
         if state.deny.iter().any(|d| d == k) {
-            return off(Reason::TargetingMatch, None);
+            return Some(decided(false, Reason::TargetingMatch, None));
         }
         if state.allow.iter().any(|a| a == k) {
-            return on(Reason::TargetingMatch, None);
+            return Some(decided(true, Reason::TargetingMatch, None));
         }
     }
     for (index, rule) in state.rules.iter().enumerate() {
@@ -349,34 +413,20 @@ pub fn evaluate(flag_key: &str, state: &FlagState, ctx: &Context, segments: &Seg
         } else {
             None
         };
-        let matched = Some(RuleMatch { index, name: rule.label(index) });
-        let outcome = match (rule.serve, &rule.variant) {
-            (Serve::Variant, Some(v)) => Outcome::Value {
-                value: Some(serde_json::Value::String(v.clone())),
-                variant: v.clone(),
-                reason: Reason::TargetingMatch,
-                bucket,
-                rule: None,
-            },
-            (Serve::Off, _) => off(Reason::TargetingMatch, bucket),
-            _ => on(Reason::TargetingMatch, bucket),
+        let decision = match (rule.serve, &rule.variant) {
+            (Serve::Variant, Some(v)) => Decision { served: Served::Variant(v), reason: Reason::TargetingMatch, bucket, rule: None },
+            (Serve::Off, _) => decided(false, Reason::TargetingMatch, bucket),
+            _ => decided(true, Reason::TargetingMatch, bucket),
         };
-        return match outcome {
-            Outcome::Value { value, variant, reason, bucket, .. } => Outcome::Value { value, variant, reason, bucket, rule: matched },
-            other => other,
-        };
+        return Some(Decision { rule: Some((index, rule)), ..decision });
     }
     match (state.percentage, key) {
-        (100, _) => on(Reason::Static, None),
-        (0, _) => off(Reason::Static, None),
-        (_, None) => Outcome::TargetingKeyMissing,
+        (100, _) => Some(decided(true, Reason::Static, None)),
+        (0, _) => Some(decided(false, Reason::Static, None)),
+        (_, None) => None,
         (p, Some(k)) => {
             let b = bucket(flag_key, k);
-            if i64::from(b) <= p {
-                on(Reason::Split, Some(b))
-            } else {
-                off(Reason::Split, Some(b))
-            }
+            Some(decided(i64::from(b) <= p, Reason::Split, Some(b)))
         }
     }
 }
@@ -390,17 +440,16 @@ pub fn key_context(targeting_key: Option<&str>) -> Context {
     Context::new(attributes, crate::pages::now_ms())
 }
 
-fn chosen(flag_key: &str, state: &FlagState, key: Option<&str>, on: bool, reason: Reason, bucket: Option<u32>) -> Outcome {
+fn chosen<'a>(flag_key: &str, state: &'a FlagState, key: Option<&str>, on: bool) -> Served<'a> {
     if state.variants.is_empty() {
-        let variant = if on { "on" } else { "off" };
-        return Outcome::Value { value: Some(serde_json::Value::Bool(on)), variant: variant.into(), reason, bucket, rule: None };
+        return Served::Bool(on);
     }
     if !on {
-        return Outcome::Value { value: None, variant: "disabled".into(), reason, bucket, rule: None };
+        return Served::Default;
     }
     let total: i64 = state.variants.iter().map(|v| v.weight).sum();
     let point = match key {
-        Some(k) => i64::from(murmur3_32(format!("{flag_key}:{k}").as_bytes(), VARIANT_SEED)) % total.max(1),
+        Some(k) => i64::from(joined(flag_key, k, |bytes| murmur3_32(bytes, VARIANT_SEED))) % total.max(1),
         None => 0,
     };
     let mut acc = 0;
@@ -412,7 +461,7 @@ fn chosen(flag_key: &str, state: &FlagState, key: Option<&str>, on: bool, reason
             point < acc
         })
         .unwrap_or(&state.variants[0]);
-    Outcome::Value { value: Some(serde_json::Value::String(picked.name.clone())), variant: picked.name.clone(), reason, bucket, rule: None }
+    Served::Variant(&picked.name)
 }
 
 #[cfg(test)]

@@ -166,14 +166,17 @@ impl Context {
 /// Whether a condition holds for a context. An attribute that is missing or of a type
 /// the operator cannot compare makes the condition false, whatever `inverted` says.
 pub fn holds(c: &Condition, ctx: &Context) -> bool {
+    // Borrowed, not cloned: this runs for every condition of every flag of a bulk evaluation.
+    let now;
     let raw = match ctx.attributes.get(&c.context_name) {
-        Some(v) => Some(v.clone()),
-        None if c.context_name == "currentTime" => Some(Value::Number(ctx.now_ms.into())),
-        None => None,
+        Some(v) => v,
+        None if c.context_name == "currentTime" => {
+            now = Value::Number(ctx.now_ms.into());
+            &now
+        }
+        None => return false,
     };
-    let Some(raw) = raw else { return false };
-    let Some(result) = compare(c, &raw) else { return false };
-    result != c.inverted
+    compare(c, raw).is_some_and(|result| result != c.inverted)
 }
 
 /// The operator's answer, or `None` when the attribute cannot be compared.
@@ -181,22 +184,29 @@ fn compare(c: &Condition, raw: &Value) -> Option<bool> {
     use Operator::*;
     match c.operator {
         In | NotIn | StrContains | StrStartsWith | StrEndsWith => {
-            let text = match raw {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
+            let number;
+            let text: &str = match raw {
+                Value::String(s) => s,
+                Value::Number(n) => {
+                    number = n.to_string();
+                    &number
+                }
+                Value::Bool(b) => if *b { "true" } else { "false" },
                 _ => return None,
             };
-            let fold = |s: &str| if c.case_insensitive { s.to_lowercase() } else { s.to_string() };
-            let text = fold(&text);
-            let any = |f: &dyn Fn(&str, &str) -> bool| c.values.iter().any(|v| f(&text, &fold(v)));
-            Some(match c.operator {
-                In => any(&|t, v| t == v),
-                NotIn => !any(&|t, v| t == v),
-                StrContains => any(&|t, v| t.contains(v)),
-                StrStartsWith => any(&|t, v| t.starts_with(v)),
-                _ => any(&|t, v| t.ends_with(v)),
-            })
+            let test = |t: &str, v: &str| match c.operator {
+                In | NotIn => t == v,
+                StrContains => t.contains(v),
+                StrStartsWith => t.starts_with(v),
+                _ => t.ends_with(v),
+            };
+            let any = if c.case_insensitive {
+                let text = text.to_lowercase();
+                c.values.iter().any(|v| test(&text, &v.to_lowercase()))
+            } else {
+                c.values.iter().any(|v| test(text, v))
+            };
+            Some(if c.operator == NotIn { !any } else { any })
         }
         NumEq | NumGt | NumGte | NumLt | NumLte => {
             let have = match raw {

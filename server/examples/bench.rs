@@ -8,19 +8,26 @@
 //! BENCH_CONCURRENCY (32), BENCH_KILLS (200), BENCH_SERVER_LOG (the server's RUST_LOG;
 //! default its own default, "info,sqlx=warn", which logs every request as production does).
 //!
-//! The server runs on a fresh temporary SQLite database with 50 flags on in production.
+//! The server runs on a fresh temporary SQLite database with 50 flags on in production, 10 of
+//! them with a targeting rule of 3 conditions; each request has its own targeting key and one
+//! of 36 contexts (plan, region, app version), so rules match some requests and not others.
 use axum::body::Bytes;
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 const FLAGS: usize = 50;
+/// Every `RULED_EVERY`th flag has a rule.
+const RULED_EVERY: usize = 5;
+const PLANS: [&str; 3] = ["enterprise", "team", "free"];
+const REGIONS: [&str; 4] = ["eu-west-1", "EU-central-1", "us-east-1", "ap-south-1"];
+const VERSIONS: [&str; 3] = ["2.4.1", "2.0.0", "2.1.0-beta.2"];
 const PASSWORD: &str = "bench password, not secret";
 /// Ignored by the figures: lets connections open and caches fill before measuring.
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -97,7 +104,18 @@ async fn bench() -> Result<()> {
         let made = admin.send(Method::POST, "/api/v1/flags", json!({ "key": key })).await?;
         // Spread the rollouts over 0..=100 % so evaluation takes every branch.
         let percentage = i * 100 / (FLAGS - 1);
-        let on = json!({ "version": made["version"], "enabled": true, "percentage": percentage });
+        let mut on = json!({ "version": made["version"], "enabled": true, "percentage": percentage });
+        if i % RULED_EVERY == 0 {
+            on["rules"] = json!([{
+                "name": "EU paying customers on new apps",
+                "conditions": [
+                    { "contextName": "plan", "operator": "IN", "values": ["enterprise", "team"] },
+                    { "contextName": "region", "operator": "STR_STARTS_WITH", "values": ["eu-"], "caseInsensitive": true },
+                    { "contextName": "appVersion", "operator": "SEMVER_GT", "value": "2.0.0" }
+                ],
+                "serve": "on"
+            }]);
+        }
         let set = admin.send(Method::PUT, &format!("/api/v1/flags/{key}/environments/production"), on).await?;
         versions.push(flag_version(&set)?);
     }
@@ -109,20 +127,35 @@ async fn bench() -> Result<()> {
         return Err(format!("sample evaluation answered {}: {}", sample.status(), sample.text().await.unwrap_or_default()));
     }
     let sample = sample.bytes().await.map_err(|e| format!("sample evaluation: {e}"))?;
-    let bare = Bare::start(settings.cores, sample)?;
+    let bulk_sample = ofrep.bulk(0).send().await.map_err(|e| format!("sample bulk evaluation: {e}"))?;
+    if bulk_sample.status() != StatusCode::OK {
+        return Err(format!("sample bulk evaluation answered {}", bulk_sample.status()));
+    }
+    let bulk_sample = bulk_sample.bytes().await.map_err(|e| format!("sample bulk evaluation: {e}"))?;
+    let bare = Bare::start(settings.cores, sample, bulk_sample.clone())?;
     let bare_ofrep = Ofrep { base: bare.base.clone(), ..ofrep.clone() };
 
     let duration = Duration::from_secs(settings.seconds);
-    let measure = |o: &Ofrep, bulk: bool| {
+    let measure_until = |o: &Ofrep, bulk: bool, duration: Duration, stop: Arc<AtomicBool>| {
         let o = o.clone();
-        load(settings.concurrency, duration, move |n| if bulk { o.bulk(n) } else { o.single(&flag_key(n as usize % FLAGS), n) })
+        load(settings.concurrency, duration, stop, move |n| if bulk { o.bulk(n) } else { o.single(&flag_key(n as usize % FLAGS), n) })
     };
+    let measure = |o: &Ofrep, bulk: bool| measure_until(o, bulk, duration, Arc::default());
     let bare_load = measure(&bare_ofrep, false).await;
     let single = measure(&ofrep, false).await;
+    let bare_bulk = measure(&bare_ofrep, true).await;
     let bulk = measure(&ofrep, true).await;
     drop(bare);
 
-    let kills = kill_latencies(&admin, &ofrep, &flag_key(0), versions[0], settings.kills).await?;
+    let kills = kill_latencies(&admin, &ofrep, &flag_key(0), &mut versions[0], settings.kills).await?;
+    // Again while bulk evaluations keep the server busy: the load runs until the kills end.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = tokio::spawn(measure_until(&ofrep, true, Duration::from_secs(3600), stop.clone()));
+    tokio::time::sleep(WARM_UP).await;
+    let kills_under_load = kill_latencies(&admin, &ofrep, &flag_key(0), &mut versions[0], settings.kills).await;
+    stop.store(true, Ordering::Relaxed);
+    let busy = busy.await.map_err(|e| format!("bulk load: {e}"))?;
+    let kills_under_load = kills_under_load?;
 
     println!(
         "Runway flag benchmark: {} cores; {} s per run after {} s warm-up; {} concurrent requests; server log {:?}",
@@ -132,7 +165,11 @@ async fn bench() -> Result<()> {
         settings.concurrency,
         settings.server_log
     );
-    println!("Server: {} on SQLite, {FLAGS} flags on in production; client and servers share this machine", settings.bin.display());
+    println!(
+        "Server: {} on SQLite, {FLAGS} flags on in production, {} with a 3-condition rule; client and servers share this machine",
+        settings.bin.display(),
+        FLAGS / RULED_EVERY
+    );
     let share = 100.0 * single.rps() / bare_load.rps().max(f64::MIN_POSITIVE);
     println!(
         "OFREP single:  {:.0} req/s ({share:.0}% of a bare axum handler: {:.0} req/s; target at least 80%: {})",
@@ -140,16 +177,34 @@ async fn bench() -> Result<()> {
         bare_load.rps(),
         if share >= 80.0 { "met" } else { "missed" }
     );
-    println!("OFREP bulk ({FLAGS} flags): {:.0} req/s", bulk.rps());
-    let (p50, p99) = (percentile(&kills, 50.0), percentile(&kills, 99.0));
+    let share = 100.0 * bulk.rps() / bare_bulk.rps().max(f64::MIN_POSITIVE);
     println!(
-        "Kill switch to SSE subscriber: p50 {:.1} ms, p99 {:.1} ms ({} kills; target p99 under 50 ms: {})",
-        ms(p50),
-        ms(p99),
-        kills.len(),
-        if p99 < Duration::from_millis(50) { "met" } else { "missed" }
+        "OFREP bulk ({FLAGS} flags, {} ruled): {:.0} req/s ({share:.0}% of a bare axum handler answering the same {} bytes: {:.0} req/s; target at least 80%: {})",
+        FLAGS / RULED_EVERY,
+        bulk.rps(),
+        bulk_sample.len(),
+        bare_bulk.rps(),
+        if share >= 80.0 { "met" } else { "missed" }
     );
-    println!("Errors (non-200 answers / failed requests): single {}, bulk {}, bare {}", single.errors(), bulk.errors(), bare_load.errors());
+    for (what, kills) in [("idle server", &kills), ("during bulk load", &kills_under_load)] {
+        let (p50, p99) = (percentile(kills, 50.0), percentile(kills, 99.0));
+        println!(
+            "Kill switch to SSE subscriber, {what}: p50 {:.1} ms, p99 {:.1} ms ({} kills; target p99 under 10 ms: {})",
+            ms(p50),
+            ms(p99),
+            kills.len(),
+            if p99 < Duration::from_millis(10) { "met" } else { "missed" }
+        );
+    }
+    println!("Bulk load meanwhile: {:.0} req/s", busy.rps());
+    println!(
+        "Errors (non-200 answers / failed requests): single {}, bulk {}, bulk during kills {}, bare {}, bare bulk {}",
+        single.errors(),
+        bulk.errors(),
+        busy.errors(),
+        bare_load.errors(),
+        bare_bulk.errors()
+    );
     Ok(())
 }
 
@@ -341,7 +396,12 @@ impl Ofrep {
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
-            .body(format!(r#"{{"context":{{"targetingKey":"user-{n:012}"}}}}"#))
+            .body(format!(
+                r#"{{"context":{{"targetingKey":"user-{n:012}","plan":"{}","region":"{}","appVersion":"{}"}}}}"#,
+                PLANS[n as usize % 3],
+                REGIONS[(n as usize / 3) % 4],
+                VERSIONS[(n as usize / 12) % 3]
+            ))
     }
 
     fn single(&self, key: &str, n: u64) -> RequestBuilder {
@@ -380,20 +440,25 @@ impl Load {
 }
 
 /// `concurrency` tasks send requests back to back: first for the warm-up, then counted
-/// for `duration`. Each request gets the next number, hence its own targeting key.
-async fn load(concurrency: usize, duration: Duration, request: impl Fn(u64) -> RequestBuilder + Send + Sync + 'static) -> Load {
+/// for `duration` or until `stop`. Each request gets the next number, hence its own targeting key.
+async fn load(
+    concurrency: usize,
+    duration: Duration,
+    stop: Arc<AtomicBool>,
+    request: impl Fn(u64) -> RequestBuilder + Send + Sync + 'static,
+) -> Load {
     let request = Arc::new(request);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let (counted_from, until) = (started + WARM_UP, started + WARM_UP + duration);
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (request, next) = (request.clone(), next.clone());
+            let (request, next, stop) = (request.clone(), next.clone(), stop.clone());
             tokio::spawn(async move {
                 let mut load = Load::default();
                 loop {
                     let sent = Instant::now();
-                    if sent >= until {
+                    if sent >= until || stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let r = request(next.fetch_add(1, Ordering::Relaxed)).send().await;
@@ -438,7 +503,7 @@ struct Bare {
 }
 
 impl Bare {
-    fn start(workers: usize, answer: Bytes) -> Result<Bare> {
+    fn start(workers: usize, answer: Bytes, bulk: Bytes) -> Result<Bare> {
         use axum::routing::post;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bare handler: {e}"))?;
         let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
@@ -455,7 +520,13 @@ impl Bare {
                     let answer = answer.clone();
                     async move { ([("content-type", "application/json")], answer) }
                 };
-                let app = axum::Router::new().route("/ofrep/v1/evaluate/flags/{key}", post(handler));
+                let bulk_handler = move |_body: Bytes| {
+                    let bulk = bulk.clone();
+                    async move { ([("content-type", "application/json")], bulk) }
+                };
+                let app = axum::Router::new()
+                    .route("/ofrep/v1/evaluate/flags/{key}", post(handler))
+                    .route("/ofrep/v1/evaluate/flags", post(bulk_handler));
                 let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
                 // Ends on `stop`; dropping the runtime then closes the kept-alive connections.
                 tokio::select! {
@@ -481,19 +552,19 @@ impl Drop for Bare {
 
 /// Subscribes to the OFREP event stream, then `kills` times turns `key` on, waits for that
 /// change's event, and times from sending the kill until its event reaches the subscriber.
-async fn kill_latencies(admin: &Admin, ofrep: &Ofrep, key: &str, mut version: i64, kills: usize) -> Result<Vec<Duration>> {
+async fn kill_latencies(admin: &Admin, ofrep: &Ofrep, key: &str, version: &mut i64, kills: usize) -> Result<Vec<Duration>> {
     let mut events = subscribe(ofrep).await?;
     let state_path = format!("/api/v1/flags/{key}/environments/production");
     let mut latencies = Vec::with_capacity(kills);
     for _ in 0..kills {
-        let on = json!({ "version": version, "enabled": true, "percentage": 100 });
+        let on = json!({ "version": *version, "enabled": true, "percentage": 100 });
         admin.send(Method::PUT, &state_path, on).await?;
         next_event(&mut events).await.map_err(|e| format!("after turning {key} on: {e}"))?;
         // Anything already queued belongs to earlier changes, not to this kill.
         while events.try_recv().is_ok() {}
         let sent = Instant::now();
         // The kill's answer holds the version the next turn-on is based on.
-        version = flag_version(&admin.send(Method::POST, &format!("/api/v1/flags/{key}/kill"), json!({})).await?)?;
+        *version = flag_version(&admin.send(Method::POST, &format!("/api/v1/flags/{key}/kill"), json!({})).await?)?;
         let arrived = next_event(&mut events).await.map_err(|e| format!("after the kill: {e}"))?;
         latencies.push(arrived.saturating_duration_since(sent));
     }
