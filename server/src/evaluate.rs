@@ -48,6 +48,9 @@ pub struct Snapshot {
     /// Every token's holder by the token's hash (`None` once revoked): who may evaluate while
     /// the database is unreachable. A token revoked anywhere is refused from the next snapshot.
     pub tokens: HashMap<String, Option<TokenCaller>>,
+    /// Each flag's version when read, so a flag's change applied directly never replaces a
+    /// later one (0: read from disk).
+    pub versions: HashMap<String, i64>,
 }
 
 /// The snapshot as written to disk. Tokens appear only as their SHA-256 hashes, as in the
@@ -91,7 +94,7 @@ impl Snapshot {
                 r.conditions.iter().any(on_time) || r.segments.iter().any(|n| segments.get(n).is_some_and(|cs| cs.iter().any(on_time)))
             });
         }
-        Snapshot { environments, segments, tokens }
+        Snapshot { environments, segments, tokens, versions: HashMap::new() }
     }
 
     fn to_disk(&self) -> Vec<u8> {
@@ -271,8 +274,10 @@ impl Service {
                 return Err(e);
             }
         };
+        let versions = flags.iter().map(|f| (f.key.clone(), f.version)).collect();
         let flags = flags.into_iter().map(|f| (f.key, f.environments)).collect();
-        let snapshot = self.flag_cache.set(Snapshot::new(flags, crate::segment::by_name(segments), tokens));
+        let snapshot = Snapshot { versions, ..Snapshot::new(flags, crate::segment::by_name(segments), tokens) };
+        let snapshot = self.flag_cache.set(snapshot);
         self.health.snapshot_built(SystemTime::now(), false);
         // A token revoked on another replica stops working here as soon as its snapshot arrives.
         self.token_cache.keep_only(&snapshot.tokens);
@@ -284,6 +289,34 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// One flag's committed change, served at once from the flag the change returned instead of
+    /// after reading every flag again (the kill switch's path: each read waits its turn on a
+    /// busy server). The full rebuild, and the other replicas' notice, follow in the background.
+    pub async fn flag_committed(&self, flag: &app::flag::Flag) {
+        {
+            let _turn = self.flag_cache.rebuilding.lock().await;
+            let current = self.flag_cache.get();
+            // A later change's rebuild has landed already.
+            if current.versions.get(&flag.key).is_none_or(|v| *v < flag.version) {
+                let mut by_key: BTreeMap<String, Vec<FlagState>> = BTreeMap::new();
+                for (key, state) in current.environments.values().flat_map(|e| &e.flags) {
+                    by_key.entry(key.clone()).or_default().push(state.clone());
+                }
+                if flag.archived_at.is_some() {
+                    by_key.remove(&flag.key);
+                } else {
+                    by_key.insert(flag.key.clone(), flag.environments.clone());
+                }
+                let mut versions = current.versions.clone();
+                versions.insert(flag.key.clone(), flag.version);
+                let patched = Snapshot::new(by_key.into_iter().collect(), current.segments.clone(), current.tokens.clone());
+                self.flag_cache.set(Snapshot { versions, ..patched });
+            }
+        }
+        let service = self.clone();
+        tokio::spawn(async move { service.flags_changed().await });
     }
 
     /// A start while the database is unreachable: the flags of the snapshot file, if any.

@@ -400,7 +400,7 @@ impl Service {
         crate::webhook::enqueue(tx.conn(), "flag.killed", event).await?;
         self.record(tx, ctx, Entry::global("flag.kill", format!("flag:{key}")).before(&before).after(&after)).await?;
         self.webhooks_wake();
-        self.flags_changed().await;
+        self.flag_committed(&after).await;
         Ok(after)
     }
 
