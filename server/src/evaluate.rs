@@ -49,7 +49,7 @@ pub struct Snapshot {
     /// the database is unreachable. A token revoked anywhere is refused from the next snapshot.
     pub tokens: HashMap<String, Option<TokenCaller>>,
     /// Each flag's version when read, so a flag's change applied directly never replaces a
-    /// later one (0: read from disk).
+    /// later one (none when read from disk).
     pub versions: HashMap<String, i64>,
 }
 
