@@ -318,7 +318,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     };
     // A replica restarted during a database outage serves the flags it last wrote.
     let outage = match snapshot_file.as_deref().filter(|f| f.exists()) {
-        Some(_) => database_unreachable(&cli.database_url).await?,
+        Some(_) => why_unreachable(&cli.database_url).await?,
         None => None,
     };
     let service = match outage {
@@ -366,7 +366,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
 
 /// Why the database cannot be reached, when it cannot (refused, reset, no answer within a few
 /// seconds); `None` when it answers. Any other failure, such as a wrong password, stops the start.
-async fn database_unreachable(url: &str) -> Result<Option<String>, String> {
+async fn why_unreachable(url: &str) -> Result<Option<String>, String> {
     let db = Db::lazy(url)?;
     let answer = tokio::time::timeout(std::time::Duration::from_secs(3), db.ping()).await;
     db.pool.close().await;

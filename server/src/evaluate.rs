@@ -115,13 +115,19 @@ impl Snapshot {
         if on_disk.format != DISK_FORMAT {
             return Err(format!("{} was written by another version of Runway", path.display()));
         }
-        let mut by_key: BTreeMap<String, Vec<FlagState>> = BTreeMap::new();
-        for (key, state) in on_disk.environments.into_values().flatten() {
-            by_key.entry(key).or_default().push(state);
-        }
+        let by_key = by_flag(on_disk.environments.into_values().flatten());
         let snapshot = Snapshot::new(by_key.into_iter().collect(), on_disk.segments, on_disk.tokens.into_iter().collect());
         Ok((snapshot, on_disk.written_at))
     }
+}
+
+/// Each environment's (flag, state) pairs regrouped as each flag's states, as `Snapshot::new` takes them.
+fn by_flag(pairs: impl Iterator<Item = (String, FlagState)>) -> BTreeMap<String, Vec<FlagState>> {
+    let mut by_key: BTreeMap<String, Vec<FlagState>> = BTreeMap::new();
+    for (key, state) in pairs {
+        by_key.entry(key).or_default().push(state);
+    }
+    by_key
 }
 
 /// Written beside and renamed over, so a crash mid-write leaves the previous file whole.
@@ -300,10 +306,7 @@ impl Service {
             let current = self.flag_cache.get();
             // A later change's rebuild has landed already.
             if current.versions.get(&flag.key).is_none_or(|v| *v < flag.version) {
-                let mut by_key: BTreeMap<String, Vec<FlagState>> = BTreeMap::new();
-                for (key, state) in current.environments.values().flat_map(|e| &e.flags) {
-                    by_key.entry(key.clone()).or_default().push(state.clone());
-                }
+                let mut by_key = by_flag(current.environments.values().flat_map(|e| e.flags.iter().cloned()));
                 if flag.archived_at.is_some() {
                     by_key.remove(&flag.key);
                 } else {
